@@ -1,0 +1,25 @@
+/**
+ * The wire contract shared by gateway, worker and client: JSON types and error ids.
+ *
+ * @module
+ */
+
+export { isTerminal, nowSec, RUN_STATUSES, TAG_PATTERN, TERMINAL_STATUSES } from "./wire.ts";
+export type {
+  DlqMessage,
+  DlqReason,
+  ErrorBody,
+  Job,
+  JsonValue,
+  RunSnapshot,
+  RunStatus,
+  RunSummary,
+  RunTasksView,
+  RunView,
+  SubmitResponse,
+  TaskRecord,
+  TaskState,
+  WorkerRecord,
+} from "./wire.ts";
+export { ErrId, msgIdFor } from "./errors.ts";
+export type { ErrIdValue } from "./errors.ts";

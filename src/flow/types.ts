@@ -1,0 +1,205 @@
+/**
+ * Public types of the flow engine. Runtime-neutral: web APIs only.
+ *
+ * @module
+ */
+
+/** Status of a run. Terminal: `COMPLETED`, `FAILED`, `CANCELLED`. */
+export type RunStatus =
+  | "PENDING"
+  | "RUNNING"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLING"
+  | "CANCELLED";
+
+/** State of one task within a run. */
+export type TaskState = "PENDING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+
+/** What a failing task does to the rest of its run. */
+export type FailPolicy = "stop" | "isolate";
+
+/** A JSON-compatible value. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** The record of one task in a run result (times are unix seconds as floats). */
+export interface TaskRecord {
+  /** Final (or current) state of the task. */
+  state: TaskState;
+  /** When the first attempt started, or `null` if it never started. */
+  started_at: number | null;
+  /** When the last attempt ended, or `null` while running / never started. */
+  ended_at: number | null;
+  /** `(ended_at - started_at) * 1000`, or `null`. */
+  duration_ms: number | null;
+  /** How many attempts were made (0 if it never started). */
+  attempts: number;
+  /** Error message of the last failed attempt, or `null`. */
+  error: string | null;
+  /** Stack trace of the last failed attempt, or `null`. */
+  traceback: string | null;
+  /** The resolved input the task received (JSON-safe), or `null`. */
+  inputs: JsonValue;
+  /** The task's output (JSON-safe), or `null`. */
+  output: JsonValue;
+  /** Artifacts the task stored in `ctx.artifacts` under its own name (JSON-safe). */
+  artifacts: Record<string, JsonValue>;
+}
+
+/** The result of {@linkcode runFlow}. */
+export interface RunResult {
+  /** `COMPLETED`, `FAILED` or `CANCELLED`. */
+  status: "COMPLETED" | "FAILED" | "CANCELLED";
+  /** Task name → state. */
+  tasks: Record<string, TaskState>;
+  /** Task name → record. */
+  task_records: Record<string, TaskRecord>;
+  /** Outputs of the flow's sink tasks, keyed by task name. */
+  outputs: Record<string, JsonValue>;
+  /** Why the run failed or was cancelled, or `null`. */
+  error: string | null;
+  /** Unix seconds. */
+  start_time: number;
+  /** Unix seconds. */
+  end_time: number;
+}
+
+/** The context a task function receives. */
+export interface TaskContext {
+  readonly run_id: string;
+  readonly flow_name: string;
+  readonly task_name: string;
+  /** 1-based attempt number. */
+  readonly attempt: number;
+  /** Flow defaults overlaid by submitted params. */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** Outputs of finished tasks, by task name. */
+  readonly results: Readonly<Record<string, unknown>>;
+  /** Free-form shared scratch space of the run (mutable). */
+  readonly scratch: Record<string, unknown>;
+  /** Artifacts of the run (mutable); see {@linkcode TaskRecord.artifacts}. */
+  readonly artifacts: Record<string, unknown>;
+  /** Environment variables exposed to the run (only `runtime.expose_env` names). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Aborted when the attempt times out, the run is cancelled or fails under `stop`. */
+  readonly signal: AbortSignal;
+  /** Emit a task log line (a `task.log` event). */
+  log(message: string): void;
+}
+
+/** A task function: sync or async. */
+// deno-lint-ignore no-explicit-any
+export type TaskFn<I = any, O = unknown> = (ctx: TaskContext, input: I) => O | Promise<O>;
+
+/** Options of {@linkcode task}. */
+export interface TaskOptions {
+  /** Selector mapping resolved into the task's input. */
+  inputs?: Record<string, unknown>;
+  /** Context paths (`scratch.x`, `artifacts.y`) the result is also saved to. */
+  outputs?: string[];
+  /** Extra attempts after a failure. @default {0} */
+  retries?: number;
+  /** Delay before the first retry, in seconds. @default {0.1} */
+  retryDelaySec?: number;
+  /** Multiplier of the delay for each further retry. @default {2} */
+  retryBackoff?: number;
+  /** Per-attempt timeout in seconds. @default {undefined} (none) */
+  timeoutSec?: number;
+  /** What a failure does to the run. @default {"stop"} */
+  failPolicy?: FailPolicy;
+}
+
+/** A named unit of work. Create with {@linkcode task}. */
+export interface Task {
+  readonly kind: "pyoco.task";
+  readonly name: string;
+  readonly fn: TaskFn;
+  readonly options: Readonly<Required<Omit<TaskOptions, "inputs" | "timeoutSec">>> & {
+    readonly inputs?: Record<string, unknown>;
+    readonly timeoutSec?: number;
+  };
+}
+
+/** Options of {@linkcode flow}. */
+export interface FlowOptions {
+  /** Graph DSL text, e.g. `"a >> (b & c) >> d"`. */
+  graph: string;
+  /** The tasks the graph names. */
+  tasks: Task[];
+  /** Default params, overlaid by submitted params. */
+  defaults?: Record<string, unknown>;
+  /** Environment variable names `$env.X` may read. @default {[]} */
+  exposeEnv?: string[];
+}
+
+/** A validated DAG of tasks. Create with {@linkcode flow}. */
+export interface Flow {
+  readonly kind: "pyoco.flow";
+  readonly name: string;
+  readonly graph: string;
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly exposeEnv: readonly string[];
+  /** Task name → task. */
+  readonly tasks: ReadonlyMap<string, Task>;
+  /** Task name → upstream edges. */
+  readonly upstream: ReadonlyMap<string, readonly FlowEdge[]>;
+  /** Task names in a topological order. */
+  readonly order: readonly string[];
+}
+
+/** Join semantics of a task's incoming edges: all upstreams (`and`) or any (`or`). */
+export interface FlowEdge {
+  /** Upstream task name. */
+  from: string;
+  /** The OR-group id this edge belongs to, or `null` for an AND edge. */
+  orGroup: number | null;
+}
+
+/** A lifecycle event emitted by {@linkcode runFlow}. */
+export type FlowEvent =
+  | { type: "run.started"; run_id: string; flow_name: string; ts: number }
+  | { type: "task.started"; run_id: string; task: string; attempt: number; ts: number }
+  | { type: "task.succeeded"; run_id: string; task: string; attempt: number; ts: number }
+  | {
+    type: "task.failed";
+    run_id: string;
+    task: string;
+    attempt: number;
+    error: string;
+    ts: number;
+  }
+  | {
+    type: "task.retrying";
+    run_id: string;
+    task: string;
+    attempt: number;
+    error: string;
+    delay_sec: number;
+    ts: number;
+  }
+  | { type: "task.log"; run_id: string; task: string; attempt: number; message: string; ts: number }
+  | { type: "run.completed"; run_id: string; ts: number }
+  | { type: "run.failed"; run_id: string; error: string; ts: number }
+  | { type: "run.cancelled"; run_id: string; error: string | null; ts: number };
+
+/** Options of {@linkcode runFlow}. */
+export interface RunFlowOptions {
+  /** Submitted params, overlaid on the flow's defaults. @default {{}} */
+  params?: Record<string, unknown>;
+  /** Run id given to tasks. @default {crypto.randomUUID()} */
+  runId?: string;
+  /** Aborting it cancels the run. */
+  signal?: AbortSignal;
+  /** Receives lifecycle events; exceptions it throws are ignored. */
+  onEvent?: (event: FlowEvent) => void;
+  /** Maximum tasks running at once. @default {Infinity} */
+  maxConcurrency?: number;
+  /** Values for `$env.NAME` / `ctx.env` (only names in the flow's `exposeEnv` are passed). @default {{}} */
+  env?: Record<string, string>;
+}

@@ -1,0 +1,158 @@
+/**
+ * JetStream resources of SPEC §3: created when missing; an existing resource's settings are
+ * respected, never overwritten. Replicas and storage come from the configuration.
+ *
+ * @module
+ */
+
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import { type Config, consumerName, workSubject } from "../config.ts";
+
+/** The KV buckets every component uses. */
+export interface PyocoBuckets {
+  runs: KV;
+  workers: KV;
+  auth: KV;
+}
+
+function _storage(config: Config): StorageType {
+  return config.jsStorage === "memory" ? StorageType.Memory : StorageType.File;
+}
+
+/** Whether `err` says a stream or consumer does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamNotFound ||
+      err.code === JetStreamApiCodes.ConsumerNotFound);
+}
+
+async function _ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<StreamInfo> {
+  try {
+    return await jsm.streams.info(config.name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  try {
+    return await jsm.streams.add(config);
+  } catch (err) {
+    // Another process created it between our info and add: respect theirs.
+    try {
+      return await jsm.streams.info(config.name);
+    } catch {
+      throw err;
+    }
+  }
+}
+
+/** The work stream's configuration as we would create it. */
+export function workStreamConfig(config: Config): Partial<StreamConfig> & { name: string } {
+  return {
+    name: config.workStream,
+    subjects: [`${config.workSubjectPrefix}.>`],
+    retention: RetentionPolicy.Workqueue,
+    storage: _storage(config),
+    num_replicas: config.jsReplicas,
+    duplicate_window: nanos(config.duplicateWindowSec * 1000),
+  };
+}
+
+/**
+ * Create (when missing) every stream and bucket of SPEC §3 and open the buckets.
+ *
+ * @param nc A NATS connection.
+ * @param config The configuration.
+ * @returns The KV bucket handles.
+ */
+export async function ensureResources(nc: NatsConnection, config: Config): Promise<PyocoBuckets> {
+  const jsm = await jetstreamManager(nc);
+  const storage = _storage(config);
+  const replicas = config.jsReplicas;
+  await _ensureStream(jsm, workStreamConfig(config));
+  await _ensureStream(jsm, {
+    name: config.dlqStream,
+    subjects: [`${config.dlqSubjectPrefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage,
+    num_replicas: replicas,
+    max_age: nanos(config.dlqMaxAgeSec * 1000),
+    max_msgs: config.dlqMaxMsgs,
+    max_bytes: config.dlqMaxBytes,
+  });
+  await _ensureStream(jsm, {
+    name: config.eventsStream,
+    subjects: [`${config.eventsSubjectPrefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage,
+    num_replicas: replicas,
+    max_age: nanos(config.eventsMaxAgeSec * 1000),
+    max_bytes: config.eventsMaxBytes,
+  });
+  const kvm = new Kvm(nc);
+  const [runs, workers, auth] = await Promise.all([
+    kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
+    kvm.create(config.workersKvBucket, {
+      history: 1,
+      storage,
+      replicas,
+      ttl: config.workersKvTtlSec * 1000,
+    }),
+    kvm.create(config.authKvBucket, { history: 1, storage, replicas }),
+  ]);
+  return { runs, workers, auth };
+}
+
+/**
+ * Create (when missing) the durable pull consumer of a tag: `<prefix>_<tag>` filtered on
+ * `<work prefix>.<tag>`, explicit ack, AckWait / MaxDeliver / MaxAckPending from the config.
+ *
+ * @param jsm A JetStream manager.
+ * @param config The configuration.
+ * @param tag The tag.
+ * @returns The durable name.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  config: Config,
+  tag: string,
+): Promise<string> {
+  const durable = consumerName(config, tag);
+  try {
+    await jsm.consumers.info(config.workStream, durable);
+    return durable;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  try {
+    await jsm.consumers.add(config.workStream, {
+      durable_name: durable,
+      filter_subject: workSubject(config, tag),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(config.consumerAckWaitSec * 1000),
+      max_deliver: config.consumerMaxDeliver,
+      max_ack_pending: config.consumerMaxAckPending,
+    });
+  } catch (err) {
+    // Created concurrently by another worker: theirs stands.
+    await jsm.consumers.info(config.workStream, durable).catch(() => {
+      throw err;
+    });
+  }
+  return durable;
+}
