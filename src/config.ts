@@ -533,7 +533,7 @@ function _readEnvFile(explicit: string | undefined): Record<string, string> {
     }
     throw new ConfigError(
       "PYOCO_ENV_FILE",
-      `Cannot read env file ${JSON.stringify(path)}: ${(err as Error).message}`,
+      `Cannot read PYOCO_ENV_FILE=${JSON.stringify(path)}: ${(err as Error).message}`,
       { cause: err },
     );
   }

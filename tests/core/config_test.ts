@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../../src/config.ts";
+
+Deno.test("loadConfig() keeps every pyoco-server 0.4 default", () => {
+  const c = loadConfig({ env: {}, envFile: false });
+  assert.deepEqual(c.natsUrl, ["nats://127.0.0.1:4222"]);
+  assert.equal(c.workSubjectPrefix, "pyoco.work");
+  assert.equal(c.defaultTag, "default");
+  assert.equal(c.runsKvBucket, "pyoco_runs");
+  assert.equal(c.workersKvBucket, "pyoco_workers");
+  assert.equal(c.workersKvTtlSec, 15);
+  assert.equal(c.httpAuthMode, "none");
+  assert.equal(c.httpApiKeyHeader, "X-API-Key");
+  assert.equal(c.authKvBucket, "pyoco_auth");
+  assert.equal(c.runHeartbeatIntervalSec, 1);
+  assert.equal(c.workerHeartbeatIntervalSec, 5);
+  assert.equal(c.consumerAckWaitSec, 30);
+  assert.equal(c.consumerMaxDeliver, 20);
+  assert.equal(c.consumerMaxAckPending, 200);
+  assert.equal(c.ackProgressIntervalSec, 10);
+  assert.equal(c.dlqStream, "PYOCO_DLQ");
+  assert.equal(c.dlqSubjectPrefix, "pyoco.dlq");
+  assert.equal(c.dlqPublishExecutionError, true);
+  assert.equal(c.dlqMaxAgeSec, 604800);
+  assert.equal(c.dlqMaxMsgs, 100000);
+  assert.equal(c.dlqMaxBytes, 536870912);
+  assert.equal(c.maxRunSnapshotBytes, 262144);
+  assert.equal(c.workflowYamlMaxBytes, 262144);
+  assert.equal(c.logLevel, "INFO");
+  assert.equal(c.logFormat, "json");
+  assert.equal(c.logUtc, true);
+  assert.equal(c.logIncludeTraceback, true);
+  assert.equal(c.workStream, "PYOCO_WORK");
+  assert.equal(c.consumerPrefix, "pyoco_workers");
+});
+
+Deno.test("loadConfig() names the variable, the value and what is allowed", () => {
+  assert.throws(
+    () => loadConfig({ env: { PYOCO_HTTP_PORT: "eighty" }, envFile: false }),
+    (err: unknown) =>
+      err instanceof ConfigError && err.variable === "PYOCO_HTTP_PORT" &&
+      err.message.includes('"eighty"') && err.message.includes("integer from 0 to 65535"),
+  );
+  assert.throws(
+    () => loadConfig({ env: { PYOCO_HTTP_AUTH_MODE: "basic" }, envFile: false }),
+    /PYOCO_HTTP_AUTH_MODE="basic": expected one of none, api_key/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { PYOCO_DEFAULT_TAG: "a.b" }, envFile: false }),
+    /PYOCO_DEFAULT_TAG/,
+  );
+  assert.throws(
+    () => loadConfig({ env: { PYOCO_WORK_SUBJECT_PREFIX: "pyoco.*" }, envFile: false }),
+    /PYOCO_WORK_SUBJECT_PREFIX/,
+  );
+});
+
+Deno.test("loadConfig() rejects an ack-progress interval not below AckWait", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        env: { PYOCO_CONSUMER_ACK_WAIT_SEC: "5", PYOCO_ACK_PROGRESS_INTERVAL_SEC: "5" },
+        envFile: false,
+      }),
+    /PYOCO_ACK_PROGRESS_INTERVAL_SEC/,
+  );
+});
+
+Deno.test("loadConfig() never echoes a secret value", () => {
+  assert.throws(
+    () =>
+      loadConfig({ env: { PYOCO_NATS_URL: "nats://user:hunter2@host:4222 x" }, envFile: false }),
+    (err: unknown) => err instanceof ConfigError && !String(err.message).includes("hunter2"),
+  );
+});
+
+Deno.test("loadConfig() reads .env and the process environment wins", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/pyoco.env`;
+  await Deno.writeTextFile(
+    file,
+    "# comment\nPYOCO_HTTP_PORT=9100\nPYOCO_DEFAULT_TAG=cpu\nexport PYOCO_LOG_LEVEL=debug\n",
+  );
+  try {
+    const c = loadConfig({ env: { PYOCO_ENV_FILE: file, PYOCO_DEFAULT_TAG: "gpu" } });
+    assert.equal(c.httpPort, 9100);
+    assert.equal(c.defaultTag, "gpu");
+    assert.equal(c.logLevel, "DEBUG");
+    assert.throws(
+      () => loadConfig({ env: { PYOCO_ENV_FILE: `${dir}/missing.env` } }),
+      /PYOCO_ENV_FILE/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CONFIG_VARIABLES are all listed in .env.example and docs/config.md", async () => {
+  const example = await Deno.readTextFile(new URL("../../.env.example", import.meta.url));
+  const doc = await Deno.readTextFile(new URL("../../docs/config.md", import.meta.url));
+  for (const v of CONFIG_VARIABLES) {
+    assert.ok(example.includes(`${v.env}=`), `${v.env} missing from .env.example`);
+    assert.ok(doc.includes(`\`${v.env}\``), `${v.env} missing from docs/config.md`);
+  }
+});
