@@ -466,7 +466,12 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** Read `.env` (or `PYOCO_ENV_FILE`). @default {true} */
   envFile?: boolean;
-  /** Values that win over the environment (from CLI flags). */
+  /**
+   * Variables that win over the environment, validated the same way (for CLI flags, e.g.
+   * `{ PYOCO_NATS_URL: "--nats-url value" }`).
+   */
+  envOverrides?: Record<string, string | undefined>;
+  /** Values that win over everything, unvalidated (for tests and embedding). */
   overrides?: Partial<Config>;
 }
 
@@ -491,7 +496,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const fromFile = options.envFile === false ? {} : _readEnvFile(fromProcess("PYOCO_ENV_FILE"));
   const config: Record<string, unknown> = {};
   for (const spec of CONFIG_VARIABLES) {
-    const raw = fromProcess(spec.env) ?? fromFile[spec.env];
+    const raw = options.envOverrides?.[spec.env] ?? fromProcess(spec.env) ?? fromFile[spec.env];
     const value = raw === undefined ? spec.def : raw;
     try {
       config[spec.key] = (spec.parse as _Parser<unknown>)(value, spec.env);
