@@ -1,0 +1,182 @@
+/**
+ * The gateway's request handler: routing with `URLPattern`, authentication, one error handler
+ * that turns {@linkcode HttpError}s into the JSON error body, request logs and metrics.
+ *
+ * Unknown path → 404 ERR-PYOCO-0019; known path, other method → 405 ERR-PYOCO-0020 with
+ * `Allow`; any unexpected exception → 500 ERR-PYOCO-0023 with the traceback logged (the
+ * handler never rejects). Authentication runs after routing and before the body is read, for
+ * every route except `/health`.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import { ErrId } from "../contract/errors.ts";
+import type { Logger } from "../log.ts";
+import { type Authenticate, noAuth, type Principal } from "./auth.ts";
+import type { GatewayBackend } from "./backend.ts";
+import type { RouteContext, RouteHandler } from "./context.ts";
+import { HttpError } from "./errors.ts";
+import { HttpMetrics } from "./metrics.ts";
+import { getHealth, getMetrics, listWorkers } from "./ops.ts";
+import { getRun, getRunTasks, listRuns, postRun, postRunYaml } from "./runs.ts";
+
+/** What {@linkcode createApp} needs. */
+export interface AppDeps {
+  /** The configuration. */
+  config: Config;
+  /** The gateway logger (service `pyoco-server:http`). */
+  logger: Logger;
+  /** The NATS side, or `null` while it is not ready (NATS-backed routes then answer 503). */
+  backend: () => GatewayBackend | null;
+  /**
+   * Who sent a request. @default {noAuth} (every request anonymous, nothing tenant-scoped)
+   */
+  authenticate?: Authenticate;
+  /** HTTP counters shared with `/metrics`. @default {new HttpMetrics()} */
+  metrics?: HttpMetrics;
+}
+
+/** The request handler, as `Deno.serve` takes it. */
+export type Handler = (req: Request) => Promise<Response>;
+
+interface _Route {
+  method: string;
+  path: string;
+  pattern: URLPattern;
+  open: boolean;
+  handle: RouteHandler;
+}
+
+function _route(method: string, path: string, handle: RouteHandler, open = false): _Route {
+  return { method, path, pattern: new URLPattern({ pathname: path }), open, handle };
+}
+
+const _ROUTES: readonly _Route[] = [
+  _route("GET", "/health", getHealth, true),
+  _route("POST", "/runs", postRun),
+  _route("GET", "/runs", listRuns),
+  _route("POST", "/runs/yaml", postRunYaml),
+  _route("GET", "/runs/:id", getRun),
+  _route("GET", "/runs/:id/tasks", getRunTasks),
+  _route("GET", "/workers", listWorkers),
+  _route("GET", "/metrics", getMetrics),
+];
+
+function _errorResponse(err: HttpError): Response {
+  return new Response(JSON.stringify(err.toBody()), {
+    status: err.status,
+    headers: { "content-type": "application/json", ...err.headers },
+  });
+}
+
+/**
+ * Build the gateway's request handler.
+ *
+ * @param deps Configuration, logger, NATS side, authenticator and metrics.
+ * @returns A handler that always resolves to a response.
+ *
+ * @example In-process request
+ * ```ts ignore
+ * const handler = createApp({ config, logger, backend: () => null });
+ * const res = await handler(new Request("http://gw/health"));
+ * assert.deepEqual(await res.json(), { status: "ok", nats: "disconnected" });
+ * ```
+ */
+export function createApp(deps: AppDeps): Handler {
+  const authenticate = deps.authenticate ?? noAuth;
+  const metrics = deps.metrics ?? new HttpMetrics();
+  const logger = deps.logger;
+
+  return async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    let routePath = "unmatched";
+    let response: Response;
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      url = new URL("http://invalid/");
+    }
+    try {
+      const candidates = _ROUTES.filter((r) => r.pattern.test({ pathname: url.pathname }));
+      if (candidates.length === 0) {
+        throw new HttpError(404, ErrId.notFound, `No route for ${url.pathname}`);
+      }
+      const route = candidates.find((r) => r.method === req.method);
+      if (!route) {
+        const allow = [...new Set(candidates.map((r) => r.method))].join(", ");
+        routePath = candidates[0]!.path;
+        throw new HttpError(
+          405,
+          ErrId.methodNotAllowed,
+          `Method ${req.method} not allowed on ${url.pathname} (allowed: ${allow})`,
+          { headers: { allow } },
+        );
+      }
+      routePath = route.path;
+      const match = route.pattern.exec({ pathname: url.pathname });
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(match?.pathname.groups ?? {})) {
+        if (v !== undefined) params[k] = _decode(v);
+      }
+      const principal: Principal | null = route.open ? null : await authenticate(req);
+      const ctx: RouteContext = {
+        req,
+        url,
+        params,
+        principal,
+        config: deps.config,
+        logger,
+        metrics,
+        backend: deps.backend,
+      };
+      response = await route.handle(ctx);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        response = _errorResponse(err);
+        if (err.status >= 500) {
+          logger.error(err.detail, {
+            method: req.method,
+            route: routePath,
+            status: err.status,
+            err_id: err.errId,
+          }, err.cause ?? undefined);
+        }
+      } else {
+        const internal = new HttpError(
+          500,
+          ErrId.internal,
+          "Internal error: the gateway failed to answer this request (see its log)",
+        );
+        logger.error("Unexpected error while answering a request", {
+          method: req.method,
+          route: routePath,
+          status: 500,
+          err_id: ErrId.internal,
+        }, err);
+        response = _errorResponse(internal);
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    metrics.observe(req.method, routePath, response.status, seconds);
+    if (logger.enabled("DEBUG")) {
+      logger.debug("HTTP request", {
+        method: req.method,
+        route: routePath,
+        path: url.pathname,
+        status: response.status,
+        duration_ms: Math.round(seconds * 1000 * 100) / 100,
+      });
+    }
+    return response;
+  };
+}
+
+function _decode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}

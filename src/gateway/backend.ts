@@ -1,0 +1,130 @@
+/**
+ * The NATS side of the gateway: connection, JetStream handles, the buckets (opened with short
+ * request timeouts so that no route hangs) and the run index.
+ *
+ * @module
+ */
+
+import {
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { ConnectionState } from "../nats/connection.ts";
+import { ensureResources } from "../nats/resources.ts";
+import { natsUnavailable } from "./errors.ts";
+import { RunIndex } from "./run_index.ts";
+
+/** Everything the NATS-backed routes need. */
+export interface GatewayBackend {
+  /** The connection. */
+  nc: NatsConnection;
+  /** Whether the connection is up now. */
+  state: ConnectionState;
+  /** JetStream client (request timeout `timeoutMs`). */
+  js: JetStreamClient;
+  /** JetStream manager (request timeout `timeoutMs`). */
+  jsm: JetStreamManager;
+  /** Runs bucket. */
+  runs: KV;
+  /** Workers bucket (TTL). */
+  workers: KV;
+  /** Auth bucket. */
+  auth: KV;
+  /** Run summaries kept current by a watch. */
+  index: RunIndex;
+  /** Deadline of one NATS operation, in milliseconds. */
+  timeoutMs: number;
+  /** Stop the run index (the connection is the caller's). */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode openBackend}. */
+export interface OpenBackendOptions {
+  /** Where the run index logs. */
+  logger?: Logger;
+  /** Deadline of one NATS operation. @default {3000} */
+  timeoutMs?: number;
+  /** A tracker already following `nc` (one is made otherwise). */
+  state?: ConnectionState;
+  /** Wait this long for the run index's initial load. @default {10000} */
+  indexLoadTimeoutMs?: number;
+}
+
+/**
+ * Create the JetStream resources when missing (existing ones are respected), open the buckets
+ * and start the run index.
+ *
+ * @param nc A NATS connection.
+ * @param config The configuration.
+ * @param options Logger, timeouts and connection tracker.
+ * @returns The backend.
+ * @throws {Error} When NATS does not answer or JetStream refuses (the caller retries).
+ */
+export async function openBackend(
+  nc: NatsConnection,
+  config: Config,
+  options: OpenBackendOptions = {},
+): Promise<GatewayBackend> {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  await ensureResources(nc, config);
+  const js = jetstream(nc, { timeout: timeoutMs });
+  const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+  const kvm = new Kvm(js);
+  const [runs, workers, auth] = await Promise.all([
+    kvm.open(config.runsKvBucket),
+    kvm.open(config.workersKvBucket),
+    kvm.open(config.authKvBucket),
+  ]);
+  const index = new RunIndex(runs, { logger: options.logger, connection: nc });
+  index.start();
+  await index.whenReady(options.indexLoadTimeoutMs ?? 10_000);
+  return {
+    nc,
+    state: options.state ?? new ConnectionState(nc),
+    js,
+    jsm,
+    runs,
+    workers,
+    auth,
+    index,
+    timeoutMs,
+    close: () => index.close(),
+  };
+}
+
+/**
+ * Await a NATS operation with a deadline; any failure becomes a 503 ERR-PYOCO-0003.
+ * Use it only where an unknown outcome is harmless (reads).
+ *
+ * @param op The operation.
+ * @param what What it does, for the error detail (e.g. `Cannot read run abc`).
+ * @param timeoutMs The deadline.
+ * @returns The operation's result.
+ * @throws {HttpError} 503 when it fails or takes longer than `timeoutMs`.
+ */
+export async function natsCall<T>(
+  op: () => Promise<T>,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([op(), deadline]);
+  } catch (err) {
+    throw natsUnavailable(what, err);
+  } finally {
+    clearTimeout(timer);
+  }
+}

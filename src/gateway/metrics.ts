@@ -1,0 +1,185 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of the gateway: run counts from the run index,
+ * live workers, DLQ depth, queue depth per tag, and HTTP request counters and latencies
+ * (labelled by route pattern, never the raw path, so the label set stays bounded).
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import type { WorkerRecord } from "../contract/wire.ts";
+
+/** Content type of the Prometheus text format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Upper bounds (seconds) of the latency histogram buckets. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+interface _Series {
+  method: string;
+  route: string;
+  status: string;
+  count: number;
+}
+
+interface _Histogram {
+  method: string;
+  route: string;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * Escape a label value for the text format.
+ *
+ * @param value The raw value.
+ * @returns The escaped value (without quotes).
+ */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function _num(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  return String(n);
+}
+
+/** HTTP request counters and the latency histogram, per method and route pattern. */
+export class HttpMetrics {
+  readonly #counters = new Map<string, _Series>();
+  readonly #histograms = new Map<string, _Histogram>();
+
+  /**
+   * Count one answered request.
+   *
+   * @param method HTTP method.
+   * @param route Route pattern (e.g. `/runs/:id`), or `unmatched`.
+   * @param status Response status.
+   * @param seconds Time to answer.
+   */
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    const series = this.#counters.get(key) ??
+      { method, route, status: String(status), count: 0 };
+    series.count++;
+    this.#counters.set(key, series);
+    const hkey = `${method} ${route}`;
+    const h = this.#histograms.get(hkey) ??
+      { method, route, buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+    LATENCY_BUCKETS.forEach((le, i) => {
+      if (seconds <= le) h.buckets[i]!++;
+    });
+    h.sum += seconds;
+    h.count++;
+    this.#histograms.set(hkey, h);
+  }
+
+  /**
+   * The HTTP metric families as text lines.
+   *
+   * @returns Lines of the exposition (HELP, TYPE, samples).
+   */
+  lines(): string[] {
+    const out = [
+      "# HELP pyoco_http_requests_total HTTP requests answered, by method, route and status.",
+      "# TYPE pyoco_http_requests_total counter",
+    ];
+    for (const s of this.#counters.values()) {
+      out.push(
+        `pyoco_http_requests_total{method="${escapeLabel(s.method)}",route="${
+          escapeLabel(s.route)
+        }",status="${s.status}"} ${s.count}`,
+      );
+    }
+    out.push(
+      "# HELP pyoco_http_request_duration_seconds Time to answer an HTTP request.",
+      "# TYPE pyoco_http_request_duration_seconds histogram",
+    );
+    for (const h of this.#histograms.values()) {
+      const labels = `method="${escapeLabel(h.method)}",route="${escapeLabel(h.route)}"`;
+      LATENCY_BUCKETS.forEach((le, i) => {
+        out.push(
+          `pyoco_http_request_duration_seconds_bucket{${labels},le="${le}"} ${h.buckets[i]}`,
+        );
+      });
+      out.push(`pyoco_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
+      out.push(`pyoco_http_request_duration_seconds_sum{${labels}} ${_num(h.sum)}`);
+      out.push(`pyoco_http_request_duration_seconds_count{${labels}} ${h.count}`);
+    }
+    return out;
+  }
+}
+
+/** The NATS-side numbers of an exposition. */
+export interface SystemMetrics {
+  /** Runs per status (every status, zeros included). */
+  runsByStatus: Record<string, number>;
+  /** Workers with a fresh heartbeat that are not STOPPED. */
+  workersAlive: number;
+  /** Messages in the DLQ stream. */
+  dlqMessages: number;
+  /** Jobs queued or in flight per tag. */
+  queuePending: Record<string, number>;
+}
+
+/**
+ * Whether a worker record counts as alive: heartbeat within the workers-bucket TTL and not
+ * `STOPPED`.
+ *
+ * @param record The worker record.
+ * @param config The configuration (`PYOCO_WORKERS_KV_TTL_SEC`).
+ * @param now Current unix time in seconds.
+ * @returns Whether the worker is alive.
+ */
+export function isWorkerAlive(record: Partial<WorkerRecord>, config: Config, now: number): boolean {
+  return typeof record.heartbeat_at === "number" &&
+    now - record.heartbeat_at <= config.workersKvTtlSec &&
+    record.state !== "STOPPED";
+}
+
+/**
+ * Render the whole exposition.
+ *
+ * @param system The NATS-side numbers.
+ * @param http The HTTP counters.
+ * @returns The text body (ends with a newline).
+ */
+export function renderMetrics(system: SystemMetrics, http: HttpMetrics): string {
+  const out = [
+    "# HELP pyoco_runs_total Runs in the runs bucket, by status.",
+    "# TYPE pyoco_runs_total gauge",
+  ];
+  for (const [status, n] of Object.entries(system.runsByStatus)) {
+    out.push(`pyoco_runs_total{status="${escapeLabel(status)}"} ${n}`);
+  }
+  out.push(
+    "# HELP pyoco_workers_alive_total Workers with a fresh heartbeat.",
+    "# TYPE pyoco_workers_alive_total gauge",
+    `pyoco_workers_alive_total ${system.workersAlive}`,
+    "# HELP pyoco_dlq_messages_total Messages in the dead-letter stream.",
+    "# TYPE pyoco_dlq_messages_total gauge",
+    `pyoco_dlq_messages_total ${system.dlqMessages}`,
+    "# HELP pyoco_queue_pending Jobs waiting or in flight, by tag.",
+    "# TYPE pyoco_queue_pending gauge",
+  );
+  for (const [tag, n] of Object.entries(system.queuePending).sort(([a], [b]) => a < b ? -1 : 1)) {
+    out.push(`pyoco_queue_pending{tag="${escapeLabel(tag)}"} ${n}`);
+  }
+  out.push(...http.lines());
+  return out.join("\n") + "\n";
+}

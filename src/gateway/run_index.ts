@@ -1,0 +1,341 @@
+/**
+ * The in-memory index of run summaries behind `GET /runs` and `pyoco_runs_total`.
+ *
+ * Why an index and not a bucket scan: reading every snapshot of the runs bucket on each list
+ * request costs one KV read per run (seconds at 100k runs). Instead the gateway keeps a
+ * `Map<run_id, summary>` current with one KV watch on the runs bucket (initial last values, then
+ * every update and delete), so a list is an in-memory filter plus a bounded top-k (O(n log k),
+ * k ≤ 200) and `include=full` reads only the k snapshots it returns. Memory is a few hundred
+ * bytes per run. Entries carry their KV revision, so a late or replayed update never replaces a
+ * newer one; the gateway also upserts the runs it creates itself, so a submit is visible to the
+ * next list at once (read-your-writes). On every NATS reconnect the watch is re-opened from the
+ * last values (deletes come back as markers), which repairs anything missed while disconnected.
+ *
+ * @module
+ */
+
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator, Status } from "@nats-io/nats-core";
+import type { RunSnapshot, RunStatus, RunSummary } from "../contract/wire.ts";
+import { RUN_STATUSES } from "../contract/wire.ts";
+import type { Logger } from "../log.ts";
+
+/** A summary as the index keeps it: the wire summary plus tenant and revision. */
+export interface IndexedRun extends RunSummary {
+  /** Tenant of the run (`null` without auth). */
+  tenant_id: string | null;
+  /** KV revision the summary was read at. */
+  revision: number;
+}
+
+/** Filter of {@linkcode RunIndex.list}. */
+export interface RunIndexQuery {
+  /** Only these statuses (none: every status). */
+  statuses?: ReadonlySet<string> | null;
+  /** Only this flow name. */
+  flow?: string | null;
+  /** Only runs whose `tags` (or `tag`) include this tag. */
+  tag?: string | null;
+  /** Only this tenant; `undefined` means every tenant. */
+  tenantId?: string | null;
+  /** At most this many, newest `updated_at` first. */
+  limit: number;
+}
+
+/** Options of {@linkcode RunIndex}. */
+export interface RunIndexOptions {
+  /** Where watch problems are logged. */
+  logger?: Logger;
+  /** The connection behind `kv`: the watch is re-opened on every `reconnect`. */
+  connection?: { status(): AsyncIterable<Status> };
+  /** Delay between attempts to re-open a broken watch. @default {500} */
+  retryMs?: number;
+}
+
+/**
+ * Make the index summary of a snapshot.
+ *
+ * @param snapshot A run snapshot.
+ * @param revision Its KV revision.
+ * @returns The summary, or `null` when the snapshot lacks `run_id` or `status`.
+ */
+export function summarize(snapshot: Partial<RunSnapshot>, revision: number): IndexedRun | null {
+  if (typeof snapshot.run_id !== "string" || typeof snapshot.status !== "string") return null;
+  const tag = typeof snapshot.tag === "string" ? snapshot.tag : null;
+  const tags = Array.isArray(snapshot.tags)
+    ? snapshot.tags.filter((t): t is string => typeof t === "string")
+    : tag === null
+    ? []
+    : [tag];
+  return {
+    run_id: snapshot.run_id,
+    flow_name: typeof snapshot.flow_name === "string" ? snapshot.flow_name : "",
+    tag,
+    tags,
+    status: snapshot.status,
+    updated_at: typeof snapshot.updated_at === "number" ? snapshot.updated_at : 0,
+    heartbeat_at: typeof snapshot.heartbeat_at === "number" ? snapshot.heartbeat_at : 0,
+    worker_id: typeof snapshot.worker_id === "string" ? snapshot.worker_id : null,
+    error: typeof snapshot.error === "string" ? snapshot.error : null,
+    tenant_id: typeof snapshot.tenant_id === "string" ? snapshot.tenant_id : null,
+    revision,
+  };
+}
+
+/**
+ * The wire summary of an indexed run (without tenant and revision).
+ *
+ * @param run An indexed run.
+ * @returns The `GET /runs` row.
+ */
+export function toSummary(run: IndexedRun): RunSummary {
+  const { tenant_id: _t, revision: _r, ...summary } = run;
+  return summary;
+}
+
+function _newer(a: IndexedRun, b: IndexedRun): boolean {
+  if (a.updated_at !== b.updated_at) return a.updated_at > b.updated_at;
+  return a.run_id > b.run_id;
+}
+
+/** Run summaries kept current by a KV watch on the runs bucket. */
+export class RunIndex {
+  readonly #kv: KV;
+  readonly #logger: Logger | undefined;
+  readonly #connection: RunIndexOptions["connection"];
+  readonly #retryMs: number;
+  readonly #runs = new Map<string, IndexedRun>();
+  readonly #counts = new Map<string, number>();
+  #ready = false;
+  #readyWaiters: (() => void)[] = [];
+  #closed = false;
+  #watch: QueuedIterator<KvWatchEntry> | null = null;
+  #loop: Promise<void> = Promise.resolve();
+  #statusLoop: Promise<void> = Promise.resolve();
+  #statusIter: AsyncIterable<Status> | null = null;
+  #wake: (() => void) | null = null;
+
+  /**
+   * Make an index over a runs bucket (call {@linkcode RunIndex.start} to fill it).
+   *
+   * @param kv The runs bucket.
+   * @param options Logger, connection and retry delay.
+   */
+  constructor(kv: KV, options: RunIndexOptions = {}) {
+    this.#kv = kv;
+    this.#logger = options.logger;
+    this.#connection = options.connection;
+    this.#retryMs = options.retryMs ?? 500;
+  }
+
+  /** Whether the initial values have been loaded. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** How many runs are indexed. */
+  get size(): number {
+    return this.#runs.size;
+  }
+
+  /**
+   * Start the watch (once). It is re-opened in the background after errors and reconnects.
+   *
+   * @returns Immediately; use {@linkcode RunIndex.whenReady} to wait for the initial load.
+   */
+  start(): void {
+    if (this.#closed) return;
+    this.#loop = this.#watchLoop();
+    if (this.#connection) {
+      const it = this.#connection.status();
+      this.#statusIter = it;
+      this.#statusLoop = (async () => {
+        for await (const s of it) {
+          if (this.#closed) break;
+          if (s.type === "reconnect") this.#watch?.stop();
+        }
+      })().catch(() => {});
+    }
+  }
+
+  /**
+   * Wait until the initial values are loaded.
+   *
+   * @param timeoutMs Give up after this long.
+   * @returns Whether the index is ready.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve(this.#ready);
+      };
+      const timer = setTimeout(() => {
+        this.#readyWaiters = this.#readyWaiters.filter((w) => w !== done);
+        resolve(this.#ready);
+      }, timeoutMs);
+      this.#readyWaiters.push(done);
+    });
+  }
+
+  /**
+   * Record a snapshot the caller wrote (or read), unless the index holds a newer revision.
+   *
+   * @param snapshot The snapshot.
+   * @param revision Its KV revision.
+   */
+  upsert(snapshot: Partial<RunSnapshot>, revision: number): void {
+    const run = summarize(snapshot, revision);
+    if (run) this.#put(run);
+  }
+
+  /**
+   * Forget a run (e.g. after deleting an orphan snapshot).
+   *
+   * @param runId The run id.
+   */
+  remove(runId: string): void {
+    const old = this.#runs.get(runId);
+    if (!old) return;
+    this.#runs.delete(runId);
+    this.#count(old.status, -1);
+  }
+
+  /**
+   * Look up one run's summary.
+   *
+   * @param runId The run id.
+   * @returns The summary, or `undefined`.
+   */
+  get(runId: string): IndexedRun | undefined {
+    return this.#runs.get(runId);
+  }
+
+  /**
+   * The newest runs matching a filter.
+   *
+   * @param query Filters and limit.
+   * @returns At most `limit` runs, newest `updated_at` first (ties: run_id descending).
+   */
+  list(query: RunIndexQuery): IndexedRun[] {
+    const limit = Math.max(0, query.limit);
+    const top: IndexedRun[] = [];
+    if (limit === 0) return top;
+    for (const run of this.#runs.values()) {
+      if (query.statuses && !query.statuses.has(run.status)) continue;
+      if (query.flow != null && run.flow_name !== query.flow) continue;
+      if (query.tag != null && run.tag !== query.tag && !run.tags.includes(query.tag)) continue;
+      if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
+      if (top.length >= limit && !_newer(run, top[top.length - 1]!)) continue;
+      let lo = 0;
+      let hi = top.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (_newer(top[mid]!, run)) lo = mid + 1;
+        else hi = mid;
+      }
+      top.splice(lo, 0, run);
+      if (top.length > limit) top.pop();
+    }
+    return top;
+  }
+
+  /**
+   * Runs per status (every status of the contract, zeros included).
+   *
+   * @returns Status → count.
+   */
+  counts(): Record<RunStatus, number> {
+    const out = {} as Record<RunStatus, number>;
+    for (const s of RUN_STATUSES) out[s] = this.#counts.get(s) ?? 0;
+    return out;
+  }
+
+  /**
+   * Stop the watch.
+   *
+   * @returns When the background loops have ended.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watch?.stop();
+    this.#wake?.();
+    (this.#statusIter as { stop?: () => void } | null)?.stop?.();
+    await Promise.allSettled([this.#loop, this.#statusLoop]);
+  }
+
+  #put(run: IndexedRun): void {
+    const old = this.#runs.get(run.run_id);
+    if (old && old.revision > run.revision) return;
+    this.#runs.set(run.run_id, run);
+    if (old) this.#count(old.status, -1);
+    this.#count(run.status, 1);
+  }
+
+  #count(status: string, delta: number): void {
+    this.#counts.set(status, (this.#counts.get(status) ?? 0) + delta);
+  }
+
+  #markReady(): void {
+    if (this.#ready) return;
+    this.#ready = true;
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #apply(entry: KvWatchEntry): void {
+    if (entry.operation !== "PUT" || entry.length === 0) {
+      const old = this.#runs.get(entry.key);
+      if (old && old.revision <= entry.revision) this.remove(entry.key);
+      return;
+    }
+    let snapshot: Partial<RunSnapshot>;
+    try {
+      snapshot = entry.json<Partial<RunSnapshot>>();
+    } catch (err) {
+      this.#logger?.warn("Skipping a run snapshot that is not JSON", { run_id: entry.key }, err);
+      return;
+    }
+    const run = summarize({ ...snapshot, run_id: snapshot.run_id ?? entry.key }, entry.revision);
+    if (run) this.#put(run);
+  }
+
+  async #watchLoop(): Promise<void> {
+    while (!this.#closed) {
+      let fallback: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const empty = (await this.#kv.status()).values === 0;
+        const watch = await this.#kv.watch();
+        this.#watch = watch;
+        if (this.#closed) watch.stop();
+        if (empty) this.#markReady();
+        let received = false;
+        // The bucket was not empty but the watch delivers nothing (purged meanwhile): ready.
+        fallback = setTimeout(() => {
+          if (!received) this.#markReady();
+        }, 3000);
+        for await (const entry of watch) {
+          received = true;
+          this.#apply(entry);
+          if (entry.delta === 0 || entry.isUpdate) this.#markReady();
+        }
+      } catch (err) {
+        if (!this.#closed) this.#logger?.warn("Run index watch failed; re-opening it", {}, err);
+      } finally {
+        clearTimeout(fallback);
+        this.#watch = null;
+      }
+      if (this.#closed) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.#retryMs);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+  }
+}

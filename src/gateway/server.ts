@@ -1,0 +1,205 @@
+/**
+ * Run the gateway: `Deno.serve` starts at once; NATS is connected in the background (retrying
+ * until a server answers), the JetStream resources are ensured once connected (retried until
+ * they are), and until then — and whenever the connection is down — NATS-backed routes answer
+ * 503 ERR-PYOCO-0003 while `/health` says `nats: "disconnected"`.
+ *
+ * @module
+ */
+
+import type { NatsConnection } from "@nats-io/nats-core";
+import { ApiKeyVerifier } from "../auth/mod.ts";
+import type { Config } from "../config.ts";
+import { ErrId } from "../contract/errors.ts";
+import { Logger, registerSecret } from "../log.ts";
+import { ConnectionState, connectNats } from "../nats/connection.ts";
+import { createApp } from "./app.ts";
+import { apiKeyAuthenticator, noAuth } from "./auth.ts";
+import { type GatewayBackend, openBackend } from "./backend.ts";
+import { HttpMetrics } from "./metrics.ts";
+
+/** Options of {@linkcode startGateway}. */
+export interface StartGatewayOptions {
+  /** Logger (default: one built from the configuration, service `pyoco-server:http`). */
+  logger?: Logger;
+  /** Aborting it closes the gateway. */
+  signal?: AbortSignal;
+}
+
+/** A running gateway. */
+export interface GatewayHandle {
+  /** `http://host:port` it listens on. */
+  readonly url: string;
+  /** The bound address (port 0 in the config gives a random port). */
+  readonly addr: Deno.NetAddr;
+  /** Whether NATS is connected and the resources are ready. */
+  readonly ready: boolean;
+  /** Stop serving, close the NATS connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A logger for the gateway built from the configuration.
+ *
+ * @param config The configuration (log level, format, UTC, traceback).
+ * @returns The logger (service `pyoco-server:http`).
+ */
+export function gatewayLogger(config: Config): Logger {
+  return new Logger({
+    service: "pyoco-server:http",
+    logger: "pyoco.gateway",
+    level: config.logLevel,
+    format: config.logFormat,
+    utc: config.logUtc,
+    includeTraceback: config.logIncludeTraceback,
+  });
+}
+
+function _hostForUrl(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+function _sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Start the gateway.
+ *
+ * @param config The configuration (`httpHost`, `httpPort` — 0 for any free port — and the rest).
+ * @param options Logger and abort signal.
+ * @returns The running gateway; it logs one line with its URL once it listens.
+ * @throws {Deno.errors.AddrInUse} When the port is taken.
+ */
+export async function startGateway(
+  config: Config,
+  options: StartGatewayOptions = {},
+): Promise<GatewayHandle> {
+  await Promise.resolve();
+  const logger = options.logger ?? gatewayLogger(config);
+  registerSecret(config.authPepper);
+  registerSecret(config.natsPassword);
+  registerSecret(config.natsToken);
+
+  let backend: GatewayBackend | null = null;
+  let verifier: ApiKeyVerifier | null = null;
+  let nc: NatsConnection | null = null;
+  const stop = new AbortController();
+  const metrics = new HttpMetrics();
+  const authenticate = config.httpAuthMode === "api_key"
+    ? apiKeyAuthenticator(() => verifier, config.httpApiKeyHeader)
+    : noAuth;
+  const handler = createApp({ config, logger, backend: () => backend, authenticate, metrics });
+
+  const server = Deno.serve(
+    { hostname: config.httpHost, port: config.httpPort, signal: stop.signal, onListen: () => {} },
+    handler,
+  );
+  const addr = server.addr as Deno.NetAddr;
+  const url = `http://${_hostForUrl(addr.hostname)}:${addr.port}`;
+  logger.info(`Gateway listening on ${url}`, { auth_mode: config.httpAuthMode });
+
+  const natsUrls = config.natsUrl.map((u) => u.replace(/\/\/[^@/]*@/, "//")).join(",");
+  const background = (async () => {
+    let delay = 250;
+    while (!stop.signal.aborted && nc === null) {
+      try {
+        const conn = await connectNats(config, { name: "pyoco-gateway", waitOnFirstConnect: true });
+        if (stop.signal.aborted) {
+          await conn.close().catch(() => {});
+          return;
+        }
+        nc = conn;
+      } catch (err) {
+        logger.error("Cannot connect to NATS; retrying", {
+          err_id: ErrId.natsUnavailable,
+          nats_url: natsUrls,
+        }, err);
+        await _sleep(delay, stop.signal);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+    const conn = nc;
+    if (conn === null) return;
+    const state = new ConnectionState(conn);
+    state.onChange((up) => {
+      if (up) logger.info("NATS connection restored", { nats_url: natsUrls });
+      else {
+        logger.warn("NATS connection lost; NATS-backed routes answer 503", {
+          err_id: ErrId.natsUnavailable,
+          nats_url: natsUrls,
+        });
+      }
+    });
+    delay = 250;
+    while (!stop.signal.aborted) {
+      let opened: GatewayBackend | null = null;
+      try {
+        opened = await openBackend(conn, config, { logger, state });
+        if (config.httpAuthMode === "api_key") {
+          const v = new ApiKeyVerifier(opened.auth, {
+            pepper: config.authPepper,
+            connection: conn,
+          });
+          await v.start();
+          verifier = v;
+        }
+        if (stop.signal.aborted) {
+          await opened.close();
+          await verifier?.close();
+          return;
+        }
+        backend = opened;
+        logger.info("Connected to NATS; JetStream resources ready", { nats_url: natsUrls });
+        return;
+      } catch (err) {
+        await opened?.close().catch(() => {});
+        logger.warn("Cannot prepare the JetStream resources; retrying", {
+          err_id: ErrId.natsUnavailable,
+          nats_url: natsUrls,
+        }, err);
+        await _sleep(delay, stop.signal);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  })().catch((err) => {
+    logger.error("NATS start-up failed", { err_id: ErrId.internal }, err);
+  });
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      stop.abort();
+      await server.finished.catch(() => {});
+      // The first connection attempt cannot be cancelled: do not wait for it forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([background, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
+      await verifier?.close().catch(() => {});
+      await backend?.close().catch(() => {});
+      await nc?.close().catch(() => {});
+      backend = null;
+      logger.info("Gateway stopped");
+    })();
+    return closing;
+  };
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+
+  return {
+    url,
+    addr,
+    get ready() {
+      return backend !== null;
+    },
+    close,
+  };
+}

@@ -1,0 +1,405 @@
+/**
+ * Run submission: strict validation of `POST /runs` and `POST /runs/yaml`, then the atomic
+ * submit of SPEC §4.1 — KV **create** of the `PENDING` snapshot, JetStream publish of the job
+ * (`Nats-Msg-Id: <run_id>`, PubAck awaited with a deadline), and on a failed publish the
+ * snapshot is deleted again (best effort, ERR-PYOCO-0004 logged when that fails too) and the
+ * caller gets 503: no orphan runs.
+ *
+ * Validation decisions (also in `docs/`):
+ * - Unknown top-level fields are rejected (422 naming the field): typos must not pass silently.
+ * - `flow_name`: 1–256 characters of letters, digits, `_`, `.`, `-`, not starting with `.`/`-`.
+ * - `params`: a JSON object whose encoding is at most half of `PYOCO_MAX_RUN_SNAPSHOT_BYTES`,
+ *   so the snapshot can always hold them next to the task records.
+ * - `tag`/`tags`: every tag matches `TAG_PATTERN` (never `.`, `*`, `>`); `tags` is a non-empty
+ *   array of at most 32 unique tags that includes `tag`. Only `tags` given → `tag = tags[0]`;
+ *   only `tag` given → `tags = [tag]`; neither → `PYOCO_DEFAULT_TAG`.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import { workSubject } from "../config.ts";
+import { ErrId } from "../contract/errors.ts";
+import type { Job, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
+import { nowSec, TAG_PATTERN } from "../contract/wire.ts";
+import { WorkflowYamlError } from "../flow/errors.ts";
+import { type ParsedWorkflowYaml, parseWorkflowYaml } from "../flow/yaml.ts";
+import type { Logger } from "../log.ts";
+import { encodeJson } from "../nats/kv.ts";
+import type { Principal } from "./auth.ts";
+import type { GatewayBackend } from "./backend.ts";
+import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
+
+/** Flow names: letters, digits, `_`, `.`, `-`; 1–256 characters; no leading `.` or `-`. */
+export const FLOW_NAME_PATTERN: RegExp = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,255}$/;
+
+/** At most this many tags on one run. */
+export const MAX_TAGS = 32;
+
+/** A validated submit request. */
+export interface RunRequest {
+  /** Flow to run. */
+  flow_name: string;
+  /** Run params (`{}` when none were given). */
+  params: Record<string, unknown>;
+  /** Tag whose queue gets the job. */
+  tag: string;
+  /** Every tag of the run (includes `tag`). */
+  tags: string[];
+}
+
+/** The flow.yaml part of a `POST /runs/yaml` submit. */
+export interface YamlSubmission {
+  /** The YAML text (travels in the job only). */
+  text: string;
+  /** SHA-256 of the bytes, hex. */
+  sha256: string;
+  /** Size in bytes. */
+  bytes: number;
+}
+
+const _RUN_FIELDS = new Set(["flow_name", "params", "tag", "tags"]);
+const _YAML_FIELDS = new Set(["workflow", "flow_name", "tag"]);
+
+function _isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function _describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" || typeof v === "undefined" ? `an ${typeof v}` : `a ${typeof v}`;
+}
+
+function _checkFlowName(value: unknown, errors: FieldError[]): string {
+  if (value === undefined) {
+    errors.push({ path: "flow_name", message: "is required" });
+  } else if (typeof value !== "string") {
+    errors.push({ path: "flow_name", message: `must be a string, got ${_describe(value)}` });
+  } else if (!FLOW_NAME_PATTERN.test(value)) {
+    errors.push({
+      path: "flow_name",
+      message: value === ""
+        ? "must not be empty"
+        : "must be 1 to 256 letters, digits, _, . or - (not starting with . or -)",
+    });
+  } else {
+    return value;
+  }
+  return "";
+}
+
+function _checkTag(value: unknown, path: string, errors: FieldError[]): string | null {
+  if (typeof value !== "string") {
+    errors.push({ path, message: `must be a string, got ${_describe(value)}` });
+    return null;
+  }
+  if (!TAG_PATTERN.test(value)) {
+    errors.push({
+      path,
+      message: `${JSON.stringify(value)} is not a valid tag: use 1 to 64 letters, digits, _ or - ` +
+        "(never ., * or >)",
+    });
+    return null;
+  }
+  return value;
+}
+
+function _checkParams(
+  value: unknown,
+  config: Config,
+  errors: FieldError[],
+): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!_isPlainObject(value)) {
+    errors.push({ path: "params", message: `must be an object, got ${_describe(value)}` });
+    return {};
+  }
+  const limit = Math.floor(config.maxRunSnapshotBytes / 2);
+  const size = encodeJson(value).byteLength;
+  if (size > limit) {
+    errors.push({
+      path: "params",
+      message: `is ${size} bytes as JSON; at most ${limit} bytes are allowed ` +
+        "(half of PYOCO_MAX_RUN_SNAPSHOT_BYTES)",
+    });
+  }
+  return value;
+}
+
+function _resolveTags(
+  tagValue: unknown,
+  tagsValue: unknown,
+  config: Config,
+  errors: FieldError[],
+): { tag: string; tags: string[] } {
+  const tag = tagValue === undefined ? undefined : _checkTag(tagValue, "tag", errors);
+  if (tagsValue === undefined) {
+    const t = tag ?? config.defaultTag;
+    return { tag: t, tags: [t] };
+  }
+  if (!Array.isArray(tagsValue)) {
+    errors.push({ path: "tags", message: `must be an array of tags, got ${_describe(tagsValue)}` });
+    return { tag: tag ?? config.defaultTag, tags: [] };
+  }
+  if (tagsValue.length === 0) errors.push({ path: "tags", message: "must not be empty" });
+  if (tagsValue.length > MAX_TAGS) {
+    errors.push({ path: "tags", message: `must hold at most ${MAX_TAGS} tags` });
+  }
+  const tags: string[] = [];
+  tagsValue.forEach((v, i) => {
+    const t = _checkTag(v, `tags[${i}]`, errors);
+    if (t === null) return;
+    if (tags.includes(t)) {
+      errors.push({ path: `tags[${i}]`, message: `duplicate tag ${JSON.stringify(t)}` });
+    } else {
+      tags.push(t);
+    }
+  });
+  const chosen = tag ?? tags[0] ?? config.defaultTag;
+  if (tag !== undefined && tag !== null && tags.length > 0 && !tags.includes(tag)) {
+    errors.push({ path: "tags", message: `must include the tag ${JSON.stringify(tag)}` });
+  }
+  return { tag: chosen, tags };
+}
+
+/**
+ * Validate a `POST /runs` JSON body.
+ *
+ * @param body The parsed JSON.
+ * @param config The configuration (default tag, snapshot cap).
+ * @returns The validated request.
+ * @throws {HttpError} 422 ERR-PYOCO-0002 listing every problem.
+ */
+export function validateRunRequest(body: unknown, config: Config): RunRequest {
+  if (!_isPlainObject(body)) {
+    throw invalidRequest([{
+      path: "body",
+      message: `must be a JSON object, got ${_describe(body)}`,
+    }]);
+  }
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(body)) {
+    if (!_RUN_FIELDS.has(key)) {
+      errors.push({
+        path: key,
+        message: "unknown field (allowed: flow_name, params, tag, tags)",
+      });
+    }
+  }
+  const flowName = _checkFlowName(body.flow_name, errors);
+  const params = _checkParams(body.params, config, errors);
+  const { tag, tags } = _resolveTags(body.tag, body.tags, config, errors);
+  if (errors.length > 0) throw invalidRequest(errors);
+  return { flow_name: flowName, params, tag, tags };
+}
+
+function _yamlTooLarge(size: number, config: Config): HttpError {
+  return new HttpError(
+    413,
+    ErrId.workflowYamlTooLarge,
+    `Workflow YAML too large: ${size} bytes; the limit is ${config.workflowYamlMaxBytes} bytes ` +
+      "(PYOCO_WORKFLOW_YAML_MAX_BYTES)",
+  );
+}
+
+/**
+ * Validate a `POST /runs/yaml` form (`workflow` file, `flow_name`, `tag?`) and parse the
+ * flow.yaml. Params of a YAML run are its `flow.defaults`.
+ *
+ * @param form The multipart form.
+ * @param config The configuration (YAML cap, default tag).
+ * @returns The validated request and the YAML to put in the job.
+ * @throws {HttpError} 413 ERR-PYOCO-0016 when the YAML is larger than
+ *   `PYOCO_WORKFLOW_YAML_MAX_BYTES`; 422 ERR-PYOCO-0002 for a missing/unknown field or an
+ *   invalid flow.yaml (`errors[].path` is `workflow.<key path>`).
+ */
+export async function validateYamlRequest(
+  form: FormData,
+  config: Config,
+): Promise<{ request: RunRequest; yaml: YamlSubmission }> {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const [key] of form.entries()) {
+    if (!_YAML_FIELDS.has(key)) {
+      if (!seen.has(key)) {
+        errors.push({ path: key, message: "unknown field (allowed: workflow, flow_name, tag)" });
+      }
+    } else if (seen.has(key)) {
+      errors.push({ path: key, message: "given more than once" });
+    }
+    seen.add(key);
+  }
+  const workflow = form.get("workflow");
+  let bytes: Uint8Array | null = null;
+  if (workflow === null) {
+    errors.push({ path: "workflow", message: "is required (the flow.yaml file)" });
+  } else if (typeof workflow === "string") {
+    bytes = new TextEncoder().encode(workflow);
+  } else {
+    if (workflow.size > config.workflowYamlMaxBytes) throw _yamlTooLarge(workflow.size, config);
+    bytes = new Uint8Array(await workflow.arrayBuffer());
+  }
+  if (bytes !== null && bytes.byteLength > config.workflowYamlMaxBytes) {
+    throw _yamlTooLarge(bytes.byteLength, config);
+  }
+  const flowNameValue = form.get("flow_name");
+  const flowName = _checkFlowName(
+    flowNameValue === null ? undefined : typeof flowNameValue === "string" ? flowNameValue : {},
+    errors,
+  );
+  const tagValue = form.get("tag");
+  let tag = config.defaultTag;
+  if (tagValue !== null) {
+    tag = _checkTag(typeof tagValue === "string" ? tagValue : {}, "tag", errors) ?? tag;
+  }
+  if (errors.length > 0 || bytes === null) throw invalidRequest(errors);
+  let parsed: ParsedWorkflowYaml;
+  try {
+    parsed = await parseWorkflowYaml(bytes, { maxBytes: config.workflowYamlMaxBytes });
+  } catch (err) {
+    if (err instanceof WorkflowYamlError) {
+      const e = err;
+      if (e.reason === "too_large") throw _yamlTooLarge(bytes.byteLength, config);
+      throw invalidRequest(
+        [{ path: e.path ? `workflow.${e.path}` : "workflow", message: e.message }],
+        `Invalid workflow YAML: ${e.message}`,
+      );
+    }
+    throw err;
+  }
+  const params = _checkParams(parsed.config.flow.defaults ?? {}, config, errors);
+  if (errors.length > 0) {
+    throw invalidRequest(errors.map((e) => ({ ...e, path: "workflow.flow.defaults" })));
+  }
+  return {
+    request: { flow_name: flowName, params, tag, tags: [tag] },
+    yaml: {
+      text: new TextDecoder().decode(bytes),
+      sha256: parsed.sha256,
+      bytes: parsed.size_bytes,
+    },
+  };
+}
+
+/** What {@linkcode submitRun} needs. */
+export interface SubmitContext {
+  /** The NATS side. */
+  backend: GatewayBackend;
+  /** The configuration. */
+  config: Config;
+  /** Where the submit is logged. */
+  logger: Logger;
+  /** The caller (`null` without auth). */
+  principal: Principal | null;
+}
+
+/**
+ * Submit a run atomically: KV create of the `PENDING` snapshot, then the job publish; when the
+ * publish fails the snapshot is deleted again and the caller gets 503.
+ *
+ * @param ctx Backend, config, logger and caller.
+ * @param request The validated request.
+ * @param yaml The flow.yaml of a `POST /runs/yaml` submit.
+ * @returns `{run_id, status: "PENDING"}`.
+ * @throws {HttpError} 503 ERR-PYOCO-0003 when the snapshot cannot be written or the job cannot
+ *   be queued.
+ */
+export async function submitRun(
+  ctx: SubmitContext,
+  request: RunRequest,
+  yaml?: YamlSubmission,
+): Promise<SubmitResponse> {
+  const { backend, config, logger, principal } = ctx;
+  if (!backend.state.connected) throw natsUnavailable("Cannot submit the run");
+  const runId = crypto.randomUUID();
+  const now = nowSec();
+  const snapshot: RunSnapshot = {
+    run_id: runId,
+    flow_name: request.flow_name,
+    status: "PENDING",
+    params: request.params,
+    tasks: {},
+    task_records: {},
+    task_records_truncated: false,
+    heartbeat_at: now,
+    updated_at: now,
+    tag: request.tag,
+    tags: request.tags,
+    worker_id: null,
+    start_time: null,
+    end_time: null,
+    error: null,
+    tenant_id: principal?.tenantId ?? null,
+    api_key_id: principal?.keyId ?? null,
+    workflow_yaml_sha256: yaml?.sha256 ?? null,
+    workflow_yaml_bytes: yaml?.bytes ?? null,
+    submitted_at: now,
+    outputs: null,
+    attempt: 0,
+    cancel_requested_at: null,
+  };
+  const job: Job = {
+    run_id: runId,
+    flow_name: request.flow_name,
+    tag: request.tag,
+    tags: request.tags,
+    params: request.params,
+    submitted_at: now,
+    tenant_id: snapshot.tenant_id,
+    api_key_id: snapshot.api_key_id,
+    workflow_yaml: yaml?.text ?? null,
+    workflow_yaml_sha256: snapshot.workflow_yaml_sha256,
+    workflow_yaml_bytes: snapshot.workflow_yaml_bytes,
+  };
+  const fields = { run_id: runId, flow_name: request.flow_name, tag: request.tag };
+  let revision: number;
+  try {
+    revision = await backend.runs.create(runId, encodeJson(snapshot));
+  } catch (err) {
+    // The outcome is unknown (e.g. a timeout): make sure no snapshot stays without a job.
+    await _deleteOrphan(backend, runId, undefined, logger, fields);
+    throw natsUnavailable("Cannot write the run snapshot", err);
+  }
+  try {
+    await backend.js.publish(workSubject(config, request.tag), encodeJson(job), {
+      msgID: runId,
+      timeout: backend.timeoutMs,
+    });
+  } catch (err) {
+    await _deleteOrphan(backend, runId, revision, logger, fields);
+    logger.error("Cannot queue the run; its snapshot was withdrawn", {
+      ...fields,
+      err_id: ErrId.natsUnavailable,
+    }, err);
+    throw natsUnavailable("Cannot queue the run", err);
+  }
+  backend.index.upsert(snapshot, revision);
+  logger.info("Run submitted", {
+    ...fields,
+    tenant_id: snapshot.tenant_id,
+    yaml: yaml !== undefined,
+  });
+  return { run_id: runId, status: "PENDING" };
+}
+
+async function _deleteOrphan(
+  backend: GatewayBackend,
+  runId: string,
+  revision: number | undefined,
+  logger: Logger,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await backend.runs.delete(
+      runId,
+      revision === undefined ? undefined : { previousSeq: revision },
+    );
+    backend.index.remove(runId);
+  } catch (err) {
+    logger.error("Cannot delete the snapshot of a run that was not queued", {
+      ...fields,
+      err_id: ErrId.orphanCleanupFailed,
+    }, err);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Test launcher for the gateway as a REAL process: `deno run -A cli/gateway.ts --port 0`,
+ * stdout/stderr captured, waits for the log line with its `http://host:port` URL.
+ *
+ * @module
+ */
+
+/** A running gateway process started by {@linkcode startGatewayProcess}. */
+export interface GatewayProcess {
+  /** `http://127.0.0.1:<port>` from its log. */
+  readonly url: string;
+  /** Everything it wrote to stdout and stderr so far. */
+  logs(): string;
+  /** Its exit code once it has exited (`null` while running). */
+  exitCode(): number | null;
+  /** SIGTERM, then await the exit (SIGKILL after 10 s). Returns the exit code. */
+  stop(): Promise<number>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of {@linkcode startGatewayProcess}. */
+export interface StartGatewayProcessOptions {
+  /** `PYOCO_NATS_URL`. */
+  natsUrl: string;
+  /** More environment variables. */
+  env?: Record<string, string>;
+  /** Extra CLI arguments. */
+  args?: string[];
+  /** Give up waiting for the URL line after this long. @default {20000} */
+  timeoutMs?: number;
+}
+
+const _ROOT = new URL("../../", import.meta.url);
+
+/**
+ * Spawn the gateway CLI and wait until it logs its URL.
+ *
+ * @param options NATS URL, environment and arguments.
+ * @returns The running process.
+ * @throws {Error} With its log when it exits or does not log a URL in time.
+ */
+export async function startGatewayProcess(
+  options: StartGatewayProcessOptions,
+): Promise<GatewayProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/gateway.ts", "--port", "0", ...(options.args ?? [])],
+    cwd: _ROOT,
+    env: {
+      PYOCO_NATS_URL: options.natsUrl,
+      PYOCO_ENV_FILE: "/dev/null",
+      PYOCO_HTTP_HOST: "127.0.0.1",
+      NO_COLOR: "1",
+      ...options.env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  let text = "";
+  let code: number | null = null;
+  const decoder = new TextDecoder();
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pump = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const exited = child.status.then((s) => {
+    code = s.code;
+    return s.code;
+  });
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  let url: string | null = null;
+  while (url === null) {
+    const m = text.match(/https?:\/\/[\w.\-\[\]:]+:\d+/);
+    if (m) {
+      url = m[0];
+      break;
+    }
+    if (code !== null || Date.now() > deadline) {
+      if (code === null) child.kill("SIGKILL");
+      await exited;
+      await pump;
+      throw new Error(`The gateway did not log its URL (exit ${code}):\n${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let stopping: Promise<number> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (code === null) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }, 10_000);
+      const result = await exited;
+      clearTimeout(timer);
+      await pump;
+      return result;
+    })();
+    return stopping;
+  };
+  return {
+    url,
+    logs: () => text,
+    exitCode: () => code,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop();
+    },
+  };
+}
