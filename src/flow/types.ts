@@ -72,8 +72,11 @@ export interface RunResult {
 
 /** The context a task function receives. */
 export interface TaskContext {
+  /** Id of the run. */
   readonly run_id: string;
+  /** Name of the flow. */
   readonly flow_name: string;
+  /** Name of the running task. */
   readonly task_name: string;
   /** 1-based attempt number. */
   readonly attempt: number;
@@ -117,9 +120,13 @@ export interface TaskOptions {
 
 /** A named unit of work. Create with {@linkcode task}. */
 export interface Task {
+  /** Brand of task objects. */
   readonly kind: "pyoco.task";
+  /** Task name, `[A-Za-z_][A-Za-z0-9_]*`. */
   readonly name: string;
+  /** The task function. */
   readonly fn: TaskFn;
+  /** Options with defaults applied. */
   readonly options: Readonly<Required<Omit<TaskOptions, "inputs" | "timeoutSec">>> & {
     readonly inputs?: Record<string, unknown>;
     readonly timeoutSec?: number;
@@ -138,27 +145,67 @@ export interface FlowOptions {
   exposeEnv?: string[];
 }
 
-/** A validated DAG of tasks. Create with {@linkcode flow}. */
+/**
+ * A validated DAG of tasks. Create with {@linkcode flow}.
+ *
+ * Join model: each task has a list of {@linkcode JoinRequirement}s (one per distinct `X >> task`
+ * in the graph); the task may start when **all** of them hold. A requirement is a
+ * {@linkcode JoinExpr} tree over upstream task outcomes, so nesting such as
+ * `((a & b) | c) >> d` is exact: `d` requires `any(all(a, b), c)`.
+ */
 export interface Flow {
+  /** Brand of flow objects. */
   readonly kind: "pyoco.flow";
+  /** Flow name. */
   readonly name: string;
+  /** The graph DSL text it was built from. */
   readonly graph: string;
+  /** Default params (a copy of the given ones). */
   readonly defaults: Readonly<Record<string, unknown>>;
+  /** Environment variable names `$env.X` and `ctx.env` may read. */
   readonly exposeEnv: readonly string[];
-  /** Task name → task. */
+  /** Task name → task, in order of first appearance in the graph. */
   readonly tasks: ReadonlyMap<string, Task>;
-  /** Task name → upstream edges. */
-  readonly upstream: ReadonlyMap<string, readonly FlowEdge[]>;
-  /** Task names in a topological order. */
+  /** Task name → what must hold before it may start (all of them). Empty for root tasks. */
+  readonly requirements: ReadonlyMap<string, readonly JoinRequirement[]>;
+  /** Task name → distinct direct upstream task names. */
+  readonly upstream: ReadonlyMap<string, readonly string[]>;
+  /** Task name → distinct direct downstream task names. */
+  readonly downstream: ReadonlyMap<string, readonly string[]>;
+  /** Every direct dependency, once (for display and traversal; joins live in `requirements`). */
+  readonly edges: readonly FlowEdge[];
+  /** Task names in a topological order (ties in order of first appearance). */
   readonly order: readonly string[];
+  /** Tasks without downstream tasks; their outputs form {@linkcode RunResult.outputs}. */
+  readonly sinks: readonly string[];
 }
 
-/** Join semantics of a task's incoming edges: all upstreams (`and`) or any (`or`). */
+/** A direct dependency: `to` depends on the outcome of `from`. */
 export interface FlowEdge {
   /** Upstream task name. */
   from: string;
-  /** The OR-group id this edge belongs to, or `null` for an AND edge. */
-  orGroup: number | null;
+  /** Downstream task name. */
+  to: string;
+}
+
+/**
+ * A condition over upstream task outcomes: `task` holds when that task SUCCEEDED (and fails for
+ * good when it FAILED); `all` holds when every sub-condition holds (AND-join); `any` holds when at
+ * least one holds and fails when all of them failed (OR-join).
+ */
+export type JoinExpr =
+  | { kind: "task"; name: string }
+  | { kind: "all"; of: JoinExpr[] }
+  | { kind: "any"; of: JoinExpr[] };
+
+/** One requirement of a task, from one `X >> task` in the graph. */
+export interface JoinRequirement {
+  /** The condition (the exit condition of `X`). */
+  when: JoinExpr;
+  /** 1-based line of the task name that this `>>` leads to. */
+  line: number;
+  /** 1-based column of the task name that this `>>` leads to. */
+  column: number;
 }
 
 /** A lifecycle event emitted by {@linkcode runFlow}. */
@@ -188,6 +235,14 @@ export type FlowEvent =
   | { type: "run.failed"; run_id: string; error: string; ts: number }
   | { type: "run.cancelled"; run_id: string; error: string | null; ts: number };
 
+/** What {@linkcode RunFlowOptions.onProgress} receives: fresh plain copies. */
+export interface RunProgress {
+  /** Task name → state. */
+  tasks: Record<string, TaskState>;
+  /** Task name → record. */
+  task_records: Record<string, TaskRecord>;
+}
+
 /** Options of {@linkcode runFlow}. */
 export interface RunFlowOptions {
   /** Submitted params, overlaid on the flow's defaults. @default {{}} */
@@ -198,8 +253,19 @@ export interface RunFlowOptions {
   signal?: AbortSignal;
   /** Receives lifecycle events; exceptions it throws are ignored. */
   onEvent?: (event: FlowEvent) => void;
-  /** Maximum tasks running at once. @default {Infinity} */
+  /**
+   * Called synchronously after every task state change (and each retry) with fresh copies of
+   * the task states and records; exceptions it throws are ignored.
+   */
+  onProgress?: (progress: RunProgress) => void;
+  /** Maximum tasks running at once (a task waiting to retry keeps its slot). @default {Infinity} */
   maxConcurrency?: number;
   /** Values for `$env.NAME` / `ctx.env` (only names in the flow's `exposeEnv` are passed). @default {{}} */
   env?: Record<string, string>;
+  /**
+   * After the run is aborted (cancelled, or a task failed under `stop`), how long to wait for
+   * running attempts to settle before finishing anyway; later results are discarded.
+   * @default {5000}
+   */
+  abortGraceMs?: number;
 }

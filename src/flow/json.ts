@@ -1,0 +1,145 @@
+/**
+ * Conversion of arbitrary task values into JSON-safe values for records and snapshots.
+ * Web APIs only.
+ *
+ * @module
+ */
+
+import type { JsonValue } from "./types.ts";
+
+/** Options of {@linkcode toJsonSafe}. */
+export interface ToJsonSafeOptions {
+  /** Nesting depth below which values are replaced by `"[MaxDepth]"`. @default {64} */
+  maxDepth?: number;
+}
+
+function _describeFunction(fn: (...args: never[]) => unknown): string {
+  return fn.name ? `[Function: ${fn.name}]` : "[Function (anonymous)]";
+}
+
+function _errorText(error: Error): string {
+  try {
+    return `${error.name}: ${error.message}`;
+  } catch {
+    return "[Error]";
+  }
+}
+
+function _setOwn(target: Record<string, JsonValue>, key: string, value: JsonValue): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
+}
+
+/**
+ * Returns a JSON-safe copy of any value, so `JSON.stringify` of it never throws and never loses a
+ * value silently:
+ * - `null`, booleans, strings and finite numbers are kept; `NaN`, `Infinity`, `-Infinity` become
+ *   `"NaN"`, `"Infinity"`, `"-Infinity"`; a bigint becomes its decimal string;
+ * - `undefined` becomes `null` (top level and array items) and is dropped from objects, as
+ *   `JSON.stringify` does;
+ * - functions → `"[Function: name]"`, symbols → `"Symbol(desc)"`, errors → `"Name: message"`,
+ *   dates → ISO string (`"Invalid Date"` when invalid);
+ * - a `Map` → an object keyed by `String(key)`, a `Set` and typed arrays → arrays;
+ * - objects with `toJSON()` (other than dates) are converted from what it returns;
+ * - other objects → their own enumerable string keys; a reference back to an enclosing object →
+ *   `"[Circular]"`; nesting deeper than `maxDepth` → `"[MaxDepth]"`; a value whose conversion
+ *   throws (e.g. a throwing getter) → `"[Unserializable]"`.
+ *
+ * @example Usage
+ * ```ts
+ * import { toJsonSafe } from "./json.ts";
+ * import assert from "node:assert/strict";
+ * const cyclic: Record<string, unknown> = { n: 1n, when: new Date(0), bad: NaN };
+ * cyclic.self = cyclic;
+ * assert.deepEqual(toJsonSafe(cyclic), {
+ *   n: "1",
+ *   when: "1970-01-01T00:00:00.000Z",
+ *   bad: "NaN",
+ *   self: "[Circular]",
+ * });
+ * ```
+ *
+ * @param value Anything.
+ * @param options The depth bound.
+ * @returns A value made only of JSON types.
+ */
+export function toJsonSafe(value: unknown, options: ToJsonSafeOptions = {}): JsonValue {
+  const maxDepth = options.maxDepth ?? 64;
+  const ancestors = new Set<object>();
+
+  const convert = (v: unknown, depth: number): JsonValue | undefined => {
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+        return v;
+      case "number":
+        return Number.isFinite(v) ? v : String(v);
+      case "bigint":
+        return v.toString();
+      case "undefined":
+        return undefined;
+      case "symbol":
+        return v.toString();
+      case "function":
+        return _describeFunction(v as (...args: never[]) => unknown);
+    }
+    if (v === null) return null;
+    const obj = v as object;
+    if (ancestors.has(obj)) return "[Circular]";
+    if (depth >= maxDepth) return "[MaxDepth]";
+    ancestors.add(obj);
+    try {
+      return convertObject(obj, depth);
+    } catch {
+      return "[Unserializable]";
+    } finally {
+      ancestors.delete(obj);
+    }
+  };
+
+  const inArray = (v: unknown, depth: number): JsonValue => convert(v, depth) ?? null;
+
+  const convertObject = (obj: object, depth: number): JsonValue | undefined => {
+    if (obj instanceof Date) {
+      return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
+    }
+    if (obj instanceof Error) return _errorText(obj);
+    if (Array.isArray(obj)) return obj.map((item) => inArray(item, depth + 1));
+    if (obj instanceof Map) {
+      const out: Record<string, JsonValue> = {};
+      for (const [key, item] of obj) {
+        const converted = convert(item, depth + 1);
+        if (converted !== undefined) _setOwn(out, String(key), converted);
+      }
+      return out;
+    }
+    if (obj instanceof Set) return [...obj].map((item) => inArray(item, depth + 1));
+    if (ArrayBuffer.isView(obj) && !(obj instanceof DataView)) {
+      return Array.from(obj as unknown as ArrayLike<number | bigint>, (n) => inArray(n, depth + 1));
+    }
+    if (obj instanceof ArrayBuffer) return `[ArrayBuffer ${obj.byteLength} bytes]`;
+    if (obj instanceof Promise) return "[Promise]";
+    if (obj instanceof WeakMap || obj instanceof WeakSet) return `[${obj.constructor.name}]`;
+    const toJSON = (obj as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") {
+      const replaced = toJSON.call(obj, "");
+      if (replaced !== obj) return convert(replaced, depth + 1);
+    }
+    const out: Record<string, JsonValue> = {};
+    for (const key of Object.keys(obj)) {
+      const converted = convert((obj as Record<string, unknown>)[key], depth + 1);
+      if (converted !== undefined) _setOwn(out, key, converted);
+    }
+    return out;
+  };
+
+  return convert(value, 0) ?? null;
+}
