@@ -438,6 +438,8 @@ class _Run {
     for (let attempt = 1;; attempt++) {
       record.attempts = attempt;
       this.#emit({ type: "task.started", run_id: this.#runId, task: name, attempt, ts: _now() });
+      // A listener may have aborted the run synchronously: do not start an unabortable attempt.
+      if (this.#abortKind !== null) return this.#end(name, "CANCELLED", null);
       if (attempt > 1) this.#progress();
       let outcome = await this.#attempt(t, attempt, input);
       if (this.#finalized) return; // finished without us (abort grace expired): discard

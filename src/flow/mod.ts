@@ -53,8 +53,12 @@ export type {
   TaskState,
 } from "./types.ts";
 
-// ---- flow.yaml and built-in tasks (added by the lead) --------------------------------------
-// export { flowFromYaml, parseWorkflowYaml } from "./yaml.ts";
-// export type { … } from "./yaml.ts";
-// export { builtinTasks } from "./builtins.ts";
-// ---------------------------------------------------------------------------------------------
+export { DEFAULT_WORKFLOW_YAML_MAX_BYTES, flowFromYaml, parseWorkflowYaml } from "./yaml.ts";
+export type {
+  FlowFromYamlOptions,
+  ParsedWorkflowYaml,
+  ParseWorkflowYamlOptions,
+  WorkflowConfig,
+  WorkflowTaskConfig,
+} from "./yaml.ts";
+export { builtinTasks } from "./builtins.ts";

@@ -773,3 +773,22 @@ Deno.test("runFlow() schedules large flows without recursion limits", async () =
   const wide = await runFlow(fan);
   assert.deepEqual(wide.outputs, { sink: size });
 });
+
+Deno.test("runFlow() never starts an attempt after a listener aborts on task.started", async () => {
+  const controller = new AbortController();
+  let ran = false;
+  const a = task("a", () => {
+    ran = true;
+  });
+  const started = Date.now();
+  const result = await runFlow(flow("f", { graph: "a", tasks: [a] }), {
+    signal: controller.signal,
+    onEvent: (e) => {
+      if (e.type === "task.started") controller.abort();
+    },
+  });
+  assert.equal(result.status, "CANCELLED");
+  assert.equal(result.tasks.a, "CANCELLED");
+  assert.equal(ran, false);
+  assert.ok(Date.now() - started < 2000, "the run did not wait for the abort grace period");
+});
