@@ -1,0 +1,476 @@
+/**
+ * The `pyoco` sub-commands about runs: `submit`, `submit-yaml`, `get`, `tasks`, `list`, `wait`,
+ * `cancel`.
+ *
+ * @module
+ */
+
+import { parse as parseYaml } from "yaml";
+import type { PyocoClient, RunSnapshot, RunStatus, RunView, TaskRecord } from "../client/mod.ts";
+import { RUN_STATUSES } from "../contract/mod.ts";
+import {
+  type CliCommand,
+  type CliIo,
+  denoIo,
+  ExitCode,
+  type FlagValues,
+  parseParams,
+  runCommand,
+  UsageError,
+  withInterrupt,
+} from "./_common.ts";
+import { ago, compactJson, duration, table, timestamp } from "./_format.ts";
+import { progressView } from "./_progress.ts";
+
+/** `pyoco submit FLOW …`: submit a run of a registered flow. */
+export const submitCommand: CliCommand = {
+  summary: "Submit a run of a flow the workers registered",
+  usage:
+    "pyoco submit FLOW [--param k=v]… [--params-file F] [--tag T] [--tags a,b] [--idempotency-key K] [--wait] [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "submit",
+        usage: submitCommand.usage,
+        help: `Options:
+  --param k=v            A parameter; the value is JSON when it parses (2, true, {"a":1}), else text. Repeatable
+  --params-file F        Parameters from a JSON or YAML file (a mapping); --param overrides it
+  --tag T                Work queue (default: the gateway's default tag)
+  --tags a,b             Tags recorded on the run
+  --idempotency-key K    Submitting again with the same key returns the same run
+  --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
+  --timeout SEC          With --wait: give up waiting after SEC seconds
+  --json                 Print JSON`,
+        options: {
+          param: { type: "string", multiple: true },
+          "params-file": { type: "string" },
+          tag: { type: "string" },
+          tags: { type: "string" },
+          "idempotency-key": { type: "string" },
+          wait: { type: "boolean" },
+          timeout: { type: "string" },
+          json: { type: "boolean" },
+        },
+        positionals: [1, 1],
+      },
+      args,
+      io,
+      async ({ values, positionals, client }) => {
+        const flowName = positionals[0] as string;
+        const timeoutMs = _timeoutMs(values);
+        let params: Record<string, unknown> = {};
+        const file = values["params-file"] as string | undefined;
+        if (file !== undefined) params = await _readParamsFile(file);
+        Object.assign(params, parseParams((values.param as string[] | undefined) ?? []));
+        const tags = (values.tags as string | undefined)?.split(",").map((t) => t.trim()).filter(
+          Boolean,
+        );
+        const res = await client.submitRun({
+          flowName,
+          params,
+          tag: values.tag as string | undefined,
+          tags,
+          idempotencyKey: values["idempotency-key"] as string | undefined,
+        });
+        return _afterSubmit(client, io, res.run_id, flowName, values, timeoutMs);
+      },
+    );
+  },
+};
+
+/** `pyoco submit-yaml FILE --flow-name N …`: submit a run of a flow.yaml. */
+export const submitYamlCommand: CliCommand = {
+  summary: "Submit a run of a flow.yaml file",
+  usage: "pyoco submit-yaml FILE --flow-name N [--tag T] [--idempotency-key K] [--wait] [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "submit-yaml",
+        usage: submitYamlCommand.usage,
+        help: `Options:
+  --flow-name N          Name of the run's flow (required)
+  --tag T                Work queue (default: the gateway's default tag)
+  --idempotency-key K    Submitting again with the same key returns the same run
+  --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
+  --timeout SEC          With --wait: give up waiting after SEC seconds
+  --json                 Print JSON`,
+        options: {
+          "flow-name": { type: "string" },
+          tag: { type: "string" },
+          "idempotency-key": { type: "string" },
+          wait: { type: "boolean" },
+          timeout: { type: "string" },
+          json: { type: "boolean" },
+        },
+        positionals: [1, 1],
+      },
+      args,
+      io,
+      async ({ values, positionals, client }) => {
+        const flowName = values["flow-name"] as string | undefined;
+        if (!flowName) throw new UsageError("--flow-name is required");
+        const timeoutMs = _timeoutMs(values);
+        const path = positionals[0] as string;
+        let bytes: Uint8Array;
+        try {
+          bytes = await Deno.readFile(path);
+        } catch (err) {
+          throw new UsageError(`Cannot read ${path}: ${(err as Error).message}`);
+        }
+        const res = await client.submitRunYaml({
+          workflowYaml: bytes,
+          flowName,
+          tag: values.tag as string | undefined,
+          idempotencyKey: values["idempotency-key"] as string | undefined,
+        });
+        return _afterSubmit(client, io, res.run_id, flowName, values, timeoutMs);
+      },
+    );
+  },
+};
+
+/** `pyoco get ID`: show a run. */
+export const getCommand: CliCommand = {
+  summary: "Show a run",
+  usage: "pyoco get ID [--records] [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "get",
+        usage: getCommand.usage,
+        help: `Options:
+  --records    Include the task records (attempts, durations, errors, outputs)
+  --json       Print the snapshot as JSON`,
+        options: { records: { type: "boolean" }, json: { type: "boolean" } },
+        positionals: [1, 1],
+      },
+      args,
+      io,
+      async ({ values, positionals, client }) => {
+        const run = await client.getRun(positionals[0] as string, {
+          include: values.records ? ["records"] : [],
+        });
+        if (values.json) io.out(JSON.stringify(run, null, 2) + "\n");
+        else io.out(_describeRun(run, values.records === true));
+        return ExitCode.ok;
+      },
+    );
+  },
+};
+
+/** `pyoco tasks ID`: the tasks of a run. */
+export const tasksCommand: CliCommand = {
+  summary: "Show the tasks of a run",
+  usage: "pyoco tasks ID [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "tasks",
+        usage: tasksCommand.usage,
+        help: `Options:
+  --json    Print JSON`,
+        options: { json: { type: "boolean" } },
+        positionals: [1, 1],
+      },
+      args,
+      io,
+      async ({ values, positionals, client }) => {
+        const view = await client.getTasks(positionals[0] as string);
+        if (values.json) {
+          io.out(JSON.stringify(view, null, 2) + "\n");
+          return ExitCode.ok;
+        }
+        io.out(`run ${view.run_id}  ${view.flow_name}  ${view.status}\n`);
+        io.out(_tasksTable(view.tasks, view.task_records));
+        if (view.task_records_truncated) {
+          io.out(
+            "(task records were truncated to fit the snapshot)\n",
+          );
+        }
+        return ExitCode.ok;
+      },
+    );
+  },
+};
+
+/** `pyoco list`: recent runs as a table. */
+export const listCommand: CliCommand = {
+  summary: "List recent runs, newest first",
+  usage: "pyoco list [--status S] [--flow F] [--tag T] [--limit N] [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "list",
+        usage: listCommand.usage,
+        help: `Options:
+  --status S    Only runs in status S (${RUN_STATUSES.join(", ")})
+  --flow F      Only runs of flow F
+  --tag T       Only runs on tag T
+  --limit N     At most N runs (1..200, default 50)
+  --json        Print JSON`,
+        options: {
+          status: { type: "string" },
+          flow: { type: "string" },
+          tag: { type: "string" },
+          limit: { type: "string" },
+          json: { type: "boolean" },
+        },
+        positionals: [0, 0],
+      },
+      args,
+      io,
+      async ({ values, client }) => {
+        const status = values.status as string | undefined;
+        if (status !== undefined && !RUN_STATUSES.includes(status.toUpperCase() as RunStatus)) {
+          throw new UsageError(
+            `--status must be one of ${RUN_STATUSES.join(", ")}, got '${status}'`,
+          );
+        }
+        let limit: number | undefined;
+        if (values.limit !== undefined) {
+          limit = Number(values.limit);
+          if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+            throw new UsageError(
+              `--limit must be a whole number from 1 to 200, got '${values.limit}'`,
+            );
+          }
+        }
+        const runs = await client.listRuns({
+          status: status?.toUpperCase() as RunStatus | undefined,
+          flow: values.flow as string | undefined,
+          tag: values.tag as string | undefined,
+          limit,
+        });
+        if (values.json) {
+          io.out(JSON.stringify(runs, null, 2) + "\n");
+          return ExitCode.ok;
+        }
+        if (runs.length === 0) {
+          io.out("No runs\n");
+          return ExitCode.ok;
+        }
+        const now = Date.now();
+        io.out(table(
+          ["RUN_ID", "FLOW", "STATUS", "TAG", "WORKER", "UPDATED"],
+          runs.map((r) => [
+            r.run_id,
+            r.flow_name,
+            r.status,
+            r.tag ?? "-",
+            r.worker_id ?? "-",
+            ago(r.updated_at, now),
+          ]),
+        ));
+        return ExitCode.ok;
+      },
+    );
+  },
+};
+
+/** `pyoco wait ID`: wait for a run with live progress. */
+export const waitCommand: CliCommand = {
+  summary: "Wait for a run to finish, showing its progress",
+  usage: "pyoco wait ID [--timeout SEC] [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "wait",
+        usage: waitCommand.usage,
+        help: `Exits 0 when the run COMPLETED, 1 when it FAILED or was CANCELLED, 130 on Ctrl-C.
+
+Options:
+  --timeout SEC    Give up waiting after SEC seconds (the run goes on)
+  --json           Print the final snapshot as JSON (no progress)`,
+        options: { timeout: { type: "string" }, json: { type: "boolean" } },
+        positionals: [1, 1],
+      },
+      args,
+      io,
+      ({ values, positionals, client }) => {
+        return waitAndReport(client, io, positionals[0] as string, {
+          json: values.json === true,
+          timeoutMs: _timeoutMs(values),
+        });
+      },
+    );
+  },
+};
+
+/** `pyoco cancel ID`: cancel a run. */
+export const cancelCommand: CliCommand = {
+  summary: "Cancel a run (PENDING at once, RUNNING through its worker)",
+  usage: "pyoco cancel ID [--wait] [--json]",
+  run(args, io = denoIo()) {
+    return runCommand(
+      {
+        name: "cancel",
+        usage: cancelCommand.usage,
+        help: `Options:
+  --wait    Wait until the run is terminal
+  --json    Print JSON`,
+        options: { wait: { type: "boolean" }, json: { type: "boolean" } },
+        positionals: [1, 1],
+      },
+      args,
+      io,
+      async ({ values, positionals, client }) => {
+        const runId = positionals[0] as string;
+        const snapshot = await client.cancelRun(runId);
+        if (values.wait) {
+          const final = await waitAndReport(client, io, runId, { json: values.json === true });
+          return final === ExitCode.interrupted ? final : ExitCode.ok;
+        }
+        if (values.json) io.out(JSON.stringify(snapshot, null, 2) + "\n");
+        else io.out(`Run ${runId} ${snapshot.status}\n`);
+        return ExitCode.ok;
+      },
+    );
+  },
+};
+
+/**
+ * Wait for a run with live progress on stderr, then print the result on stdout.
+ *
+ * @param client The client.
+ * @param io Output streams.
+ * @param runId The run.
+ * @param options `json` prints the final snapshot as JSON without progress; `timeoutMs` bounds
+ *   the wait.
+ * @returns 0 when the run COMPLETED, 1 when it FAILED or was CANCELLED.
+ * @throws {InterruptedError} On Ctrl-C.
+ */
+export async function waitAndReport(
+  client: PyocoClient,
+  io: CliIo,
+  runId: string,
+  options: { json?: boolean; timeoutMs?: number } = {},
+): Promise<number> {
+  const view = options.json ? null : progressView(io);
+  const final = await withInterrupt(runId, (signal) =>
+    client.waitForRun(runId, {
+      signal,
+      timeoutMs: options.timeoutMs,
+      onUpdate: (s) => view?.update(s),
+    }));
+  view?.done();
+  if (options.json) io.out(JSON.stringify(final, null, 2) + "\n");
+  else io.out(_resultText(final));
+  return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
+}
+
+async function _afterSubmit(
+  client: PyocoClient,
+  io: CliIo,
+  runId: string,
+  flowName: string,
+  values: FlagValues,
+  timeoutMs: number | undefined,
+): Promise<number> {
+  const json = values.json === true;
+  if (!values.wait) {
+    io.out(json ? JSON.stringify({ run_id: runId, status: "PENDING" }) + "\n" : `${runId}\n`);
+    return ExitCode.ok;
+  }
+  if (!json) io.err(`Submitted ${flowName} as run ${runId}\n`);
+  return await waitAndReport(client, io, runId, { json, timeoutMs });
+}
+
+function _timeoutMs(values: FlagValues): number | undefined {
+  if (values.timeout === undefined) return undefined;
+  const sec = Number(values.timeout);
+  if (!Number.isFinite(sec) || sec <= 0) {
+    throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
+  }
+  return sec * 1000;
+}
+
+async function _readParamsFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new UsageError(`Cannot read --params-file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    throw new UsageError(
+      `--params-file ${path} is not valid JSON or YAML: ${(err as Error).message}`,
+    );
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new UsageError(`--params-file ${path} must hold a mapping of parameter names to values`);
+  }
+  return { ...value as Record<string, unknown> };
+}
+
+function _resultText(s: RunSnapshot): string {
+  const took = typeof s.start_time === "number" && typeof s.end_time === "number"
+    ? ` in ${duration((s.end_time - s.start_time) * 1000)}`
+    : "";
+  let text = `Run ${s.run_id} ${s.status}${took}`;
+  if (s.error) text += `: ${s.error}`;
+  text += "\n";
+  if (s.outputs && Object.keys(s.outputs).length > 0) {
+    text += `outputs: ${compactJson(s.outputs, 500)}\n`;
+  }
+  return text;
+}
+
+function _describeRun(run: RunView, records: boolean): string {
+  const worker = run.worker_id
+    ? `${run.worker_id}${
+      run.worker_alive === true ? " (alive)" : run.worker_alive === false ? " (not alive)" : ""
+    }`
+    : "-";
+  const rows: [string, string][] = [
+    ["run_id", run.run_id],
+    ["flow", run.flow_name],
+    ["status", run.status],
+    ["tag", `${run.tag ?? "-"}${run.tags?.length ? `  (tags: ${run.tags.join(", ")})` : ""}`],
+    ["worker", worker],
+    ["started", timestamp(run.start_time)],
+    ["ended", timestamp(run.end_time)],
+    ["updated", `${timestamp(run.updated_at)}  (${ago(run.updated_at)})`],
+    ["params", compactJson(run.params ?? {})],
+  ];
+  if (run.attempt) rows.push(["attempt", String(run.attempt)]);
+  if (run.outputs) rows.push(["outputs", compactJson(run.outputs)]);
+  if (run.error) rows.push(["error", run.error]);
+  if (run.workflow_yaml_sha256) {
+    rows.push(["yaml", `sha256 ${run.workflow_yaml_sha256} (${run.workflow_yaml_bytes} bytes)`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  let text = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n\n";
+  text += records && run.task_records
+    ? _tasksTable(run.tasks, run.task_records)
+    : table(["TASK", "STATE"], Object.entries(run.tasks ?? {}).map(([n, s]) => [n, s]));
+  if (records && run.task_records_truncated) text += "(task records were truncated)\n";
+  return text;
+}
+
+function _tasksTable(
+  tasks: Record<string, string>,
+  records: Record<string, TaskRecord> | undefined,
+): string {
+  const names = Object.keys(tasks ?? {});
+  if (names.length === 0) return "No tasks\n";
+  return table(
+    ["TASK", "STATE", "ATTEMPTS", "DURATION", "OUTPUT / ERROR"],
+    names.map((name) => {
+      const r = records?.[name];
+      return [
+        name,
+        tasks[name] ?? "-",
+        r ? String(r.attempts) : "-",
+        duration(r?.duration_ms),
+        r?.error
+          ? r.error.split("\n")[0] ?? ""
+          : r && r.output !== null
+          ? compactJson(r.output, 60)
+          : "",
+      ];
+    }),
+  );
+}

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { freePort } from "../_helpers/nats_server.ts";
+import { pollUntil, startStack } from "../client/_stack.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+/** The permissions of the `pyoco` task in deno.json. */
+const PERMS = ["--allow-net", "--allow-read", "--allow-env"];
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function pyoco(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, "cli/pyoco.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function assertNoStack(text: string): void {
+  assert.doesNotMatch(text, /^\s+at .+:\d+:\d+/m, `stack trace in:\n${text}`);
+}
+
+Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
+  await using stack = await startStack();
+  const env = { PYOCO_SERVER: stack.url };
+  let runId = "";
+
+  try {
+    await t.step("submit hello --param x=2 --wait exits 0 and prints COMPLETED", async () => {
+      const r = await pyoco(["submit", "hello", "--param", "x=2", "--wait"], env);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const m = r.stdout.match(/^Run (\S+) COMPLETED/m);
+      assert.ok(m, r.stdout);
+      runId = m[1]!;
+      // Not a TTY: one plain line per change on stderr.
+      assert.match(r.stderr, new RegExp(`^\\d\\d:\\d\\d:\\d\\d run ${runId} [A-Z]+`, "m"));
+      assert.match(r.stderr, /task \S+ SUCCEEDED/);
+      assert.ok(!r.stderr.includes("\x1b["), "no cursor movement when not a TTY");
+    });
+
+    await t.step("submit parses --param values as JSON when they parse", async () => {
+      const r = await pyoco([
+        "submit",
+        "hello",
+        "--tag",
+        "nobody",
+        "--param",
+        "x=2",
+        "--param",
+        "name=bob",
+        "--param",
+        'obj={"a":[1,true]}',
+        "--json",
+      ], env);
+      assert.equal(r.code, 0, r.stderr);
+      const { run_id } = JSON.parse(r.stdout);
+      const got = await pyoco(["get", run_id, "--json"], env);
+      assert.equal(got.code, 0, got.stderr);
+      assert.deepEqual(JSON.parse(got.stdout).params, { x: 2, name: "bob", obj: { a: [1, true] } });
+    });
+
+    await t.step("list --json parses and includes the run; list prints a table", async () => {
+      const r = await pyoco(["list", "--json"], env);
+      assert.equal(r.code, 0, r.stderr);
+      const runs = JSON.parse(r.stdout) as { run_id: string; status: string }[];
+      assert.ok(runs.some((x) => x.run_id === runId && x.status === "COMPLETED"));
+      const table = await pyoco(["list", "--status", "completed", "--flow", "hello"], env);
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trimEnd().split("\n");
+      assert.match(lines[0]!, /^RUN_ID\s+FLOW\s+STATUS\s+TAG\s+WORKER\s+UPDATED$/);
+      const row = lines.find((l) => l.startsWith(runId));
+      assert.ok(row, table.stdout);
+      assert.match(row, /hello\s+COMPLETED\s+default\s+\S+\s+\d+[smhd] ago$/);
+      // Columns are aligned: STATUS starts at the same offset in every line.
+      const col = lines[0]!.indexOf("STATUS");
+      for (const line of lines.slice(1)) assert.equal(line.slice(col, col + 9), "COMPLETED");
+    });
+
+    await t.step("get and tasks show the run", async () => {
+      const r = await pyoco(["get", runId, "--records"], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^status\s+COMPLETED$/m);
+      assert.match(r.stdout, /^TASK\s+STATE\s+ATTEMPTS/m);
+      const tasks = await pyoco(["tasks", runId], env);
+      assert.equal(tasks.code, 0, tasks.stderr);
+      assert.match(tasks.stdout, /SUCCEEDED/);
+    });
+
+    await t.step("submit-yaml FILE --flow-name N --wait exits 0", async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const file = `${dir}/flow.yaml`;
+        await Deno.writeTextFile(
+          file,
+          'version: 1\nflow:\n  graph: "say"\ntasks:\n  say: { callable: "pyoco:echo", inputs: { value: 42 } }\n',
+        );
+        const r = await pyoco(["submit-yaml", file, "--flow-name", "cli_yaml", "--wait"], env);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /COMPLETED/);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+
+    await t.step("workers lists the worker", async () => {
+      const r = await pollUntil(async () => {
+        const res = await pyoco(["workers", "--json"], env);
+        return res.code === 0 && JSON.parse(res.stdout).length > 0 ? res : null;
+      }, "a worker");
+      assert.ok(Array.isArray(JSON.parse(r.stdout)));
+    });
+
+    await t.step("get of an unknown run exits 1 with a readable message", async () => {
+      const r = await pyoco(["get", "no-such-run"], env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^error: .*no-such-run.*: check the run id with `pyoco list`/m);
+      assertNoStack(r.stderr);
+    });
+
+    await t.step("submit with an invalid tag prints each errors[].path: message", async () => {
+      const r = await pyoco(["submit", "hello", "--tag", "bad tag"], env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /The gateway rejected the request/);
+      assert.match(r.stderr, /^ {2}\S*tag\S*: .+/m);
+      assertNoStack(r.stderr);
+    });
+
+    await t.step("usage errors exit 2 with the usage", async () => {
+      for (
+        const args of [
+          ["submit"],
+          ["submit", "hello", "--bogus"],
+          ["list", "--limit", "many"],
+          ["submit", "hello", "--param", "novalue"],
+          ["submit-yaml", "x.yaml"],
+          ["get", "a", "b"],
+        ]
+      ) {
+        const r = await pyoco(args, env);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`Usage: pyoco ${args[0]}`));
+        assertNoStack(r.stderr);
+      }
+    });
+
+    await t.step("wait --timeout on a run nobody serves exits 1", async () => {
+      const sub = await pyoco(["submit", "hello", "--tag", "nobody", "--json"], env);
+      const { run_id } = JSON.parse(sub.stdout);
+      const r = await pyoco(["wait", run_id, "--timeout", "0.3"], env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /did not finish within 300 ms/);
+    });
+
+    await t.step("Ctrl-C while waiting exits 130 and says the run goes on", async () => {
+      const sub = await pyoco(["submit", "hello", "--tag", "nobody", "--json"], env);
+      const { run_id } = JSON.parse(sub.stdout);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...PERMS, "cli/pyoco.ts", "wait", run_id],
+        cwd: ROOT,
+        env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      let stderr = "";
+      const dec = new TextDecoder();
+      const reading = (async () => {
+        for await (const chunk of child.stderr) stderr += dec.decode(chunk, { stream: true });
+      })();
+      const stdout = child.stdout.text();
+      await pollUntil(() => stderr.includes(`run ${run_id} PENDING`), "the first progress line");
+      child.kill("SIGINT");
+      const status = await child.status;
+      await reading;
+      await stdout;
+      assert.equal(status.code, 130, stderr);
+      assert.match(stderr, /Interrupted: stopped waiting for run .*it goes on on the server/);
+    });
+  } catch (err) {
+    console.error(stack.logs());
+    throw err;
+  }
+});
+
+Deno.test("pyoco CLI says how to start an unreachable gateway", async () => {
+  const server = `http://127.0.0.1:${freePort()}`;
+  const r = await pyoco(["list", "--server", server]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`Cannot reach the gateway at ${server}: is it running\\?`));
+  assert.match(r.stderr, /deno task dev/);
+  assertNoStack(r.stderr);
+});
