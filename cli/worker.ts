@@ -1,0 +1,217 @@
+/**
+ * `pyoco-worker`: pull jobs for some tags and run them with the registered flows.
+ *
+ * ```sh
+ * deno task worker -- --flows ./examples/flows.ts --tags default,gpu --concurrency 2
+ * ```
+ *
+ * Runs with the least Deno permissions (see `docs/worker.md`): `--allow-net`,
+ * `--allow-env=PYOCO_*,NATS_*` (plus the flows' `expose_env` names, added by the operator) and
+ * `--allow-read=.`. SIGINT/SIGTERM drain gracefully; a second signal stops at once.
+ *
+ * Exit codes: 0 stopped cleanly, 1 NATS unreachable or a fatal error, 2 bad flags or config.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { TAG_PATTERN } from "../src/contract/wire.ts";
+import { Logger } from "../src/log.ts";
+import { loadRegistry } from "../src/worker/registry.ts";
+import { PyocoWorker, WorkerOptionError } from "../src/worker/worker.ts";
+
+const USAGE = `Usage: pyoco-worker [options]
+
+Pull jobs for some tags from NATS JetStream and run them with the registered flows.
+
+Options:
+  --flows PATH         Module exporting flows/tasks (repeatable; default: none, only
+                       flow.yaml jobs with the built-in pyoco:* tasks can run)
+  --tags a,b           Tags to consume (default: PYOCO_DEFAULT_TAG, "default")
+  --worker-id ID       Worker id (default: <hostname or "worker">-<random>)
+  --concurrency N      Runs at once (default: PYOCO_WORKER_CONCURRENCY, 1)
+  --nats-url URL       NATS server(s), comma-separated (overrides PYOCO_NATS_URL)
+  -h, --help           Show this help
+
+Every other setting comes from PYOCO_* environment variables (see docs/config.md).
+SIGINT/SIGTERM drain gracefully (PYOCO_WORKER_DRAIN_TIMEOUT_SEC); a second signal stops at once.
+`;
+
+class _UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** A default worker id: `<hostname>-<random>`, without asking for permissions we lack. */
+function _defaultWorkerId(): string {
+  let host = "worker";
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") {
+      host = Deno.hostname();
+    } else if (
+      Deno.permissions.querySync({ name: "env", variable: "HOSTNAME" }).state === "granted"
+    ) {
+      host = Deno.env.get("HOSTNAME") ?? host;
+    }
+  } catch { /* keep "worker" */ }
+  host = host.replace(/[^-_a-zA-Z0-9]/g, "-").slice(0, 64) || "worker";
+  return `${host}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+function _parse(args: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        flows: { type: "string", multiple: true },
+        tags: { type: "string" },
+        "worker-id": { type: "string" },
+        concurrency: { type: "string" },
+        "nats-url": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new _UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  let concurrency: number | undefined;
+  if (v.concurrency !== undefined) {
+    concurrency = Number(v.concurrency);
+    if (!/^\d+$/.test(v.concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw new _UsageError(
+        `Invalid --concurrency ${
+          JSON.stringify(v.concurrency)
+        }: expected an integer from 1 to 1024`,
+      );
+    }
+  }
+  let tags: string[] | undefined;
+  if (v.tags !== undefined) {
+    tags = v.tags.split(",").map((t) => t.trim()).filter((t) => t !== "");
+    if (tags.length === 0) throw new _UsageError("Invalid --tags: expected at least one tag");
+    for (const tag of tags) {
+      if (!TAG_PATTERN.test(tag)) {
+        throw new _UsageError(
+          `Invalid --tags: ${JSON.stringify(tag)} is not a tag (1 to 64 letters, digits, _ or -)`,
+        );
+      }
+    }
+  }
+  return {
+    help: v.help === true,
+    flows: v.flows ?? [],
+    tags,
+    workerId: v["worker-id"],
+    concurrency,
+    natsUrl: v["nats-url"],
+  };
+}
+
+async function main(args: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = _parse(args);
+  } catch (err) {
+    console.error(`pyoco-worker: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ envOverrides: { PYOCO_NATS_URL: flags.natsUrl } });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`pyoco-worker: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = new Logger({
+    service: "pyoco-server:worker",
+    logger: "pyoco.worker",
+    level: config.logLevel,
+    format: config.logFormat,
+    utc: config.logUtc,
+    includeTraceback: config.logIncludeTraceback,
+  });
+  let registry;
+  try {
+    registry = await loadRegistry(flags.flows);
+  } catch (err) {
+    console.error(`pyoco-worker: Cannot load --flows: ${(err as Error).message}`);
+    return 2;
+  }
+  if (flags.flows.length === 0) {
+    logger.warn("No --flows given: only flow.yaml jobs with built-in pyoco:* tasks can run");
+  }
+  let worker: PyocoWorker;
+  try {
+    worker = new PyocoWorker({
+      config,
+      registry,
+      tags: flags.tags ?? [config.defaultTag],
+      workerId: flags.workerId ?? _defaultWorkerId(),
+      concurrency: flags.concurrency,
+      logger,
+    });
+  } catch (err) {
+    if (err instanceof WorkerOptionError) {
+      const flag = { workerId: "--worker-id", tags: "--tags", concurrency: "--concurrency" }[
+        err.option
+      ];
+      console.error(`pyoco-worker: ${err.message}${flag ? ` (fix ${flag})` : ""}`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      logger.info("Signal received: draining (send it again to stop at once)");
+      stop.abort();
+    } else {
+      logger.warn("Second signal: stopping at once");
+      worker.forceStop();
+    }
+  };
+  const signalNames: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  for (const s of signalNames) Deno.addSignalListener(s, onSignal);
+
+  try {
+    await worker.connect();
+  } catch (err) {
+    logger.error("Cannot start the worker", { err_id: "ERR-PYOCO-0003" }, err);
+    return 1;
+  }
+  logger.info(`Worker ${worker.workerId} ready`, {
+    tags: worker.tags,
+    concurrency: worker.concurrency,
+    flows: [...registry.flows.keys()],
+  });
+  try {
+    await worker.run(stop.signal);
+  } finally {
+    await worker.close();
+    for (const s of signalNames) Deno.removeSignalListener(s, onSignal);
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

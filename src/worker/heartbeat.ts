@@ -1,0 +1,129 @@
+/**
+ * The worker's liveness record at `pyoco_workers/<worker_id>` (SPEC §4 "Worker"): written every
+ * `PYOCO_WORKER_HEARTBEAT_INTERVAL_SEC` and on every state change; the bucket's TTL removes the
+ * record of a worker that died. The last write of a clean stop says `STOPPED`.
+ *
+ * @module
+ */
+
+import type { KV } from "@nats-io/kv";
+import { nowSec, type WorkerRecord } from "../contract/wire.ts";
+import { encodeJson } from "../nats/kv.ts";
+import type { Logger } from "../log.ts";
+
+/** Version reported in worker records. */
+export const WORKER_VERSION = "0.1.0";
+
+/** Options of {@linkcode WorkerHeartbeat}. */
+export interface WorkerHeartbeatOptions {
+  /** The workers bucket. */
+  kv: KV;
+  /** The worker id (the key). */
+  workerId: string;
+  /** Tags the worker consumes. */
+  tags: string[];
+  /** Runs at once. */
+  concurrency: number;
+  /** Seconds between two writes. */
+  intervalSec: number;
+  /** Where write failures go. */
+  logger: Logger;
+}
+
+/** Keeps a worker's liveness record fresh. */
+export class WorkerHeartbeat {
+  readonly #opts: WorkerHeartbeatOptions;
+  readonly #instanceId = crypto.randomUUID();
+  readonly #startedAt = nowSec();
+  #runIds: string[] = [];
+  #state: "IDLE" | "RUNNING" | "STOPPED" = "IDLE";
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #chain: Promise<void> = Promise.resolve();
+
+  /**
+   * Prepare the record (nothing is written before {@linkcode WorkerHeartbeat.start}).
+   *
+   * @param options Bucket, identity and interval.
+   */
+  constructor(options: WorkerHeartbeatOptions) {
+    this.#opts = options;
+  }
+
+  /** Random id of this process (tells two processes with the same worker id apart). */
+  get instanceId(): string {
+    return this.#instanceId;
+  }
+
+  /** The record as it would be written now. */
+  record(): WorkerRecord {
+    return {
+      worker_id: this.#opts.workerId,
+      heartbeat_at: nowSec(),
+      tags: [...this.#opts.tags],
+      instance_id: this.#instanceId,
+      state: this.#state,
+      current_run_id: this.#runIds[0] ?? null,
+      current_run_ids: [...this.#runIds],
+      concurrency: this.#opts.concurrency,
+      version: WORKER_VERSION,
+      hidden: false,
+      started_at: this.#startedAt,
+    };
+  }
+
+  /**
+   * Write the record now and then every interval.
+   *
+   * @returns When the first write is done.
+   */
+  async start(): Promise<void> {
+    if (this.#timer === null) {
+      this.#timer = setInterval(() => void this.beat(), this.#opts.intervalSec * 1000);
+    }
+    await this.beat();
+  }
+
+  /**
+   * Record the runs in progress (and so the state) and write the record.
+   *
+   * @param runIds Ids of the runs executing now.
+   * @returns When the write is done.
+   */
+  async setRuns(runIds: string[]): Promise<void> {
+    if (this.#state === "STOPPED") return;
+    this.#runIds = [...runIds];
+    this.#state = runIds.length > 0 ? "RUNNING" : "IDLE";
+    await this.beat();
+  }
+
+  /**
+   * Write the record once (writes are serialised; failures are logged, never thrown).
+   *
+   * @returns When the write is done.
+   */
+  beat(): Promise<void> {
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.#opts.kv.put(this.#opts.workerId, encodeJson(this.record()));
+      } catch (err) {
+        this.#opts.logger.warn("Cannot write worker heartbeat", {
+          worker_id: this.#opts.workerId,
+        }, err);
+      }
+    });
+    return this.#chain;
+  }
+
+  /**
+   * Stop the timer and write a last record with state `STOPPED`.
+   *
+   * @returns When the write is done.
+   */
+  async stop(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#state = "STOPPED";
+    this.#runIds = [];
+    await this.beat();
+  }
+}

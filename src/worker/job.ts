@@ -1,0 +1,153 @@
+/**
+ * Parse and validate a job message (SPEC §4 "Job"). A job that is not JSON or lacks a required
+ * field is answered with TERM and an `invalid_job` dead letter; this module only decides.
+ *
+ * Required: `run_id` (a valid KV key), `flow_name` (non-empty string). Optional but checked when
+ * present: `tag` (a tag), `tags` (tags), `params` (an object), `submitted_at` (a number),
+ * `workflow_yaml` (a string), `workflow_yaml_sha256`, `workflow_yaml_bytes`, `tenant_id`,
+ * `api_key_id`. A missing `tag` defaults to the tag of the subject it came from, missing `tags`
+ * to `[tag]`, missing `params` to `{}` (other producers, e.g. pyoco-server 0.4, send all of them).
+ *
+ * @module
+ */
+
+import { type Job, TAG_PATTERN } from "../contract/wire.ts";
+
+/** KV keys (and therefore run ids) are `[-/_=.a-zA-Z0-9]+`, not starting or ending with `.`. */
+const _KEY = /^[-/_=.a-zA-Z0-9]{1,512}$/;
+
+/** Whether `runId` can be a key of the runs bucket. */
+export function isValidRunId(runId: unknown): runId is string {
+  return typeof runId === "string" && _KEY.test(runId) && !runId.startsWith(".") &&
+    !runId.endsWith(".");
+}
+
+/** A job that passed validation. */
+export interface ValidJob {
+  /** Valid. */
+  ok: true;
+  /** The job with defaults filled in. */
+  job: Job;
+  /** The payload as parsed from JSON (for dead letters: the original, not the normalised). */
+  payload: Record<string, unknown>;
+}
+
+/** A job that failed validation. */
+export interface InvalidJob {
+  /** Invalid. */
+  ok: false;
+  /** What is wrong, e.g. `Invalid job: "flow_name" must be a non-empty string`. */
+  error: string;
+  /** The run id, when the payload carried a usable one. */
+  runId: string | null;
+  /** The flow name, when the payload carried one. */
+  flowName: string | null;
+  /** The payload parsed from JSON, or the raw text when it was not JSON. */
+  payload: Record<string, unknown> | string;
+}
+
+/** The outcome of {@linkcode parseJob}. */
+export type ParsedJob = ValidJob | InvalidJob;
+
+const _decoder = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * Parse and validate a job message body.
+ *
+ * @param data The message body.
+ * @param subjectTag The tag of the subject the message arrived on (the default `tag`).
+ * @returns The valid job, or why it is invalid (with the run id when known).
+ *
+ * @example A valid job
+ * ```ts
+ * import { parseJob } from "./job.ts";
+ * import assert from "node:assert/strict";
+ * const body = new TextEncoder().encode(JSON.stringify({ run_id: "r1", flow_name: "hello" }));
+ * const parsed = parseJob(body, "default");
+ * assert.ok(parsed.ok);
+ * assert.deepEqual(parsed.job.tags, ["default"]);
+ * ```
+ */
+export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
+  const text = _decoder.decode(data);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return {
+      ok: false,
+      error: `Invalid job: the message is not JSON (${(err as Error).message})`,
+      runId: null,
+      flowName: null,
+      payload: text,
+    };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return {
+      ok: false,
+      error: "Invalid job: the message is not a JSON object",
+      runId: null,
+      flowName: null,
+      payload: text,
+    };
+  }
+  const payload = value as Record<string, unknown>;
+  const runId = isValidRunId(payload.run_id) ? payload.run_id : null;
+  const flowName = typeof payload.flow_name === "string" && payload.flow_name !== ""
+    ? payload.flow_name
+    : null;
+  const fail = (error: string): InvalidJob => ({
+    ok: false,
+    error: `Invalid job: ${error}`,
+    runId,
+    flowName,
+    payload,
+  });
+
+  if (payload.run_id === undefined) return fail(`"run_id" is missing`);
+  if (runId === null) {
+    return fail(`"run_id" must be a string of letters, digits and -/_=. (at most 512)`);
+  }
+  if (payload.flow_name === undefined) return fail(`"flow_name" is missing`);
+  if (flowName === null) return fail(`"flow_name" must be a non-empty string`);
+
+  const tag = payload.tag ?? subjectTag;
+  if (typeof tag !== "string" || !TAG_PATTERN.test(tag)) {
+    return fail(`"tag" must match ${TAG_PATTERN.source}`);
+  }
+  const tags = payload.tags ?? [tag];
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string" && TAG_PATTERN.test(t))) {
+    return fail(`"tags" must be an array of tags matching ${TAG_PATTERN.source}`);
+  }
+  const params = payload.params ?? {};
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    return fail(`"params" must be an object`);
+  }
+  const submittedAt = payload.submitted_at ?? null;
+  if (submittedAt !== null && (typeof submittedAt !== "number" || !Number.isFinite(submittedAt))) {
+    return fail(`"submitted_at" must be a number of unix seconds`);
+  }
+  for (const key of ["workflow_yaml", "workflow_yaml_sha256", "tenant_id", "api_key_id"]) {
+    const v = payload[key];
+    if (v !== undefined && v !== null && typeof v !== "string") {
+      return fail(`"${key}" must be a string or null`);
+    }
+  }
+  for (const key of ["workflow_yaml_bytes", "replayed_from"]) {
+    const v = payload[key];
+    if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isFinite(v))) {
+      return fail(`"${key}" must be a number or null`);
+    }
+  }
+
+  const job: Job = {
+    ...(payload as Partial<Job>),
+    run_id: runId,
+    flow_name: flowName,
+    tag,
+    tags: tags as string[],
+    params: params as Record<string, unknown>,
+    submitted_at: (submittedAt as number | null) ?? Date.now() / 1000,
+  };
+  return { ok: true, job, payload };
+}

@@ -1,0 +1,44 @@
+/**
+ * The worker: `PyocoWorker` and its building blocks (job validation, snapshot compaction and
+ * mirroring, dead letters, liveness record), plus the flow registry loader.
+ *
+ * @module
+ */
+
+export { PyocoWorker, WorkerOptionError } from "./worker.ts";
+export type {
+  JobOutcome,
+  JobResult,
+  PyocoWorkerOptions,
+  RunOnceOptions,
+  WorkerRegistry,
+} from "./worker.ts";
+export { isValidRunId, parseJob } from "./job.ts";
+export type { InvalidJob, ParsedJob, ValidJob } from "./job.ts";
+export {
+  compactSnapshot,
+  jsonBytes,
+  pendingSnapshotFromJob,
+  RunMirror,
+  writeFailedSnapshot,
+} from "./snapshot.ts";
+export type {
+  CompactResult,
+  FailSnapshotOptions,
+  FinishResult,
+  RunMirrorOptions,
+  RunProgress,
+  TerminalFields,
+} from "./snapshot.ts";
+export { buildDlqMessage, publishDlq } from "./dlq.ts";
+export type { DlqFields } from "./dlq.ts";
+export { WORKER_VERSION, WorkerHeartbeat } from "./heartbeat.ts";
+export type { WorkerHeartbeatOptions } from "./heartbeat.ts";
+export {
+  isFlow,
+  isTask,
+  loadRegistry,
+  ModuleLoadError,
+  RegistryConflictError,
+} from "./registry.ts";
+export type { Registry } from "./registry.ts";

@@ -1,0 +1,185 @@
+/**
+ * Shared setup of the worker tests: a real nats-server, the resources, a producer that writes
+ * the PENDING snapshot (KV create) and publishes the job like the gateway does, and polling
+ * helpers.
+ *
+ * @module
+ */
+
+import { connect } from "@nats-io/transport-node";
+import {
+  type ConsumerInfo,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Config, consumerName, loadConfig, workSubject } from "../../src/config.ts";
+import type { DlqMessage, Job, RunSnapshot, WorkerRecord } from "../../src/contract/wire.ts";
+import { Logger } from "../../src/log.ts";
+import { createJson, getJson } from "../../src/nats/kv.ts";
+import { ensureConsumer, ensureResources } from "../../src/nats/resources.ts";
+import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
+import type { Flow } from "../../src/flow/types.ts";
+import type { WorkerRegistry } from "../../src/worker/worker.ts";
+
+/** Everything a worker test needs. */
+export interface WorkerTestEnv {
+  srv: NatsServerHandle;
+  config: Config;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  runs: KV;
+  workers: KV;
+  /** Log lines written by loggers from {@linkcode WorkerTestEnv.logger}. */
+  lines: string[];
+  /** A logger that records its lines in `lines`. */
+  logger: Logger;
+  /** Write PENDING and publish a job; returns the job. */
+  submit(flowName: string, params?: Record<string, unknown>, extra?: Partial<Job>): Promise<Job>;
+  /** Publish raw bytes on the work subject of `tag`. */
+  publishRaw(data: string, tag?: string): Promise<void>;
+  snapshot(runId: string): Promise<RunSnapshot | null>;
+  workerRecord(workerId: string): Promise<WorkerRecord | null>;
+  consumerInfo(tag?: string): Promise<ConsumerInfo>;
+  /** Every dead letter so far, oldest first. */
+  deadLetters(): Promise<DlqMessage[]>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Start a nats-server and create the resources.
+ *
+ * @param env Extra PYOCO_* variables.
+ * @param tags Tags whose consumers to create.
+ */
+export async function setupWorkerTest(
+  env: Record<string, string> = {},
+  tags: string[] = ["default"],
+): Promise<WorkerTestEnv> {
+  const srv = await startNatsServer();
+  const config = loadConfig({ env: { PYOCO_NATS_URL: srv.url, ...env }, envFile: false });
+  const nc = await connect({ servers: srv.url });
+  const buckets = await ensureResources(nc, config);
+  const jsm = await jetstreamManager(nc);
+  const js = jsm.jetstream();
+  for (const tag of tags) await ensureConsumer(jsm, config, tag);
+  const lines: string[] = [];
+  const logger = new Logger({
+    service: "pyoco-server:worker",
+    level: "DEBUG",
+    write: (line) => lines.push(line),
+  });
+  const t: WorkerTestEnv = {
+    srv,
+    config,
+    nc,
+    js,
+    jsm,
+    runs: buckets.runs,
+    workers: buckets.workers,
+    lines,
+    logger,
+    async submit(flowName, params = {}, extra = {}) {
+      const tag = extra.tag ?? "default";
+      const job: Job = {
+        run_id: crypto.randomUUID(),
+        flow_name: flowName,
+        tag,
+        tags: [tag],
+        params,
+        submitted_at: Date.now() / 1000,
+        ...extra,
+      };
+      const now = Date.now() / 1000;
+      const snapshot: RunSnapshot = {
+        run_id: job.run_id,
+        flow_name: flowName,
+        status: "PENDING",
+        params,
+        tasks: {},
+        heartbeat_at: now,
+        updated_at: now,
+        tag,
+        tags: job.tags,
+        worker_id: null,
+      };
+      const rev = await createJson(buckets.runs, job.run_id, snapshot);
+      if (rev === null) throw new Error("run id clash");
+      await js.publish(workSubject(config, tag), JSON.stringify(job), { msgID: job.run_id });
+      return job;
+    },
+    async publishRaw(data, tag = "default") {
+      await js.publish(workSubject(config, tag), data);
+    },
+    async snapshot(runId) {
+      return (await getJson<RunSnapshot>(buckets.runs, runId))?.value ?? null;
+    },
+    async workerRecord(workerId) {
+      return (await getJson<WorkerRecord>(buckets.workers, workerId))?.value ?? null;
+    },
+    consumerInfo(tag = "default") {
+      return jsm.consumers.info(config.workStream, consumerName(config, tag));
+    },
+    async deadLetters() {
+      const info = await jsm.streams.info(config.dlqStream);
+      const out: DlqMessage[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+        if (info.state.messages === 0) break;
+        const m = await jsm.streams.getMessage(config.dlqStream, { seq });
+        if (m) out.push(m.json<DlqMessage>());
+      }
+      return out;
+    },
+    async [Symbol.asyncDispose]() {
+      await nc.close().catch(() => {});
+      await srv.stop();
+    },
+  };
+  return t;
+}
+
+/** A registry of the given flows (no YAML tasks unless given). */
+export function registryOf(flows: Flow[], tasks: Flow[] = []): WorkerRegistry {
+  const taskMap = new Map();
+  for (const f of tasks) for (const [name, t] of f.tasks) taskMap.set(name, t);
+  return { flows: new Map(flows.map((f) => [f.name, f])), tasks: taskMap };
+}
+
+/**
+ * Poll `fn` until it returns a truthy value or the deadline passes.
+ *
+ * @param fn The condition (may be async).
+ * @param what What is awaited (for the error).
+ * @param timeoutMs Deadline.
+ */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The exact field list of a dead letter (SPEC §4). */
+export const DLQ_FIELDS: string[] = [
+  "error",
+  "flow_name",
+  "job",
+  "num_delivered",
+  "reason",
+  "run_id",
+  "subject",
+  "tag",
+  "tags",
+  "timestamp",
+  "worker_id",
+];
