@@ -3,8 +3,9 @@
  * dev stack, the compile task and the tests (a test checks deno.json against these lists).
  *
  * The worker gets the least that works: network (NATS), environment variables `PYOCO_*` and
- * `NATS_*`, and read access to the project folder (its flows). No write, no subprocess, no FFI,
- * no system info. Widen it by adding flags, e.g. `--allow-env=PYOCO_*,NATS_*,API_TOKEN` for a
+ * `NATS_*` (plus `LOG_TOKENS`/`LOG_STREAM`, which the YAML parser reads), and read access to the
+ * project folder (its flows). No write, no subprocess, no FFI, no system info, and `--no-prompt`
+ * so that a task overstepping them fails at once instead of waiting on a terminal prompt. Widen it by adding flags, e.g. `--allow-env=PYOCO_*,NATS_*,API_TOKEN` for a
  * flow that exposes `API_TOKEN`, or `--allow-read=.,/data` for tasks that read `/data`.
  *
  * @module
@@ -12,8 +13,10 @@
 
 /** Flags of `deno task worker` and the compiled `pyoco-worker`. */
 export const WORKER_PERMISSIONS: readonly string[] = [
+  "--no-prompt",
   "--allow-net",
-  "--allow-env=PYOCO_*,NATS_*",
+  // LOG_TOKENS and LOG_STREAM: the `yaml` package reads them (debug switches) on every parse.
+  "--allow-env=PYOCO_*,NATS_*,LOG_TOKENS,LOG_STREAM",
   "--allow-read=.",
 ];
 

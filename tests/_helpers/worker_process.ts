@@ -61,7 +61,6 @@ export async function startWorkerProcess(
   const workerId = options.workerId ?? `test-worker-${crypto.randomUUID().slice(0, 8)}`;
   const args = [
     "run",
-    "--no-prompt",
     ...(options.permissions ?? WORKER_PERMISSIONS),
     "cli/worker.ts",
     "--nats-url",

@@ -64,7 +64,7 @@ Deno.test("least-privilege worker process: a task reading outside its folder fai
 Deno.test("worker CLI exits 2 on bad flags, naming what to fix", async () => {
   const run = async (...args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...WORKER_PERMISSIONS, "cli/worker.ts", ...args],
+      args: ["run", ...WORKER_PERMISSIONS, "cli/worker.ts", ...args],
       cwd: REPO_ROOT,
       env: { NO_COLOR: "1" },
       stdin: "null",
