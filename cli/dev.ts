@@ -67,8 +67,8 @@ async function main(): Promise<number> {
   };
 
   const natsUrl = config.natsUrl[0]!;
-  const natsPort =
-    Number(args["nats-port"] ?? new URL(natsUrl.replace(/^nats:/, "http:")).port ?? 4222) || 4222;
+  const natsPort = Number(args["nats-port"] ?? new URL(natsUrl.replace(/^\w+:/, "http:")).port) ||
+    4222;
   let env: Record<string, string> = {};
   if (await reachable("127.0.0.1", natsPort) && !args["nats-port"]) {
     say(`Using the nats-server already answering at ${natsUrl}`);
@@ -97,7 +97,8 @@ async function main(): Promise<number> {
       throw err;
     }
     children.push({ name: "nats", proc });
-    pipe("nats", proc, () => {});
+    // nats-server's start-up banner is long; show only its warnings and errors.
+    pipe("nats", proc, () => {}, (line) => /\[(WRN|ERR|FTL)\]/.test(line));
     if (!(await waitFor(() => reachable("127.0.0.1", natsPort), 10_000))) {
       console.error(`nats-server did not open port ${natsPort}`);
       await stopAll();
@@ -180,7 +181,12 @@ function say(line: string): void {
   console.log(`[dev] ${line}`);
 }
 
-function pipe(name: string, proc: Deno.ChildProcess, onLine: (line: string) => void): void {
+function pipe(
+  name: string,
+  proc: Deno.ChildProcess,
+  onLine: (line: string) => void,
+  show: (line: string) => boolean = () => true,
+): void {
   const pad = name.padEnd(7);
   for (const stream of [proc.stdout, proc.stderr]) {
     (async () => {
@@ -192,7 +198,7 @@ function pipe(name: string, proc: Deno.ChildProcess, onLine: (line: string) => v
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
           onLine(line);
-          console.log(`[${pad}] ${line}`);
+          if (show(line)) console.log(`[${pad}] ${line}`);
         }
       }
     })().catch(() => {});

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { freePort } from "../_helpers/nats_server.ts";
+
+const root = new URL("../../", import.meta.url);
+
+function startDev(args: string[], env: Record<string, string> = {}) {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      "cli/dev.ts",
+      ...args,
+    ],
+    cwd: root,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  let output = "";
+  const pump = Promise.all([proc.stdout, proc.stderr].map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
+  }));
+  return { proc, output: () => output, pump };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("deno task dev runs NATS, gateway and worker, completes a run and stops on SIGINT", async () => {
+  const port = freePort();
+  const natsPort = freePort();
+  const dev = startDev(["--port", String(port), "--nats-port", String(natsPort)]);
+  try {
+    await until(
+      () => dev.output().includes("Press Ctrl-C"),
+      60_000,
+      `the ready banner:\n${dev.output()}`,
+    );
+    const url = `http://127.0.0.1:${port}`;
+    assert.ok(dev.output().includes(`Gateway:   ${url}`));
+    assert.match(dev.output(), /curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/runs/);
+    assert.ok(!dev.output().includes("JETSTREAM"), "the nats-server banner is not echoed");
+    const store = dev.output().match(/temp store (\S+)\)/)?.[1];
+    assert.ok(store, "it says where the temp store is");
+
+    const submitted = await fetch(`${url}/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ flow_name: "hello", params: { x: 2 } }),
+    }).then((r) => r.json());
+    let status = "";
+    await until(
+      async () => {
+        const run = await fetch(`${url}/runs/${submitted.run_id}`).then((r) => r.json());
+        status = run.status;
+        return status === "COMPLETED" || status === "FAILED";
+      },
+      30_000,
+      "the run to finish",
+    );
+    assert.equal(status, "COMPLETED");
+
+    dev.proc.kill("SIGINT");
+    const { code } = await dev.proc.status;
+    await dev.pump;
+    assert.equal(code, 0, dev.output());
+    assert.match(dev.output(), /Stopping \(SIGINT\)/);
+    await assert.rejects(Deno.stat(store!), Deno.errors.NotFound, "the temp store is removed");
+    await assert.rejects(
+      fetch(url).then((r) => r.body?.cancel()),
+      "the gateway is gone",
+    );
+  } finally {
+    try {
+      dev.proc.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await dev.proc.status;
+  }
+});
+
+Deno.test("deno task dev says how to install nats-server when it is missing", async () => {
+  const dev = startDev(["--port", String(freePort()), "--nats-port", String(freePort())], {
+    PYOCO_NATS_SERVER_BIN: "/nonexistent/nats-server",
+  });
+  const { code } = await dev.proc.status;
+  await dev.pump;
+  assert.equal(code, 1);
+  assert.match(dev.output(), /Cannot find nats-server/);
+  assert.match(dev.output(), /apt-get install -y nats-server/);
+});
