@@ -1,0 +1,215 @@
+/**
+ * The benchmark report: the JSON shape of `bench/results/latest.json` and its markdown table.
+ *
+ * @module
+ */
+
+import type { AuthOutcome } from "./auth.ts";
+import type { E2eOutcome } from "./e2e.ts";
+import type { ReadsAtSize } from "./reads.ts";
+import type { LatencySummary } from "./_stats.ts";
+import type { ThroughputResult } from "./_types.ts";
+
+/** One goal of the issue, measured. */
+export interface Goal {
+  /** What is measured. */
+  goal: string;
+  /** The target, as text. */
+  target: string;
+  /** The measured figure (`null` when not measured in this run). */
+  measured: number | null;
+  /** Whether the target is met (`null` when not measured). */
+  met: boolean | null;
+}
+
+/** Everything one benchmark run measured. */
+export interface BenchReport {
+  /** ISO time of the run. */
+  generated_at: string;
+  /** The machine and the software versions. */
+  machine: {
+    nproc: number;
+    cpu: string | null;
+    memory_mb: number;
+    os: string;
+    deno: string;
+    v8: string;
+    nats_server: string | null;
+    /** 1/5/15-minute load averages when the run started (other work on the machine). */
+    loadavg_at_start: number[];
+  };
+  /** The parameters. */
+  params: {
+    n: number;
+    clients: number;
+    settings: string[];
+    seed_runs: number;
+    smoke: boolean;
+    warmup: number;
+  };
+  /** End-to-end throughput and latency (null when not run). */
+  e2e: E2eOutcome | null;
+  /** The raw-NATS limit. */
+  limit: { results: ThroughputResult[]; best: ThroughputResult } | null;
+  /** The BullMQ peer. */
+  peer: {
+    skipped: string | null;
+    redis_version: string | null;
+    results: ThroughputResult[];
+    best: ThroughputResult | null;
+  } | null;
+  /** Best e2e runs/s over best limit / peer runs/s. */
+  ratios: { e2e_vs_limit: number | null; e2e_vs_peer: number | null };
+  /** Read paths at scale. */
+  reads: { sizes: ReadsAtSize[] } | null;
+  /** Auth on vs off. */
+  auth: AuthOutcome | null;
+  /** Peak RSS during the best e2e throughput run. */
+  memory: {
+    setting: string;
+    gateway_peak_rss_mb: number | null;
+    worker_peak_rss_mb: number | null;
+  } | null;
+  /** The issue's goals against the figures. */
+  goals: Goal[];
+  /** Parts that failed, with the error message (the exit code is then 1). */
+  errors?: Record<string, string>;
+  /** Wall time of the whole benchmark, seconds. */
+  duration_sec?: number;
+}
+
+function _ms(s: LatencySummary): string {
+  return `${s.p50} / ${s.p99}`;
+}
+
+function _fmt(x: number | null | undefined, suffix = ""): string {
+  return x === null || x === undefined ? "—" : `${x}${suffix}`;
+}
+
+/**
+ * Render the report as markdown tables.
+ *
+ * @param r The report.
+ * @returns Markdown text.
+ */
+export function renderMarkdown(r: BenchReport): string {
+  const m = r.machine;
+  const lines: string[] = [];
+  lines.push(
+    `### Benchmark ${r.generated_at}${r.params.smoke ? " (smoke)" : ""}`,
+    "",
+    `Machine: ${m.nproc} CPUs (${m.cpu ?? "?"}), ${m.memory_mb} MiB, ${m.os}; Deno ${m.deno} ` +
+      `(V8 ${m.v8}); ${m.nats_server ?? "nats-server ?"}; ${
+        r.peer?.redis_version?.split(" sha")[0] ?? "no Redis"
+      }; load average at start ${m.loadavg_at_start.join(" / ")}.`,
+    `N = ${r.params.n} one-task runs per measurement, ${r.params.clients} concurrent clients, ` +
+      `${r.params.warmup} warm-up runs, settings W×C = ${r.params.settings.join(", ")}.`,
+    "",
+  );
+  const rows: string[] = [];
+  const add = (system: string, res: ThroughputResult, isBest: boolean) =>
+    rows.push(
+      `| ${system} | ${res.setting}${isBest ? " **best**" : ""} | ${res.runs_per_sec} | ${
+        _ms(res.latency_ms)
+      } | ${_fmt(res.gateway_peak_rss_mb)} | ${_fmt(res.worker_peak_rss_mb)} | ${res.failed} |`,
+    );
+  for (const x of r.e2e?.results ?? []) add("pyoco e2e (HTTP)", x, x === r.e2e?.best);
+  for (const x of r.limit?.results ?? []) add("limit (raw nats.js)", x, x === r.limit?.best);
+  for (const x of r.peer?.results ?? []) add("BullMQ peer", x, x === r.peer?.best);
+  if (rows.length > 0) {
+    lines.push(
+      "#### Throughput (closed loop, saturated)",
+      "",
+      "| system | W×C | runs/s | submit→terminal p50 / p99 ms | gateway peak RSS MiB | worker peak RSS MiB | not completed |",
+      "|---|---|---:|---:|---:|---:|---:|",
+      ...rows,
+      "",
+    );
+  }
+  const cpuRows: string[] = [];
+  const cpuRow = (system: string, res: ThroughputResult) => {
+    const c = res.cpu_ms_per_run;
+    if (!c) return;
+    const total = Object.values(c).reduce((a, b) => a + b, 0);
+    const parts = Object.entries(c).map(([k, v]) => `${k} ${v}`).join(", ");
+    cpuRows.push(`| ${system} | ${res.setting} | ${parts} | ${Math.round(total * 1000) / 1000} |`);
+  };
+  for (const x of r.e2e?.results ?? []) cpuRow("pyoco e2e (HTTP)", x);
+  for (const x of r.limit?.results ?? []) cpuRow("limit (raw nats.js)", x);
+  for (const x of r.peer?.results ?? []) cpuRow("BullMQ peer", x);
+  if (cpuRows.length > 0) {
+    lines.push(
+      "#### CPU per run (ms of user + system CPU per run, by process group, during the run above)",
+      "",
+      "| system | W×C | by process | total |",
+      "|---|---|---|---:|",
+      ...cpuRows,
+      "",
+    );
+  }
+  if (r.peer?.skipped) lines.push(`Peer skipped: ${r.peer.skipped}`, "");
+  const half = r.e2e?.half_rate;
+  if (half) {
+    lines.push(
+      `Half the peak rate (open loop, ${half.target_rate} runs/s target, ${half.achieved_rate} ` +
+        `achieved, ${half.runs} runs on ${half.setting}): submit→terminal p50 ` +
+        `${half.latency_ms.p50} ms, p90 ${half.latency_ms.p90} ms, p99 ${half.latency_ms.p99} ms.`,
+      "",
+    );
+  }
+  const sizes = r.reads?.sizes ?? [];
+  if (sizes.length > 0) {
+    const head = sizes.map((s) => `${s.runs} runs p50 / p99 ms`).join(" | ");
+    const row = (name: string, pick: (s: ReadsAtSize) => LatencySummary) =>
+      `| ${name} | ${sizes.map((s) => _ms(pick(s))).join(" | ")} |`;
+    lines.push(
+      "#### Read paths (one client, sequential)",
+      "",
+      `| request | ${head} |`,
+      `|---|${sizes.map(() => "---:").join("|")}|`,
+      row("`GET /runs?limit=50`", (s) => s.list),
+      row("`GET /runs?status=FAILED&flow=etl&limit=50`", (s) => s.list_filtered),
+      row("`GET /runs/{id}`", (s) => s.get),
+      row("`GET /metrics`", (s) => s.metrics),
+      `| gateway RSS after the calls (MiB) | ${
+        sizes.map((s) => _fmt(s.gateway_rss_mb)).join(" | ")
+      } |`,
+      `| seeding (KV puts/s) | ${sizes.map((s) => s.seed_puts_per_sec).join(" | ")} |`,
+      "",
+    );
+  }
+  if (r.auth) {
+    lines.push(
+      "#### Auth (`GET /runs/{id}`, 32 clients)",
+      "",
+      `Auth off ${r.auth.off_rps} req/s, auth on ${r.auth.on_rps} req/s (best of ` +
+        `${r.auth.rounds.length / 2} alternating rounds each): cost ${r.auth.cost_pct}%.`,
+      "",
+    );
+  }
+  if (r.memory) {
+    lines.push(
+      `Memory (peak RSS during the ${r.memory.setting} throughput run): gateway ` +
+        `${_fmt(r.memory.gateway_peak_rss_mb)} MiB, one worker ${
+          _fmt(r.memory.worker_peak_rss_mb)
+        } MiB.`,
+      "",
+    );
+  }
+  for (const [name, message] of Object.entries(r.errors ?? {})) {
+    lines.push(`**${name} failed**: ${message.split("\n")[0]}`, "");
+  }
+  lines.push(
+    "#### Goals",
+    "",
+    "| goal | target | measured | met |",
+    "|---|---|---:|---|",
+    ...r.goals.map((g) =>
+      `| ${g.goal} | ${g.target} | ${_fmt(g.measured)} | ${
+        g.met === null ? "not measured" : g.met ? "yes" : "**no**"
+      } |`
+    ),
+    "",
+  );
+  return lines.join("\n");
+}
