@@ -58,6 +58,9 @@ export function natsConnectionOptions(
     maxPingOut: 2,
     timeout: options.timeoutMs ?? 5000,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+    // nats.js otherwise builds two Error objects per request to keep async stack traces:
+    // 12–19% of gateway and worker CPU in the benchmark (docs/performance.md).
+    noAsyncTraces: true,
   };
   if (config.natsToken) opts.token = config.natsToken;
   if (config.natsUser) {
