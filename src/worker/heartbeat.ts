@@ -3,12 +3,16 @@
  * `PYOCO_WORKER_HEARTBEAT_INTERVAL_SEC` and on every state change; the bucket's TTL removes the
  * record of a worker that died. The last write of a clean stop says `STOPPED`.
  *
+ * Every write is compare-and-set on the record's revision and keeps `hidden` as stored: the
+ * gateway's `PATCH /workers/{id}` sets it with its own compare-and-set update, and a heartbeat
+ * never undoes it (the last value seen is kept even when the record expired meanwhile).
+ *
  * @module
  */
 
 import type { KV } from "@nats-io/kv";
 import { nowSec, type WorkerRecord } from "../contract/wire.ts";
-import { encodeJson } from "../nats/kv.ts";
+import { createJson, updateJson } from "../nats/kv.ts";
 import type { Logger } from "../log.ts";
 
 /** Version reported in worker records. */
@@ -37,6 +41,8 @@ export class WorkerHeartbeat {
   readonly #startedAt = nowSec();
   #runIds: string[] = [];
   #state: "IDLE" | "RUNNING" | "STOPPED" = "IDLE";
+  /** `hidden` as last read from the stored record (set by the gateway, never by the worker). */
+  #hidden = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   #chain: Promise<void> = Promise.resolve();
 
@@ -66,7 +72,7 @@ export class WorkerHeartbeat {
       current_run_ids: [...this.#runIds],
       concurrency: this.#opts.concurrency,
       version: WORKER_VERSION,
-      hidden: false,
+      hidden: this.#hidden,
       started_at: this.#startedAt,
     };
   }
@@ -97,14 +103,15 @@ export class WorkerHeartbeat {
   }
 
   /**
-   * Write the record once (writes are serialised; failures are logged, never thrown).
+   * Write the record once: read it, keep its `hidden`, and compare-and-set (retried on a
+   * conflict). Writes are serialised; failures are logged, never thrown.
    *
    * @returns When the write is done.
    */
   beat(): Promise<void> {
     this.#chain = this.#chain.then(async () => {
       try {
-        await this.#opts.kv.put(this.#opts.workerId, encodeJson(this.record()));
+        await this.#write();
       } catch (err) {
         this.#opts.logger.warn("Cannot write worker heartbeat", {
           worker_id: this.#opts.workerId,
@@ -112,6 +119,28 @@ export class WorkerHeartbeat {
       }
     });
     return this.#chain;
+  }
+
+  async #write(): Promise<void> {
+    const kv = this.#opts.kv;
+    const key = this.#opts.workerId;
+    for (let i = 0; i < 10; i++) {
+      const entry = await kv.get(key);
+      const exists = entry !== null && entry.operation === "PUT" && entry.length > 0;
+      if (exists) {
+        let stored: Partial<WorkerRecord> | null = null;
+        try {
+          stored = entry.json<Partial<WorkerRecord>>();
+        } catch { /* not JSON: overwritten below */ }
+        if (typeof stored?.hidden === "boolean") this.#hidden = stored.hidden;
+      }
+      const record = this.record();
+      const revision = exists
+        ? await updateJson(kv, key, record, entry.revision)
+        : await createJson(kv, key, record);
+      if (revision !== null) return;
+    }
+    throw new Error(`Cannot write worker record "${key}": it kept changing (10 conflicts)`);
   }
 
   /**

@@ -1,11 +1,11 @@
 /**
  * The worker: `PyocoWorker` and its building blocks (job validation, snapshot compaction and
- * mirroring, dead letters, liveness record), plus the flow registry loader.
+ * mirroring, run events, dead letters, liveness record), plus the flow registry loader.
  *
  * @module
  */
 
-export { PyocoWorker, WorkerOptionError } from "./worker.ts";
+export { CANCELLED_BY_REQUEST, PyocoWorker, WorkerOptionError } from "./worker.ts";
 export type {
   JobOutcome,
   JobResult,
@@ -30,6 +30,13 @@ export type {
   RunProgress,
   TerminalFields,
 } from "./snapshot.ts";
+export { RunEventPublisher } from "./events.ts";
+export type {
+  EventStats,
+  RunEventPublisherOptions,
+  WorkerEvent,
+  WorkerOnlyEvent,
+} from "./events.ts";
 export { buildDlqMessage, publishDlq } from "./dlq.ts";
 export type { DlqFields } from "./dlq.ts";
 export { WORKER_VERSION, WorkerHeartbeat } from "./heartbeat.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { KV } from "@nats-io/kv";
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { QueuedIterator } from "@nats-io/nats-core";
 import { isTerminal, type Job, nowSec, type RunSnapshot } from "../contract/wire.ts";
 import type { JsonValue, RunProgress, TaskRecord, TaskState } from "../flow/types.ts";
 
@@ -288,9 +289,15 @@ export interface RunMirrorOptions {
   maxBytes: number;
   /** Logger with the run's context. */
   logger: Logger;
-  /** Called (once) when a re-read shows `CANCELLING`. */
+  /**
+   * Watch the run's key (`kv.watch({ key: runId })`, one ordered consumer per active run) so a
+   * `CANCELLING` or a foreign terminal write is noticed at once, not only at the next write.
+   * @default {true}
+   */
+  watch?: boolean;
+  /** Called (once) when the watch or a re-read shows `CANCELLING`. */
   onCancelRequested?: () => void;
-  /** Called (once) when a re-read shows the run terminal (or deleted): stop running it. */
+  /** Called (once) when the watch or a re-read shows the run terminal (or deleted): stop it. */
   onSuperseded?: (existing: RunSnapshot | null) => void;
 }
 
@@ -299,7 +306,10 @@ const _MAX_CONFLICTS = 20;
 /**
  * Mirrors one run's progress to its snapshot: at most one write per `minIntervalMs`, always the
  * latest state, never two writes in flight, `heartbeat_at` refreshed every
- * `heartbeatIntervalMs`, every write compare-and-set on the revision.
+ * `heartbeatIntervalMs`, every write compare-and-set on the revision. While it mirrors, it
+ * watches the run's key: a `CANCELLING` written by the gateway calls `onCancelRequested` at once
+ * (and is kept in every later non-terminal write); a terminal snapshot written by someone else
+ * calls `onSuperseded`.
  */
 export class RunMirror {
   readonly #kv: KV;
@@ -321,6 +331,8 @@ export class RunMirror {
   #writes = 0;
   #cancelSeen = false;
   #superseded = false;
+  #watcher: QueuedIterator<KvWatchEntry> | null = null;
+  #watchReady: Promise<void> = Promise.resolve();
 
   /**
    * Start mirroring (the heartbeat timer starts now).
@@ -345,6 +357,19 @@ export class RunMirror {
       this.#dirty = true;
       this.#schedule();
     }, options.heartbeatIntervalMs);
+    if (options.watch ?? true) {
+      let ready!: () => void;
+      this.#watchReady = new Promise<void>((resolve) => ready = resolve);
+      void this.#watch(ready);
+    }
+  }
+
+  /**
+   * Resolves once the key's watch is established (or failed, or is disabled): from then on a
+   * `CANCELLING` is noticed as soon as it is written.
+   */
+  get watchReady(): Promise<void> {
+    return this.#watchReady;
   }
 
   /** Progress writes done so far (not counting the terminal one). */
@@ -421,13 +446,15 @@ export class RunMirror {
     );
   }
 
-  /** Stop timers; no more progress writes. */
+  /** Stop timers and the watch; no more progress writes. */
   stop(): void {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
     this.#timer = null;
     this.#heartbeat = null;
+    this.#watcher?.stop();
+    this.#watcher = null;
   }
 
   /**
@@ -509,23 +536,81 @@ export class RunMirror {
       }
       const revision = await updateJson(this.#kv, this.#key, snapshot, this.#revision);
       if (revision !== null) {
-        this.#base = snapshot;
-        this.#revision = revision;
+        // The watch may already have delivered a newer foreign write: keep the newest.
+        if (revision > this.#revision) {
+          this.#base = snapshot;
+          this.#revision = revision;
+        }
         this.#writes++;
         return;
       }
       const current = await getJson<RunSnapshot>(this.#kv, this.#key);
       if (current === null || isTerminal(current.value.status)) {
-        // Finished (or removed) by someone else: never overwrite it.
-        this.stop();
-        if (!this.#superseded) {
-          this.#superseded = true;
-          this.#opts.onSuperseded?.(current?.value ?? null);
-        }
+        this.#supersede(current?.value ?? null);
         return;
       }
       this.#adopt(current);
     }
+  }
+
+  /** Follow the run's key; `ready` is called once the watch is set up (or failed). */
+  async #watch(ready: () => void): Promise<void> {
+    let iter: QueuedIterator<KvWatchEntry>;
+    try {
+      iter = await this.#kv.watch({ key: this.#key });
+    } catch (err) {
+      this.#log.warn(
+        "Cannot watch the run snapshot; a cancel is noticed at the next write instead",
+        { run_id: this.#key },
+        err,
+      );
+      ready();
+      return;
+    }
+    if (this.#stopped) {
+      iter.stop();
+      ready();
+      return;
+    }
+    this.#watcher = iter;
+    ready();
+    try {
+      for await (const entry of iter) {
+        if (this.#stopped) break;
+        this.#onWatchEntry(entry);
+      }
+    } catch (err) {
+      if (!this.#stopped) {
+        this.#log.warn("Run snapshot watch ended", { run_id: this.#key }, err);
+      }
+    }
+  }
+
+  #onWatchEntry(entry: KvWatchEntry): void {
+    if (entry.revision <= this.#revision) return; // our own write, or older
+    if (entry.operation !== "PUT" || entry.length === 0) {
+      this.#supersede(null);
+      return;
+    }
+    let value: RunSnapshot;
+    try {
+      value = entry.json<RunSnapshot>();
+    } catch {
+      return; // not JSON: the next CAS write conflicts and re-reads
+    }
+    if (isTerminal(value.status)) {
+      this.#supersede(value);
+      return;
+    }
+    this.#adopt({ value, revision: entry.revision });
+  }
+
+  #supersede(existing: RunSnapshot | null): void {
+    // Finished (or removed) by someone else: never overwrite it.
+    this.stop();
+    if (this.#superseded) return;
+    this.#superseded = true;
+    this.#opts.onSuperseded?.(existing);
   }
 
   /** Take a re-read snapshot as the new base, keeping a `CANCELLING` and our own fields. */

@@ -16,18 +16,19 @@ import {
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Config } from "../config.ts";
+import { type Config, eventsSubject } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
 import { isTerminal, type Job, nowSec, type RunSnapshot, TAG_PATTERN } from "../contract/wire.ts";
 import { runFlow } from "../flow/engine.ts";
 import { TaskNotFoundError } from "../flow/errors.ts";
-import type { Flow, RunResult, Task, TaskState } from "../flow/types.ts";
+import type { Flow, FlowEvent, RunResult, Task, TaskState } from "../flow/types.ts";
 import { flowFromYaml, parseWorkflowYaml } from "../flow/yaml.ts";
 import { Logger, registerSecret } from "../log.ts";
 import { connectNats } from "../nats/connection.ts";
 import { createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
 import { ensureConsumer, ensureResources } from "../nats/resources.ts";
 import { type DlqFields, publishDlq } from "./dlq.ts";
+import { RunEventPublisher } from "./events.ts";
 import { WorkerHeartbeat } from "./heartbeat.ts";
 import { type InvalidJob, parseJob } from "./job.ts";
 import {
@@ -36,6 +37,9 @@ import {
   type RunProgress,
   writeFailedSnapshot,
 } from "./snapshot.ts";
+
+/** The `error` of a run cancelled through its snapshot (`CANCELLING`, e.g. the gateway's cancel). */
+export const CANCELLED_BY_REQUEST = "Run cancelled by request";
 
 /** The flows and tasks a worker can run (see `loadRegistry()`). */
 export interface WorkerRegistry {
@@ -581,7 +585,15 @@ export class PyocoWorker {
       }
       log.info("Run started", { attempt: delivery });
 
-      // 4. Execute, mirroring progress.
+      // 4. Execute, mirroring progress (and watching the key for a cancel) and publishing
+      //    the engine's events.
+      const events = new RunEventPublisher({
+        js: this.#js!,
+        subject: eventsSubject(this.#config, job.run_id),
+        runId: job.run_id,
+        workerId: this.#workerId,
+        logger: log,
+      });
       mirror = new RunMirror({
         kv: this.#runs!,
         initial: running,
@@ -592,7 +604,7 @@ export class PyocoWorker {
         onCancelRequested: () => {
           log.info("Cancel requested; aborting the run");
           run.abortReason ??= "cancel";
-          run.controller.abort(new Error("Run cancelled"));
+          run.controller.abort(new DOMException(CANCELLED_BY_REQUEST, "AbortError"));
         },
         onSuperseded: (existing) => {
           log.warn("Snapshot turned terminal under this worker; aborting the run", {
@@ -602,7 +614,7 @@ export class PyocoWorker {
           run.controller.abort(new Error("Run finished elsewhere"));
         },
       });
-      if (this.#forced || run.controller.signal.aborted) {
+      if (this.#forced || (run.controller.signal.aborted && run.abortReason === null)) {
         run.abortReason ??= "drain";
         run.controller.abort(new Error("Worker stopping"));
       }
@@ -610,6 +622,8 @@ export class PyocoWorker {
       let latest: RunProgress = running.value.task_records
         ? { tasks: running.value.tasks, task_records: running.value.task_records }
         : { tasks: running.value.tasks, task_records: {} };
+      /** The engine's last event (run.completed|failed|cancelled), published after the run. */
+      let finalEvent: FlowEvent | null = null;
       let outcome: RunResult;
       try {
         outcome = await runFlow(flow, {
@@ -622,6 +636,13 @@ export class PyocoWorker {
           onProgress: (p: RunProgress) => {
             latest = p;
             m.progress(p);
+          },
+          onEvent: (event: FlowEvent) => {
+            if (event.type.startsWith("run.") && event.type !== "run.started") {
+              finalEvent = event;
+            } else {
+              events.push(event);
+            }
           },
         });
       } catch (err) {
@@ -636,11 +657,27 @@ export class PyocoWorker {
           start_time: running.value.start_time ?? now,
           end_time: now,
         };
+        finalEvent = { type: "run.failed", run_id: job.run_id, error: outcome.error!, ts: now };
+      }
+      // Cancel rule: the engine's outcome decides. A run the engine finished COMPLETED (or
+      // FAILED) before the abort took effect keeps that status even if a CANCELLING arrived
+      // meanwhile (the cancel came too late); a run that ended CANCELLED while a CANCELLING
+      // was seen is recorded "Run cancelled by request" (also when a task ignored its signal
+      // and was given up after PYOCO_CANCEL_GRACE_PERIOD_SEC: its late result is discarded).
+      if (outcome.status === "CANCELLED" && m.cancelRequested) {
+        outcome = { ...outcome, error: CANCELLED_BY_REQUEST };
+        finalEvent = {
+          type: "run.cancelled",
+          run_id: job.run_id,
+          error: CANCELLED_BY_REQUEST,
+          ts: outcome.end_time,
+        };
       }
 
-      // 5. Dispositions.
+      // 5. Dispositions. Events are flushed before any snapshot write.
       if (m.superseded || run.abortReason === "superseded") {
         m.stop();
+        await events.flush();
         await this.#ack(msg, log);
         return result("superseded", "ack");
       }
@@ -648,8 +685,22 @@ export class PyocoWorker {
         const max = this.#maxDeliver.get(tag) ?? this.#config.consumerMaxDeliver;
         if (delivery >= max) {
           m.stop();
+          events.push({
+            type: "run.failed",
+            run_id: job.run_id,
+            error: _maxDeliveriesError(delivery, max, "worker stopped"),
+            ts: nowSec(),
+          });
+          await events.flush();
           return await this.#giveUp(msg, tag, job, parsed.payload, delivery, "worker stopped");
         }
+        events.push({
+          type: "run.requeued",
+          run_id: job.run_id,
+          reason: "worker stopped",
+          ts: nowSec(),
+        });
+        await events.flush();
         await m.requeue().catch((err) => {
           log.warn("Cannot put the drained run back to PENDING", {}, err);
         });
@@ -657,6 +708,8 @@ export class PyocoWorker {
         log.info("Run aborted by drain; job NAKed for redelivery");
         return result("requeued", "nak", "worker stopped");
       }
+      if (finalEvent) events.push(finalEvent);
+      await events.flush();
       const written = await m.finish({
         status: outcome.status,
         tasks: outcome.tasks,
@@ -808,6 +861,10 @@ export class PyocoWorker {
         status: cur.value.status === "CANCELLING" ? "CANCELLING" : "RUNNING",
         tag: cur.value.tag ?? job.tag,
         tags: cur.value.tags ?? job.tags,
+        // A DLQ replay: kept from the job when the snapshot does not say it already.
+        ...(cur.value.replayed_from == null && job.replayed_from != null
+          ? { replayed_from: job.replayed_from }
+          : {}),
         worker_id: this.#workerId,
         start_time: now,
         end_time: null,
@@ -966,7 +1023,7 @@ export class PyocoWorker {
     cause: string,
   ): Promise<JobResult> {
     const max = this.#maxDeliver.get(tag) ?? this.#config.consumerMaxDeliver;
-    const error = `Max deliveries exceeded (${delivery} of ${max}): ${cause}`;
+    const error = _maxDeliveriesError(delivery, max, cause);
     const log = this.#log.child({ run_id: job.run_id, flow_name: job.flow_name, tag: job.tag });
     log.error("Giving up on the job: max deliveries exceeded", {
       err_id: ErrId.executionFailed,
@@ -1035,6 +1092,10 @@ class _TerminalWriteFailed extends Error {
     super(`Cannot write the terminal snapshot: ${_message(cause)}`, { cause });
     this.name = "TerminalWriteFailedError";
   }
+}
+
+function _maxDeliveriesError(delivery: number, max: number, cause: string): string {
+  return `Max deliveries exceeded (${delivery} of ${max}): ${cause}`;
 }
 
 function _message(err: unknown): string {

@@ -15,7 +15,13 @@ import {
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type Config, consumerName, loadConfig, workSubject } from "../../src/config.ts";
+import {
+  type Config,
+  consumerName,
+  eventsSubject,
+  loadConfig,
+  workSubject,
+} from "../../src/config.ts";
 import type { DlqMessage, Job, RunSnapshot, WorkerRecord } from "../../src/contract/wire.ts";
 import { Logger } from "../../src/log.ts";
 import { createJson, getJson } from "../../src/nats/kv.ts";
@@ -23,6 +29,7 @@ import { ensureConsumer, ensureResources } from "../../src/nats/resources.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
 import type { Flow } from "../../src/flow/types.ts";
 import type { WorkerRegistry } from "../../src/worker/worker.ts";
+import type { WorkerEvent } from "../../src/worker/events.ts";
 
 /** Everything a worker test needs. */
 export interface WorkerTestEnv {
@@ -46,6 +53,8 @@ export interface WorkerTestEnv {
   consumerInfo(tag?: string): Promise<ConsumerInfo>;
   /** Every dead letter so far, oldest first. */
   deadLetters(): Promise<DlqMessage[]>;
+  /** Every event of a run in the events stream, in stream order. */
+  events(runId: string): Promise<WorkerEvent[]>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -131,6 +140,26 @@ export async function setupWorkerTest(
         const m = await jsm.streams.getMessage(config.dlqStream, { seq });
         if (m) out.push(m.json<DlqMessage>());
       }
+      return out;
+    },
+    async events(runId) {
+      const subject = eventsSubject(config, runId);
+      const info = await jsm.streams.info(config.eventsStream, { subjects_filter: subject });
+      let left = info.state.subjects?.[subject] ?? 0;
+      const out: WorkerEvent[] = [];
+      if (left === 0) return out;
+      const consumer = await js.consumers.get(config.eventsStream, { filter_subjects: subject });
+      while (left > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(left, 5000), expires: 5000 });
+        let n = 0;
+        for await (const m of batch) {
+          out.push(m.json<WorkerEvent>());
+          n++;
+        }
+        if (n === 0) throw new Error(`Cannot read the events of run ${runId}: ${left} missing`);
+        left -= n;
+      }
+      await consumer.delete().catch(() => {});
       return out;
     },
     async [Symbol.asyncDispose]() {

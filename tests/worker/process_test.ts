@@ -47,6 +47,35 @@ Deno.test("worker process on SIGTERM lets the run complete, exits 0 and records 
   assert.ok(w.records().some((r) => r.message === "Worker draining"));
 });
 
+Deno.test("worker process on a second SIGTERM stops at once; another worker completes the job on redelivery", async () => {
+  await using t = await setupWorkerTest();
+  const env = { PYOCO_WORKER_DRAIN_TIMEOUT_SEC: "60", PYOCO_CANCEL_GRACE_PERIOD_SEC: "1" };
+  await using a = await startWorkerProcess({ natsUrl: t.srv.url, flows: FLOWS, env });
+  const job = await t.submit("slow", { seconds: 4 });
+  await waitFor(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", "RUNNING");
+  const first = a.stop("SIGTERM"); // starts the drain, which would wait for the run
+  await waitFor(() => a.records().some((r) => r.message === "Worker draining"), "the drain");
+  const code = await a.stop("SIGTERM");
+  assert.equal(code, 0, a.logs());
+  assert.equal(await first, 0);
+  assert.ok(a.records().some((r) => r.message === "Second signal: stopping at once"));
+  // It exited before the run could finish: the run was handed back, not completed.
+  const requeued = await t.snapshot(job.run_id);
+  assert.equal(requeued?.status, "PENDING", a.logs());
+  assert.equal((await t.workerRecord(a.workerId))?.state, "STOPPED");
+
+  await using b = await startWorkerProcess({ natsUrl: t.srv.url, flows: FLOWS });
+  const done = await status(t, job.run_id, "COMPLETED", 30_000);
+  assert.equal(done.worker_id, b.workerId);
+  assert.equal(done.attempt, 2, "second delivery");
+  assert.deepEqual(done.outputs, { nap: { slept: 4, run_id: job.run_id } });
+  const events = await t.events(job.run_id);
+  const types = events.map((e) => e.type);
+  assert.equal(types.filter((x) => x === "run.requeued").length, 1, `events: ${types}`);
+  assert.equal(types.at(-1), "run.completed");
+  assert.ok(events.every((e) => e.type !== "run.cancelled"), "a drained run is not cancelled");
+});
+
 Deno.test("least-privilege worker process: a task reading outside its folder fails, the worker lives on", async () => {
   await using t = await setupWorkerTest();
   await using w = await startWorkerProcess({ natsUrl: t.srv.url, flows: FLOWS });
