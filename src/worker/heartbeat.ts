@@ -1,7 +1,9 @@
 /**
  * The worker's liveness record at `pyoco_workers/<worker_id>` (SPEC §4 "Worker"): written every
- * `PYOCO_WORKER_HEARTBEAT_INTERVAL_SEC` and on every state change; the bucket's TTL removes the
- * record of a worker that died. The last write of a clean stop says `STOPPED`.
+ * `PYOCO_WORKER_HEARTBEAT_INTERVAL_SEC` and after state changes (coalesced: at most one write per
+ * {@linkcode STATE_WRITE_GAP_MS}, so a busy worker does not pay a KV write per run start and end);
+ * the bucket's TTL removes the record of a worker that died. The last write of a clean stop says
+ * `STOPPED`.
  *
  * Every write is compare-and-set on the record's revision and keeps `hidden` as stored: the
  * gateway's `PATCH /workers/{id}` sets it with its own compare-and-set update, and a heartbeat
@@ -17,6 +19,9 @@ import type { Logger } from "../log.ts";
 
 /** Version reported in worker records. */
 export const WORKER_VERSION = "0.1.0";
+
+/** Minimum gap between two writes caused by state changes (runs starting and ending). */
+export const STATE_WRITE_GAP_MS = 250;
 
 /** Options of {@linkcode WorkerHeartbeat}. */
 export interface WorkerHeartbeatOptions {
@@ -45,6 +50,10 @@ export class WorkerHeartbeat {
   #hidden = false;
   #timer: ReturnType<typeof setInterval> | null = null;
   #chain: Promise<void> = Promise.resolve();
+  /** Revision of our last write: the next write tries it first and reads only on a conflict. */
+  #revision: number | null = null;
+  #lastWriteAt = 0;
+  #scheduled: Promise<void> | null = null;
 
   /**
    * Prepare the record (nothing is written before {@linkcode WorkerHeartbeat.start}).
@@ -95,11 +104,18 @@ export class WorkerHeartbeat {
    * @param runIds Ids of the runs executing now.
    * @returns When the write is done.
    */
-  async setRuns(runIds: string[]): Promise<void> {
-    if (this.#state === "STOPPED") return;
+  setRuns(runIds: string[]): Promise<void> {
+    if (this.#state === "STOPPED") return Promise.resolve();
     this.#runIds = [...runIds];
     this.#state = runIds.length > 0 ? "RUNNING" : "IDLE";
-    await this.beat();
+    // Coalesce: one write carries every change made before it runs.
+    if (this.#scheduled) return this.#scheduled;
+    const waitMs = Math.max(0, this.#lastWriteAt + STATE_WRITE_GAP_MS - Date.now());
+    this.#scheduled = new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(() => {
+      this.#scheduled = null;
+      return this.beat();
+    });
+    return this.#scheduled;
   }
 
   /**
@@ -124,6 +140,15 @@ export class WorkerHeartbeat {
   async #write(): Promise<void> {
     const kv = this.#opts.kv;
     const key = this.#opts.workerId;
+    this.#lastWriteAt = Date.now();
+    if (this.#revision !== null) {
+      // Nobody else wrote since our last write (the usual case): one round trip.
+      const revision = await updateJson(kv, key, this.record(), this.#revision);
+      if (revision !== null) {
+        this.#revision = revision;
+        return;
+      }
+    }
     for (let i = 0; i < 10; i++) {
       const entry = await kv.get(key);
       const exists = entry !== null && entry.operation === "PUT" && entry.length > 0;
@@ -138,8 +163,12 @@ export class WorkerHeartbeat {
       const revision = exists
         ? await updateJson(kv, key, record, entry.revision)
         : await createJson(kv, key, record);
-      if (revision !== null) return;
+      if (revision !== null) {
+        this.#revision = revision;
+        return;
+      }
     }
+    this.#revision = null;
     throw new Error(`Cannot write worker record "${key}": it kept changing (10 conflicts)`);
   }
 

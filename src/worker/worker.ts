@@ -866,6 +866,8 @@ export class PyocoWorker {
           ? { replayed_from: job.replayed_from }
           : {}),
         worker_id: this.#workerId,
+        // The flow's graph DSL, so viewers (the dashboard) can draw the DAG.
+        graph: flow.graph,
         start_time: now,
         end_time: null,
         error: null,

@@ -109,6 +109,7 @@ Deno.test("PyocoWorker.runOnce() moves a run RUNNING → COMPLETED with tasks, r
   assert.equal(snap?.worker_id, worker.workerId);
   assert.equal(snap?.attempt, 1);
   assert.equal(snap?.error, null);
+  assert.equal(snap?.graph, "quick_step", "the graph travels with the snapshot for viewers");
   assert.ok(snap!.start_time! <= snap!.end_time!);
   assert.equal(snap?.tag, "default");
 
