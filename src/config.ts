@@ -29,6 +29,8 @@ export interface Config {
   workersKvBucket: string;
   workersKvTtlSec: number;
   authKvBucket: string;
+  idempotencyKvBucket: string;
+  idempotencyTtlSec: number;
   eventsStream: string;
   eventsSubjectPrefix: string;
   eventsMaxAgeSec: number;
@@ -42,9 +44,12 @@ export interface Config {
   httpAuthMode: "none" | "api_key";
   httpApiKeyHeader: string;
   authPepper: string;
+  sseHeartbeatSec: number;
 
   runHeartbeatIntervalSec: number;
   workerHeartbeatIntervalSec: number;
+  /** `null`: derived (2 × worker heartbeat interval, below the workers TTL). */
+  workerDisconnectedAfterSec: number | null;
   consumerAckWaitSec: number;
   consumerMaxDeliver: number;
   consumerMaxAckPending: number;
@@ -131,6 +136,11 @@ function _oneOf<T extends string>(values: readonly T[], upper = false): _Parser<
     if (!(values as readonly string[]).includes(v)) _fail(name, raw, `one of ${values.join(", ")}`);
     return v as T;
   };
+}
+
+function _optionalSeconds(min: number): _Parser<number | null> {
+  const parse = _seconds(min);
+  return (raw, name) => raw.trim() === "" ? null : parse(raw, name);
 }
 
 const _str: _Parser<string> = (raw) => raw;
@@ -258,6 +268,20 @@ export const CONFIG_VARIABLES = [
     "KV bucket of API-key records",
   ),
   _spec(
+    "idempotencyKvBucket",
+    "PYOCO_IDEMPOTENCY_KV_BUCKET",
+    "pyoco_idempotency",
+    _name,
+    "KV bucket of Idempotency-Key claims",
+  ),
+  _spec(
+    "idempotencyTtlSec",
+    "PYOCO_IDEMPOTENCY_TTL_SEC",
+    "86400",
+    _seconds(1),
+    "How long an Idempotency-Key is remembered",
+  ),
+  _spec(
     "eventsStream",
     "PYOCO_EVENTS_STREAM",
     "PYOCO_EVENTS",
@@ -337,6 +361,13 @@ export const CONFIG_VARIABLES = [
     true,
   ),
   _spec(
+    "sseHeartbeatSec",
+    "PYOCO_SSE_HEARTBEAT_SEC",
+    "15",
+    _seconds(0.05, 3600),
+    "Heartbeat interval of idle watch streams (server-sent events)",
+  ),
+  _spec(
     "runHeartbeatIntervalSec",
     "PYOCO_RUN_HEARTBEAT_INTERVAL_SEC",
     "1",
@@ -349,6 +380,13 @@ export const CONFIG_VARIABLES = [
     "5",
     _seconds(0.05),
     "How often a worker refreshes its record",
+  ),
+  _spec(
+    "workerDisconnectedAfterSec",
+    "PYOCO_WORKER_DISCONNECTED_AFTER_SEC",
+    "",
+    _optionalSeconds(0.05),
+    "A worker silent this long shows as DISCONNECTED (empty = 2 × heartbeat interval; < TTL)",
   ),
   _spec("consumerAckWaitSec", "PYOCO_CONSUMER_ACK_WAIT_SEC", "30", _seconds(1), "Consumer AckWait"),
   _spec(
@@ -514,6 +552,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       `Invalid PYOCO_ACK_PROGRESS_INTERVAL_SEC=${result.ackProgressIntervalSec}: expected less than PYOCO_CONSUMER_ACK_WAIT_SEC (${result.consumerAckWaitSec})`,
     );
   }
+  if (
+    result.workerDisconnectedAfterSec !== null &&
+    result.workerDisconnectedAfterSec >= result.workersKvTtlSec
+  ) {
+    throw new ConfigError(
+      "PYOCO_WORKER_DISCONNECTED_AFTER_SEC",
+      `Invalid PYOCO_WORKER_DISCONNECTED_AFTER_SEC=${result.workerDisconnectedAfterSec}: expected less than PYOCO_WORKERS_KV_TTL_SEC (${result.workersKvTtlSec})`,
+    );
+  }
   if ((result.natsUser === null) !== (result.natsPassword === null)) {
     throw new ConfigError(
       "PYOCO_NATS_USER",
@@ -563,4 +610,18 @@ export function dlqSubject(config: Config, tag: string): string {
 /** Events subject of a run: `<prefix>.<run_id>`. */
 export function eventsSubject(config: Config, runId: string): string {
   return `${config.eventsSubjectPrefix}.${runId}`;
+}
+
+/**
+ * How long a worker may stay silent before it shows as `DISCONNECTED`:
+ * `PYOCO_WORKER_DISCONNECTED_AFTER_SEC`, or by default twice the worker heartbeat interval, kept
+ * below the workers bucket TTL (at most 3/4 of it) so the state is visible before the record
+ * expires.
+ *
+ * @param config The configuration.
+ * @returns Seconds.
+ */
+export function workerDisconnectedAfterSec(config: Config): number {
+  if (config.workerDisconnectedAfterSec !== null) return config.workerDisconnectedAfterSec;
+  return Math.min(2 * config.workerHeartbeatIntervalSec, 0.75 * config.workersKvTtlSec);
 }

@@ -1,6 +1,8 @@
 /**
- * The admin commands: API-key create / list / revoke. Output goes to stdout (tables, or JSON with
- * `--json`); errors to stderr with a hint. Secrets are printed once, by `create`, and never logged.
+ * The admin commands: API-key create / list / revoke, and dead letters (`dlq list`, `dlq replay`,
+ * over NATS directly with the same functions as the gateway's `/dlq` routes). Output goes to
+ * stdout (tables, or JSON with `--json`); errors to stderr with a hint. Secrets are printed once,
+ * by `create`, and never logged.
  *
  * @module
  */
@@ -11,6 +13,18 @@ import { connectNats, NatsUnavailableError } from "../nats/connection.ts";
 import { ensureResources } from "../nats/resources.ts";
 import { ApiKeyStore } from "../auth/store.ts";
 import { publicView, validateApiKeyLabel, validateTenantId } from "../auth/keys.ts";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { TAG_PATTERN } from "../contract/wire.ts";
+import { HttpError } from "../gateway/errors.ts";
+import { Logger } from "../log.ts";
+import {
+  DeadLetterNotFoundError,
+  DeadLetterNotReplayableError,
+  DLQ_LIMIT,
+  DLQ_REASONS,
+  listDeadLetters,
+  replayDeadLetter,
+} from "../ops/dlq.ts";
 import {
   ApiKeyNotFoundError,
   InvalidApiKeyLabelError,
@@ -24,6 +38,12 @@ API keys (stored in the auth KV bucket, PYOCO_AUTH_KV_BUCKET):
   api-key create --tenant T [--label L] [--json]   create a key; prints it ONCE
   api-key list [--tenant T] [--json]               list keys (never secrets)
   api-key revoke --key-id K [--json]               revoke a key (idempotent)
+
+Dead letters (the DLQ stream, PYOCO_DLQ_STREAM):
+  dlq list [--reason R] [--tag T] [--limit N] [--json]
+                                                   newest first (R: invalid_job,
+                                                   flow_not_found, execution_error)
+  dlq replay SEQ [--json]                          submit entry SEQ's job again as a new run
 
 Options:
   --nats-url URL   NATS server(s), comma-separated (default PYOCO_NATS_URL)
@@ -62,6 +82,9 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
         tenant: { type: "string" },
         label: { type: "string" },
         "key-id": { type: "string" },
+        reason: { type: "string" },
+        tag: { type: "string" },
+        limit: { type: "string" },
         json: { type: "boolean", default: false },
         "nats-url": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -78,6 +101,7 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
   }
   const [group, action] = positionals;
   const command = `${group} ${action ?? ""}`.trim();
+  if (group === "dlq") return await _runDlq(action, positionals.slice(2), values, io);
   try {
     if (group !== "api-key" || !["create", "list", "revoke"].includes(action ?? "")) {
       throw new _UsageError(`Unknown command "${command}"`);
@@ -169,4 +193,123 @@ function _table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
+}
+
+interface _DlqFlags {
+  reason?: string;
+  tag?: string;
+  limit?: string;
+  json?: boolean;
+  "nats-url"?: string;
+}
+
+async function _runDlq(
+  action: string | undefined,
+  args: string[],
+  values: _DlqFlags,
+  io: AdminIo,
+): Promise<number> {
+  const command = `dlq ${action ?? ""}`.trim();
+  try {
+    let seq = 0;
+    let limit: number | undefined;
+    if (action === "list") {
+      if (args.length > 0) throw new _UsageError(`dlq list takes no argument, got "${args[0]}"`);
+      if (
+        values.reason !== undefined && !(DLQ_REASONS as readonly string[]).includes(values.reason)
+      ) {
+        throw new _UsageError(`--reason must be one of ${DLQ_REASONS.join(", ")}`);
+      }
+      if (values.tag !== undefined && !TAG_PATTERN.test(values.tag)) {
+        throw new _UsageError("--tag must be 1 to 64 letters, digits, _ or -");
+      }
+      if (values.limit !== undefined) {
+        limit = Number(values.limit);
+        if (!/^\d+$/.test(values.limit) || limit < 1 || limit > DLQ_LIMIT.max) {
+          throw new _UsageError(`--limit must be an integer from 1 to ${DLQ_LIMIT.max}`);
+        }
+      }
+    } else if (action === "replay") {
+      if (args.length !== 1 || !/^\d{1,15}$/.test(args[0]!) || Number(args[0]) < 1) {
+        throw new _UsageError("dlq replay needs one sequence number: dlq replay SEQ");
+      }
+      seq = Number(args[0]);
+    } else {
+      throw new _UsageError(`Unknown command "${command}"`);
+    }
+    let config;
+    try {
+      config = loadConfig({ envOverrides: { PYOCO_NATS_URL: values["nats-url"] } });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new _UsageError(err.message);
+      throw err;
+    }
+    const nc = await connectNats(config, { name: "pyoco-admin", timeoutMs: 3000 });
+    try {
+      const { runs } = await ensureResources(nc, config);
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      if (action === "list") {
+        const entries = await listDeadLetters(jsm, config, {
+          reason: values.reason,
+          tag: values.tag,
+          limit,
+        });
+        if (values.json) io.out(JSON.stringify(entries));
+        else if (entries.length === 0) io.out("No dead letters.");
+        else {
+          io.out(_table(
+            ["SEQ", "TIME", "REASON", "TAG", "FLOW", "RUN_ID", "ERROR"],
+            entries.map((e) => [
+              String(e.seq),
+              e.timestamp ? new Date(e.timestamp * 1000).toISOString() : "",
+              e.reason,
+              e.tag ?? "",
+              e.flow_name ?? "",
+              e.run_id ?? "",
+              (e.error ?? "").replace(/\s+/g, " ").slice(0, 80),
+            ]),
+          ));
+        }
+      } else {
+        const logger = new Logger({
+          service: "pyoco-server:admin",
+          logger: "pyoco.admin",
+          level: "ERROR",
+          write: (line) => io.err(line),
+        });
+        const backend = {
+          js: jetstream(nc, { timeout: 5000 }),
+          runs,
+          timeoutMs: 5000,
+          state: { connected: true },
+        };
+        const answer = await replayDeadLetter(
+          { backend, config, logger, principal: null },
+          jsm,
+          seq,
+        );
+        if (values.json) io.out(JSON.stringify(answer));
+        else io.out(`Replayed dead letter ${seq} as run ${answer.run_id} (${answer.status}).`);
+      }
+    } finally {
+      await nc.close();
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof _UsageError) {
+      io.err(`${err.message}\n\n${ADMIN_HELP}`);
+      return 2;
+    }
+    if (err instanceof DeadLetterNotFoundError || err instanceof DeadLetterNotReplayableError) {
+      io.err(err.message);
+      return 1;
+    }
+    if (err instanceof NatsUnavailableError) {
+      io.err(`${err.message}\nIs NATS running? Set PYOCO_NATS_URL or pass --nats-url.`);
+      return 1;
+    }
+    const message = err instanceof HttpError ? err.detail : (err as Error).message;
+    io.err(`${command} failed: ${message}`);
+    return 1;
+  }
 }

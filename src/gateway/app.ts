@@ -18,8 +18,13 @@ import type { GatewayBackend } from "./backend.ts";
 import type { RouteContext, RouteHandler } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { HttpMetrics } from "./metrics.ts";
-import { getHealth, getMetrics, listWorkers } from "./ops.ts";
+import { postCancel } from "./cancel.ts";
+import { listDlq, postDlqReplay } from "./dlq.ts";
+import { getRunEvents } from "./events.ts";
+import { getHealth, getMetrics } from "./ops.ts";
 import { getRun, getRunTasks, listRuns, postRun, postRunYaml } from "./runs.ts";
+import { watchRun, watchRuns } from "./watch.ts";
+import { listWorkers, patchWorker } from "./workers.ts";
 
 /** What {@linkcode createApp} needs. */
 export interface AppDeps {
@@ -57,9 +62,17 @@ const _ROUTES: readonly _Route[] = [
   _route("POST", "/runs", postRun),
   _route("GET", "/runs", listRuns),
   _route("POST", "/runs/yaml", postRunYaml),
+  // Before /runs/:id, which would also match it.
+  _route("GET", "/runs/watch", watchRuns),
   _route("GET", "/runs/:id", getRun),
   _route("GET", "/runs/:id/tasks", getRunTasks),
+  _route("GET", "/runs/:id/watch", watchRun),
+  _route("GET", "/runs/:id/events", getRunEvents),
+  _route("POST", "/runs/:id/cancel", postCancel),
   _route("GET", "/workers", listWorkers),
+  _route("PATCH", "/workers/:id", patchWorker),
+  _route("GET", "/dlq", listDlq),
+  _route("POST", "/dlq/:seq/replay", postDlqReplay),
   _route("GET", "/metrics", getMetrics),
 ];
 

@@ -36,6 +36,8 @@ export interface GatewayBackend {
   workers: KV;
   /** Auth bucket. */
   auth: KV;
+  /** Idempotency-Key claims (TTL). */
+  idempotency: KV;
   /** Run summaries kept current by a watch. */
   index: RunIndex;
   /** Deadline of one NATS operation, in milliseconds. */
@@ -76,10 +78,11 @@ export async function openBackend(
   const js = jetstream(nc, { timeout: timeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
   const kvm = new Kvm(js);
-  const [runs, workers, auth] = await Promise.all([
+  const [runs, workers, auth, idempotency] = await Promise.all([
     kvm.open(config.runsKvBucket),
     kvm.open(config.workersKvBucket),
     kvm.open(config.authKvBucket),
+    kvm.open(config.idempotencyKvBucket),
   ]);
   const index = new RunIndex(runs, { logger: options.logger, connection: nc });
   index.start();
@@ -92,6 +95,7 @@ export async function openBackend(
     runs,
     workers,
     auth,
+    idempotency,
     index,
     timeoutMs,
     close: () => index.close(),

@@ -14,10 +14,41 @@ export { readBodyCapped, readJsonBody, readMultipartBody } from "./body.ts";
 export { HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 export type { FieldError, HttpErrorOptions } from "./errors.ts";
 export { HttpMetrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
-export { RunIndex } from "./run_index.ts";
-export type { IndexedRun, RunIndexOptions, RunIndexQuery } from "./run_index.ts";
+export { RunIndex, UPDATED_AT_SKEW_SEC } from "./run_index.ts";
+export type {
+  IndexedRun,
+  RunChange,
+  RunDeltaPage,
+  RunDeltaQuery,
+  RunIndexOptions,
+  RunIndexQuery,
+} from "./run_index.ts";
 export { LIST_LIMIT, RUN_ID_PATTERN } from "./runs.ts";
-export { FLOW_NAME_PATTERN, submitRun, validateRunRequest, validateYamlRequest } from "./submit.ts";
-export type { RunRequest, SubmitContext, YamlSubmission } from "./submit.ts";
+export {
+  buildRun,
+  FLOW_NAME_PATTERN,
+  publishJob,
+  submitRun,
+  validateRunRequest,
+  validateYamlRequest,
+} from "./submit.ts";
+export type {
+  RunRequest,
+  SubmitBackend,
+  SubmitContext,
+  SubmitOptions,
+  YamlSubmission,
+} from "./submit.ts";
+export { CANCELLED_BY_REQUEST, cancelledSnapshot, cancelRun } from "./cancel.ts";
+export { decodeCursor, DELTA_MAX_SCAN, encodeCursor } from "./delta.ts";
+export type { DeltaCursor } from "./delta.ts";
+export { EVENTS_LIMIT, lastEventSeq, readRunEvents } from "./events.ts";
+export type { ReadRunEventsOptions, StoredRunEvent } from "./events.ts";
+export { IDEMPOTENCY_HEADER, submitIdempotent, TAKEOVER_AFTER_MS } from "./idempotency.ts";
+export type { IdempotencyClaim, IdempotentAnswer, IdempotentSubmitContext } from "./idempotency.ts";
+export { parseLastEventId, WATCH_ALL_REPLAY_MAX } from "./watch.ts";
+export type { LastEventId } from "./watch.ts";
+export { readWorkers, workerView } from "./workers.ts";
+export type { WorkerView } from "./workers.ts";
 export { gatewayLogger, startGateway } from "./server.ts";
 export type { GatewayHandle, StartGatewayOptions } from "./server.ts";

@@ -1,6 +1,6 @@
 /**
- * Operational routes: `GET /health` (open, never needs NATS), `GET /workers` and
- * `GET /metrics`.
+ * Operational routes: `GET /health` (open, never needs NATS) and `GET /metrics` (the workers
+ * routes are in `workers.ts`).
  *
  * Decisions: `/workers` and `/metrics` describe the whole system, not one tenant (they still
  * need a key when auth is on). A worker record counts as alive when its heartbeat is younger
@@ -11,13 +11,11 @@
  * @module
  */
 
-import type { WorkerRecord } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
 import { natsCall } from "./backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
-import { invalidRequest } from "./errors.ts";
 import { isWorkerAlive, PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import type { GatewayBackend } from "./backend.ts";
+import { readWorkers } from "./workers.ts";
 
 /** `GET /health`: always 200 `{status: "ok", nats: "connected" | "disconnected"}`. */
 export function getHealth(ctx: RouteContext): Promise<Response> {
@@ -26,50 +24,12 @@ export function getHealth(ctx: RouteContext): Promise<Response> {
   return Promise.resolve(json({ status: "ok", nats: connected ? "connected" : "disconnected" }));
 }
 
-async function _workers(backend: GatewayBackend): Promise<WorkerRecord[]> {
-  return await natsCall(
-    async () => {
-      const keys: string[] = [];
-      for await (const k of await backend.workers.keys()) keys.push(k);
-      const entries = await Promise.all(keys.map((k) => backend.workers.get(k)));
-      const out: WorkerRecord[] = [];
-      for (const e of entries) {
-        if (!e || e.operation !== "PUT" || e.length === 0) continue;
-        try {
-          const record = e.json<WorkerRecord>();
-          if (record && typeof record === "object") out.push(record);
-        } catch { /* not JSON: skipped */ }
-      }
-      out.sort((a, b) => String(a.worker_id) < String(b.worker_id) ? -1 : 1);
-      return out;
-    },
-    "Cannot list workers",
-    backend.timeoutMs,
-  );
-}
-
-function _flag(value: string | null, path: string): boolean {
-  if (value === null) return false;
-  const v = value.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["", "0", "false", "no", "off"].includes(v)) return false;
-  throw invalidRequest([{ path, message: "must be true or false" }]);
-}
-
-/** `GET /workers?include_hidden=`: worker records from the TTL bucket. */
-export async function listWorkers(ctx: RouteContext): Promise<Response> {
-  const includeHidden = _flag(ctx.url.searchParams.get("include_hidden"), "include_hidden");
-  const backend = requireBackend(ctx, "Cannot list workers");
-  const workers = await _workers(backend);
-  return json(includeHidden ? workers : workers.filter((w) => w.hidden !== true));
-}
-
 /** `GET /metrics`: Prometheus text 0.0.4. */
 export async function getMetrics(ctx: RouteContext): Promise<Response> {
   const backend = requireBackend(ctx, "Cannot collect metrics");
   const { config } = ctx;
   const [workers, dlq, work, consumers] = await Promise.all([
-    _workers(backend),
+    readWorkers(backend),
     natsCall(
       () => backend.jsm.streams.info(config.dlqStream),
       "Cannot read the DLQ stream",

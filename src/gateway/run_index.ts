@@ -11,6 +11,18 @@
  * next list at once (read-your-writes). On every NATS reconnect the watch is re-opened from the
  * last values (deletes come back as markers), which repairs anything missed while disconnected.
  *
+ * Change feed and delta listing **[beyond]**: listeners registered with
+ * {@linkcode RunIndex.onChange} hear every newer revision the index applies (one KV watch per
+ * gateway, however many `GET /runs/watch` clients there are). The index also keeps the runs in
+ * KV-revision order (revisions are monotonic per bucket): an array of `(revision, run_id)`
+ * appended as revisions arrive, with lazy deletion (an entry whose run has a newer revision, or
+ * was deleted, is skipped) and an occasional compaction. {@linkcode RunIndex.listDelta} finds
+ * its start by binary search and scans forward, so a page costs O(log n + scanned), bounded by
+ * `maxScan`, whatever the number of stored runs. It only returns revisions up to the watch's
+ * *watermark* (the last revision the in-order KV watch delivered): a revision the gateway
+ * upserted itself is held back until the watch has delivered every revision before it, so a
+ * cursor never moves past a write the index has not seen yet.
+ *
  * @module
  */
 
@@ -40,6 +52,58 @@ export interface RunIndexQuery {
   tenantId?: string | null;
   /** At most this many, newest `updated_at` first. */
   limit: number;
+}
+
+/** Filter and position of {@linkcode RunIndex.listDelta}. */
+export interface RunDeltaQuery {
+  /** Only these statuses (none: every status). */
+  statuses?: ReadonlySet<string> | null;
+  /** Only this flow name. */
+  flow?: string | null;
+  /** Only runs whose `tags` (or `tag`) include this tag. */
+  tag?: string | null;
+  /** Only this tenant; `undefined` means every tenant. */
+  tenantId?: string | null;
+  /** Start after this KV revision (exclusive). */
+  afterRevision: number;
+  /**
+   * Only runs whose `updated_at` is greater than this (unix seconds). With `afterRevision` 0 the
+   * scan also starts near the first run updated after it (found by binary search).
+   */
+  updatedAfter?: number | null;
+  /** At most this many runs. */
+  limit: number;
+  /** Scan at most this many entries (bounds the cost of a page). @default {10000} */
+  maxScan?: number;
+}
+
+/** One page of {@linkcode RunIndex.listDelta}. */
+export interface RunDeltaPage {
+  /** Matching runs, ascending KV revision. */
+  runs: IndexedRun[];
+  /** The revision to continue after (never smaller than the query's `afterRevision`). */
+  nextRevision: number;
+  /** Whether entries after `nextRevision` are already known (ask again at once). */
+  hasMore: boolean;
+  /** Entries looked at (for tests and benchmarks). */
+  scanned: number;
+}
+
+/** A change heard by {@linkcode RunIndex.onChange} listeners. */
+export type RunChange =
+  | { type: "put"; run: IndexedRun }
+  | { type: "delete"; run: IndexedRun; revision: number };
+
+/**
+ * Clocks of the writers (gateway, workers) are assumed to agree within this many seconds when
+ * `updated_after` is turned into a start position.
+ */
+export const UPDATED_AT_SKEW_SEC = 60;
+
+interface _OrderEntry {
+  rev: number;
+  id: string;
+  at: number;
 }
 
 /** Options of {@linkcode RunIndex}. */
@@ -106,6 +170,10 @@ export class RunIndex {
   readonly #retryMs: number;
   readonly #runs = new Map<string, IndexedRun>();
   readonly #counts = new Map<string, number>();
+  readonly #order: _OrderEntry[] = [];
+  #stale = 0;
+  #watermark = 0;
+  readonly #listeners = new Set<(change: RunChange) => void>();
   #ready = false;
   #readyWaiters: (() => void)[] = [];
   #closed = false;
@@ -200,6 +268,73 @@ export class RunIndex {
     if (!old) return;
     this.#runs.delete(runId);
     this.#count(old.status, -1);
+    this.#stale++;
+  }
+
+  /**
+   * Be told of every change in the runs bucket, once per KV revision and in revision order, as
+   * the watch delivers it (a write the gateway upserted itself is told when the watch brings
+   * it). Called synchronously; exceptions are ignored.
+   *
+   * @param fn The listener.
+   * @returns A function that removes the listener.
+   */
+  onChange(fn: (change: RunChange) => void): () => void {
+    this.#listeners.add(fn);
+    return () => {
+      this.#listeners.delete(fn);
+    };
+  }
+
+  /** The last revision the KV watch delivered: every earlier write is reflected. */
+  get watermark(): number {
+    return this.#watermark;
+  }
+
+  /**
+   * Runs updated after a revision, in KV-revision order (the delta listing of `GET /runs`).
+   *
+   * A run appears at the position of its latest revision only, so across pages every run
+   * updated after the start appears once; a run updated again after it was paged appears again
+   * later (a new update). Cost: a binary search plus at most `maxScan` entries.
+   *
+   * @param query Filters, start position and limit.
+   * @returns The page, the revision to continue after and whether more is known.
+   */
+  listDelta(query: RunDeltaQuery): RunDeltaPage {
+    const order = this.#order;
+    const limit = Math.max(0, query.limit);
+    const maxScan = Math.max(1, query.maxScan ?? 10_000);
+    const watermark = this.#watermark;
+    const updatedAfter = query.updatedAfter ?? null;
+    let start = this.#firstAfterRevision(query.afterRevision);
+    if (query.afterRevision === 0 && updatedAfter !== null) {
+      start = Math.max(start, this.#firstAfterTime(updatedAfter - UPDATED_AT_SKEW_SEC));
+    }
+    let next = query.afterRevision;
+    if (start > 0) next = Math.max(next, Math.min(order[start - 1]!.rev, watermark));
+    const runs: IndexedRun[] = [];
+    let scanned = 0;
+    let i = start;
+    while (i < order.length && runs.length < limit && scanned < maxScan) {
+      const e = order[i]!;
+      if (e.rev > watermark) break;
+      scanned++;
+      i++;
+      next = e.rev;
+      const run = this.#runs.get(e.id);
+      if (!run || run.revision !== e.rev) continue;
+      if (query.statuses && !query.statuses.has(run.status)) continue;
+      if (query.flow != null && run.flow_name !== query.flow) continue;
+      if (query.tag != null && run.tag !== query.tag && !run.tags.includes(query.tag)) continue;
+      if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
+      if (updatedAfter !== null && !(run.updated_at > updatedAfter)) continue;
+      runs.push(run);
+    }
+    const hasMore = i < order.length && order[i]!.rev <= watermark;
+    // Everything up to the watermark has been seen: the cursor may move on to it.
+    if (!hasMore) next = Math.max(next, watermark);
+    return { runs, nextRevision: next, hasMore, scanned };
   }
 
   /**
@@ -267,10 +402,65 @@ export class RunIndex {
 
   #put(run: IndexedRun): void {
     const old = this.#runs.get(run.run_id);
-    if (old && old.revision > run.revision) return;
+    if (old && old.revision >= run.revision) return;
     this.#runs.set(run.run_id, run);
-    if (old) this.#count(old.status, -1);
+    if (old) {
+      this.#count(old.status, -1);
+      this.#stale++;
+    }
     this.#count(run.status, 1);
+    this.#insertOrder({ rev: run.revision, id: run.run_id, at: run.updated_at });
+  }
+
+  #notify(change: RunChange): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(change);
+      } catch { /* a listener must not break the index */ }
+    }
+  }
+
+  #insertOrder(entry: _OrderEntry): void {
+    const order = this.#order;
+    const last = order[order.length - 1];
+    if (last === undefined || last.rev < entry.rev) {
+      order.push(entry);
+    } else {
+      // Rare (an upsert ahead of the watch): insert in place, usually near the end.
+      order.splice(this.#firstAfterRevision(entry.rev), 0, entry);
+    }
+    if (this.#stale > 1024 && this.#stale * 2 > order.length) this.#compact();
+  }
+
+  #compact(): void {
+    const live = this.#order.filter((e) => this.#runs.get(e.id)?.revision === e.rev);
+    this.#order.length = 0;
+    this.#order.push(...live);
+    this.#stale = 0;
+  }
+
+  /** Index of the first entry whose revision is greater than `rev`. */
+  #firstAfterRevision(rev: number): number {
+    let lo = 0;
+    let hi = this.#order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#order[mid]!.rev <= rev) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Index of the first entry whose `updated_at` is greater than `at` (times ~ revisions). */
+  #firstAfterTime(at: number): number {
+    let lo = 0;
+    let hi = this.#order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#order[mid]!.at <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   #count(status: string, delta: number): void {
@@ -286,6 +476,20 @@ export class RunIndex {
   }
 
   #apply(entry: KvWatchEntry): void {
+    const before = this.#runs.get(entry.key);
+    this.#apply1(entry);
+    // A re-opened watch replays what it already delivered: only newer revisions are news.
+    if (entry.revision <= this.#watermark) return;
+    this.#watermark = entry.revision;
+    if (entry.operation === "PUT" && entry.length > 0) {
+      const run = this.#runs.get(entry.key);
+      if (run && run.revision === entry.revision) this.#notify({ type: "put", run });
+    } else if (before) {
+      this.#notify({ type: "delete", run: before, revision: entry.revision });
+    }
+  }
+
+  #apply1(entry: KvWatchEntry): void {
     if (entry.operation !== "PUT" || entry.length === 0) {
       const old = this.#runs.get(entry.key);
       if (old && old.revision <= entry.revision) this.remove(entry.key);

@@ -22,10 +22,18 @@ import { natsCall } from "./backend.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { readJsonBody, readMultipartBody } from "./body.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
-import { HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
+import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 import { isWorkerAlive } from "./metrics.ts";
-import { submitRun, validateRunRequest, validateYamlRequest } from "./submit.ts";
-import { toSummary } from "./run_index.ts";
+import {
+  type RunRequest,
+  submitRun,
+  validateRunRequest,
+  validateYamlRequest,
+  type YamlSubmission,
+} from "./submit.ts";
+import { idempotencyKeyOf, submitIdempotent } from "./idempotency.ts";
+import { type IndexedRun, toSummary } from "./run_index.ts";
+import { listRunsDelta } from "./delta.ts";
 
 /** Run ids the gateway accepts in paths (a single KV key token). */
 export const RUN_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,128}$/;
@@ -35,11 +43,25 @@ const _WORKER_KEY = /^[-/=\w]+(\.[-/=\w]+)*$/;
 /** Default and maximum of `GET /runs?limit=`. */
 export const LIST_LIMIT = { default: 50, max: 200 } as const;
 
-function _notFound(id: string): HttpError {
+/**
+ * The 404 of a run that does not exist (or that the caller may not see).
+ *
+ * @param id The run id.
+ * @returns The error to throw (ERR-PYOCO-0005).
+ */
+export function runNotFound(id: string): HttpError {
   return new HttpError(404, ErrId.runNotFound, `Run ${JSON.stringify(id)} not found`);
 }
 
-function _includes(url: URL, allowed: readonly string[]): Set<string> {
+/**
+ * The `include` query values (repeatable, comma-separated, case-insensitive).
+ *
+ * @param url The request URL.
+ * @param allowed The accepted values.
+ * @returns The values given.
+ * @throws {HttpError} 422 ERR-PYOCO-0002 naming the first unknown value.
+ */
+export function parseIncludes(url: URL, allowed: readonly string[]): Set<string> {
   const values = url.searchParams.getAll("include")
     .flatMap((v) => v.split(","))
     .map((v) => v.trim().toLowerCase())
@@ -54,48 +76,75 @@ function _includes(url: URL, allowed: readonly string[]): Set<string> {
   return new Set(values);
 }
 
-async function _readRun(ctx: RouteContext, backend: GatewayBackend): Promise<RunSnapshot> {
+/**
+ * Read the run named by the `id` path parameter, as the caller may see it.
+ *
+ * @param ctx The route context (path parameter `id`, caller).
+ * @param backend The NATS side.
+ * @returns The snapshot and its KV revision.
+ * @throws {HttpError} 404 ERR-PYOCO-0005 when it is missing, its id is impossible or it belongs
+ *   to another tenant; 503 when NATS does not answer.
+ */
+export async function readRun(
+  ctx: RouteContext,
+  backend: GatewayBackend,
+): Promise<{ snapshot: RunSnapshot; revision: number }> {
   const id = ctx.params.id ?? "";
-  if (!RUN_ID_PATTERN.test(id)) throw _notFound(id);
+  if (!RUN_ID_PATTERN.test(id)) throw runNotFound(id);
   const entry = await natsCall(
     () => backend.runs.get(id),
     `Cannot read run ${id}`,
     backend.timeoutMs,
   );
-  if (!entry || entry.operation !== "PUT" || entry.length === 0) throw _notFound(id);
+  if (!entry || entry.operation !== "PUT" || entry.length === 0) throw runNotFound(id);
   const snapshot = entry.json<RunSnapshot>();
-  if (ctx.principal !== null && snapshot.tenant_id !== ctx.principal.tenantId) throw _notFound(id);
-  return snapshot;
+  if (ctx.principal !== null && snapshot.tenant_id !== ctx.principal.tenantId) {
+    throw runNotFound(id);
+  }
+  return { snapshot, revision: entry.revision };
 }
 
-/** `POST /runs`: submit a run by flow name. */
+async function _readRun(ctx: RouteContext, backend: GatewayBackend): Promise<RunSnapshot> {
+  return (await readRun(ctx, backend)).snapshot;
+}
+
+async function _submit(
+  ctx: RouteContext,
+  key: string | null,
+  request: RunRequest,
+  yaml?: YamlSubmission,
+): Promise<Response> {
+  const backend = requireBackend(ctx, "Cannot submit the run");
+  const sctx = { backend, config: ctx.config, logger: ctx.logger, principal: ctx.principal };
+  if (key === null) return json(await submitRun(sctx, request, yaml));
+  const { replayed, ...answer } = await submitIdempotent(sctx, key, request, yaml);
+  const res = json(answer);
+  if (replayed) res.headers.set("idempotent-replayed", "true");
+  return res;
+}
+
+/** `POST /runs`: submit a run by flow name (header `Idempotency-Key` honoured). */
 export async function postRun(ctx: RouteContext): Promise<Response> {
+  const key = idempotencyKeyOf(ctx.req);
   const body = await readJsonBody(ctx.req, ctx.config.httpMaxBodyBytes);
   const request = validateRunRequest(body, ctx.config);
-  const backend = requireBackend(ctx, "Cannot submit the run");
-  const answer = await submitRun(
-    { backend, config: ctx.config, logger: ctx.logger, principal: ctx.principal },
-    request,
-  );
-  return json(answer);
+  return await _submit(ctx, key, request);
 }
 
-/** `POST /runs/yaml`: submit a flow.yaml run (multipart `workflow`, `flow_name`, `tag?`). */
+/**
+ * `POST /runs/yaml`: submit a flow.yaml run (multipart `workflow`, `flow_name`, `tag?`; header
+ * `Idempotency-Key` honoured).
+ */
 export async function postRunYaml(ctx: RouteContext): Promise<Response> {
+  const key = idempotencyKeyOf(ctx.req);
   const form = await readMultipartBody(ctx.req, ctx.config.httpMaxBodyBytes);
   const { request, yaml } = await validateYamlRequest(form, ctx.config);
-  const backend = requireBackend(ctx, "Cannot submit the run");
-  const answer = await submitRun(
-    { backend, config: ctx.config, logger: ctx.logger, principal: ctx.principal },
-    request,
-    yaml,
-  );
-  return json(answer);
+  return await _submit(ctx, key, request, yaml);
 }
 
 /** `GET /runs/{id}`: the snapshot (task records only when included) and its worker's state. */
 export async function getRun(ctx: RouteContext): Promise<Response> {
-  const include = _includes(ctx.url, ["records", "full", "all"]);
+  const include = parseIncludes(ctx.url, ["records", "full", "all"]);
   const backend = requireBackend(ctx, "Cannot read the run");
   const snapshot = await _readRun(ctx, backend);
   let worker: Partial<WorkerRecord> | null = null;
@@ -141,10 +190,29 @@ export async function getRunTasks(ctx: RouteContext): Promise<Response> {
   return json(view);
 }
 
-/** `GET /runs`: newest runs first, filtered by status, flow and tag. */
-export async function listRuns(ctx: RouteContext): Promise<Response> {
-  const q = ctx.url.searchParams;
-  const errors: { path: string; message: string }[] = [];
+/** The list filters of `GET /runs` (and `GET /runs/watch`). */
+export interface RunFilters {
+  /** Only these statuses (`null`: every status). */
+  statuses: Set<string> | null;
+  /** Only this flow. */
+  flow: string | null;
+  /** Only this tag. */
+  tag: string | null;
+  /** Page size. */
+  limit: number;
+  /** `include` values (`full`/`all`: whole snapshots). */
+  include: Set<string>;
+}
+
+/**
+ * Parse `status` (repeatable, comma-separated), `flow`, `tag`, `limit` and `include`.
+ *
+ * @param url The request URL.
+ * @param errors Problems are appended here (the caller throws them together).
+ * @returns The filters (defaults where a value is bad).
+ */
+export function parseRunFilters(url: URL, errors: FieldError[]): RunFilters {
+  const q = url.searchParams;
   const statuses = q.getAll("status").flatMap((v) => v.split(","))
     .map((v) => v.trim().toUpperCase()).filter((v) => v !== "");
   for (const s of statuses) {
@@ -172,24 +240,46 @@ export async function listRuns(ctx: RouteContext): Promise<Response> {
   const flow = q.get("flow") || null;
   let include = new Set<string>();
   try {
-    include = _includes(ctx.url, ["full", "all"]);
+    include = parseIncludes(url, ["full", "all"]);
   } catch (err) {
     if (err instanceof HttpError) errors.push(...err.errors);
     else throw err;
   }
-  if (errors.length > 0) throw invalidRequest(errors);
-  const backend = requireBackend(ctx, "Cannot list runs");
-  if (!backend.index.ready && !(await backend.index.whenReady(backend.timeoutMs))) {
-    throw natsUnavailable("Cannot list runs: the run index is still loading");
-  }
-  const runs = backend.index.list({
+  return {
     statuses: statuses.length > 0 ? new Set(statuses) : null,
     flow,
     tag,
-    tenantId: ctx.principal === null ? undefined : ctx.principal.tenantId,
     limit,
-  });
-  if (include.size === 0) return json(runs.map(toSummary));
+    include,
+  };
+}
+
+/**
+ * Wait for the run index's initial load.
+ *
+ * @param backend The NATS side.
+ * @throws {HttpError} 503 when it is not loaded within the NATS deadline.
+ */
+export async function requireIndex(backend: GatewayBackend): Promise<void> {
+  if (!backend.index.ready && !(await backend.index.whenReady(backend.timeoutMs))) {
+    throw natsUnavailable("Cannot list runs: the run index is still loading");
+  }
+}
+
+/**
+ * Read whole snapshots of indexed runs (for `include=full`), keeping the caller's tenant only.
+ *
+ * @param ctx The route context.
+ * @param backend The NATS side.
+ * @param runs The runs to read.
+ * @returns Their snapshots, in the same order (missing ones left out).
+ * @throws {HttpError} 503 when NATS does not answer.
+ */
+export async function readSnapshots(
+  ctx: RouteContext,
+  backend: GatewayBackend,
+  runs: readonly IndexedRun[],
+): Promise<RunSnapshot[]> {
   const entries = await natsCall(
     () => Promise.all(runs.map((r) => backend.runs.get(r.run_id))),
     "Cannot read run snapshots",
@@ -202,5 +292,28 @@ export async function listRuns(ctx: RouteContext): Promise<Response> {
     if (ctx.principal !== null && snapshot.tenant_id !== ctx.principal.tenantId) continue;
     full.push(snapshot);
   }
-  return json(full);
+  return full;
+}
+
+/**
+ * `GET /runs`: newest runs first, filtered by status, flow and tag; with `cursor` or
+ * `updated_after` the delta listing of `delta.ts` (`{items, next_cursor}`).
+ */
+export async function listRuns(ctx: RouteContext): Promise<Response> {
+  const errors: FieldError[] = [];
+  const filters = parseRunFilters(ctx.url, errors);
+  const q = ctx.url.searchParams;
+  if (q.has("cursor") || q.has("updated_after")) return await listRunsDelta(ctx, filters, errors);
+  if (errors.length > 0) throw invalidRequest(errors);
+  const backend = requireBackend(ctx, "Cannot list runs");
+  await requireIndex(backend);
+  const runs = backend.index.list({
+    statuses: filters.statuses,
+    flow: filters.flow,
+    tag: filters.tag,
+    tenantId: ctx.principal === null ? undefined : ctx.principal.tenantId,
+    limit: filters.limit,
+  });
+  if (filters.include.size === 0) return json(runs.map(toSummary));
+  return json(await readSnapshots(ctx, backend, runs));
 }

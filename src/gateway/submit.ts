@@ -28,6 +28,7 @@ import type { Logger } from "../log.ts";
 import { encodeJson } from "../nats/kv.ts";
 import type { Principal } from "./auth.ts";
 import type { GatewayBackend } from "./backend.ts";
+import type { RunIndex } from "./run_index.ts";
 import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 
 /** Flow names: letters, digits, `_`, `.`, `-`; 1–256 characters; no leading `.` or `-`. */
@@ -282,10 +283,27 @@ export async function validateYamlRequest(
   };
 }
 
+/**
+ * The part of the NATS side a submit needs ({@linkcode GatewayBackend} has it; the admin CLI
+ * builds one from a plain connection to replay dead letters).
+ */
+export interface SubmitBackend {
+  /** JetStream client. */
+  js: GatewayBackend["js"];
+  /** Runs bucket. */
+  runs: GatewayBackend["runs"];
+  /** Deadline of one NATS operation, in milliseconds. */
+  timeoutMs: number;
+  /** Whether the connection is up now. */
+  state: { readonly connected: boolean };
+  /** The run index to keep read-your-writes (the gateway's). */
+  index?: Pick<RunIndex, "upsert" | "remove">;
+}
+
 /** What {@linkcode submitRun} needs. */
 export interface SubmitContext {
   /** The NATS side. */
-  backend: GatewayBackend;
+  backend: SubmitBackend;
   /** The configuration. */
   config: Config;
   /** Where the submit is logged. */
@@ -294,25 +312,30 @@ export interface SubmitContext {
   principal: Principal | null;
 }
 
+/** Options of {@linkcode submitRun} and {@linkcode buildRun}. */
+export interface SubmitOptions {
+  /** Use this run id (e.g. the one an Idempotency-Key claimed). @default {crypto.randomUUID()} */
+  runId?: string;
+  /** DLQ sequence the run is a replay of (snapshot and job field `replayed_from`). */
+  replayedFrom?: number | null;
+}
+
 /**
- * Submit a run atomically: KV create of the `PENDING` snapshot, then the job publish; when the
- * publish fails the snapshot is deleted again and the caller gets 503.
+ * Build the `PENDING` snapshot and the job of a submit (nothing is written).
  *
- * @param ctx Backend, config, logger and caller.
+ * @param principal The caller (`null` without auth).
  * @param request The validated request.
- * @param yaml The flow.yaml of a `POST /runs/yaml` submit.
- * @returns `{run_id, status: "PENDING"}`.
- * @throws {HttpError} 503 ERR-PYOCO-0003 when the snapshot cannot be written or the job cannot
- *   be queued.
+ * @param yaml The flow.yaml of a YAML submit.
+ * @param options Run id and `replayed_from`.
+ * @returns The snapshot and the job, with the same run id and times.
  */
-export async function submitRun(
-  ctx: SubmitContext,
+export function buildRun(
+  principal: Principal | null,
   request: RunRequest,
   yaml?: YamlSubmission,
-): Promise<SubmitResponse> {
-  const { backend, config, logger, principal } = ctx;
-  if (!backend.state.connected) throw natsUnavailable("Cannot submit the run");
-  const runId = crypto.randomUUID();
+  options: SubmitOptions = {},
+): { snapshot: RunSnapshot; job: Job } {
+  const runId = options.runId ?? crypto.randomUUID();
   const now = nowSec();
   const snapshot: RunSnapshot = {
     run_id: runId,
@@ -331,7 +354,7 @@ export async function submitRun(
     end_time: null,
     error: null,
     tenant_id: principal?.tenantId ?? null,
-    api_key_id: principal?.keyId ?? null,
+    api_key_id: principal?.keyId || null,
     workflow_yaml_sha256: yaml?.sha256 ?? null,
     workflow_yaml_bytes: yaml?.bytes ?? null,
     submitted_at: now,
@@ -352,6 +375,57 @@ export async function submitRun(
     workflow_yaml_sha256: snapshot.workflow_yaml_sha256,
     workflow_yaml_bytes: snapshot.workflow_yaml_bytes,
   };
+  if (options.replayedFrom != null) {
+    snapshot.replayed_from = options.replayedFrom;
+    job.replayed_from = options.replayedFrom;
+  }
+  return { snapshot, job };
+}
+
+/**
+ * Publish a job to its tag's work subject with `Nats-Msg-Id: <run_id>` (JetStream drops a
+ * second publish of the same run within the duplicate window) and await the PubAck.
+ *
+ * @param backend The NATS side.
+ * @param config The configuration (work subject prefix).
+ * @param job The job.
+ * @returns Whether the stream reported it as a duplicate.
+ * @throws {Error} The nats.js error when the stream did not acknowledge it in time.
+ */
+export async function publishJob(
+  backend: SubmitBackend,
+  config: Config,
+  job: Job,
+): Promise<boolean> {
+  const ack = await backend.js.publish(workSubject(config, job.tag), encodeJson(job), {
+    msgID: job.run_id,
+    timeout: backend.timeoutMs,
+  });
+  return ack.duplicate;
+}
+
+/**
+ * Submit a run atomically: KV create of the `PENDING` snapshot, then the job publish; when the
+ * publish fails the snapshot is deleted again and the caller gets 503.
+ *
+ * @param ctx Backend, config, logger and caller.
+ * @param request The validated request.
+ * @param yaml The flow.yaml of a `POST /runs/yaml` submit.
+ * @param options Run id and `replayed_from`.
+ * @returns `{run_id, status: "PENDING"}`.
+ * @throws {HttpError} 503 ERR-PYOCO-0003 when the snapshot cannot be written or the job cannot
+ *   be queued.
+ */
+export async function submitRun(
+  ctx: SubmitContext,
+  request: RunRequest,
+  yaml?: YamlSubmission,
+  options: SubmitOptions = {},
+): Promise<SubmitResponse> {
+  const { backend, config, logger, principal } = ctx;
+  if (!backend.state.connected) throw natsUnavailable("Cannot submit the run");
+  const { snapshot, job } = buildRun(principal, request, yaml, options);
+  const runId = snapshot.run_id;
   const fields = { run_id: runId, flow_name: request.flow_name, tag: request.tag };
   let revision: number;
   try {
@@ -362,10 +436,7 @@ export async function submitRun(
     throw natsUnavailable("Cannot write the run snapshot", err);
   }
   try {
-    await backend.js.publish(workSubject(config, request.tag), encodeJson(job), {
-      msgID: runId,
-      timeout: backend.timeoutMs,
-    });
+    await publishJob(backend, config, job);
   } catch (err) {
     await _deleteOrphan(backend, runId, revision, logger, fields);
     logger.error("Cannot queue the run; its snapshot was withdrawn", {
@@ -374,17 +445,18 @@ export async function submitRun(
     }, err);
     throw natsUnavailable("Cannot queue the run", err);
   }
-  backend.index.upsert(snapshot, revision);
+  backend.index?.upsert(snapshot, revision);
   logger.info("Run submitted", {
     ...fields,
     tenant_id: snapshot.tenant_id,
     yaml: yaml !== undefined,
+    ...(options.replayedFrom != null ? { replayed_from: options.replayedFrom } : {}),
   });
   return { run_id: runId, status: "PENDING" };
 }
 
 async function _deleteOrphan(
-  backend: GatewayBackend,
+  backend: SubmitBackend,
   runId: string,
   revision: number | undefined,
   logger: Logger,
@@ -395,7 +467,7 @@ async function _deleteOrphan(
       runId,
       revision === undefined ? undefined : { previousSeq: revision },
     );
-    backend.index.remove(runId);
+    backend.index?.remove(runId);
   } catch (err) {
     logger.error("Cannot delete the snapshot of a run that was not queued", {
       ...fields,

@@ -26,6 +26,8 @@ export interface PyocoBuckets {
   runs: KV;
   workers: KV;
   auth: KV;
+  /** Idempotency-Key claims (TTL `PYOCO_IDEMPOTENCY_TTL_SEC`). */
+  idempotency: KV;
 }
 
 function _storage(config: Config): StorageType {
@@ -104,7 +106,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     max_bytes: config.eventsMaxBytes,
   });
   const kvm = new Kvm(nc);
-  const [runs, workers, auth] = await Promise.all([
+  const [runs, workers, auth, idempotency] = await Promise.all([
     kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
     kvm.create(config.workersKvBucket, {
       history: 1,
@@ -113,8 +115,14 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
       ttl: config.workersKvTtlSec * 1000,
     }),
     kvm.create(config.authKvBucket, { history: 1, storage, replicas }),
+    kvm.create(config.idempotencyKvBucket, {
+      history: 1,
+      storage,
+      replicas,
+      ttl: config.idempotencyTtlSec * 1000,
+    }),
   ]);
-  return { runs, workers, auth };
+  return { runs, workers, auth, idempotency };
 }
 
 /**

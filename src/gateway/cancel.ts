@@ -1,0 +1,121 @@
+/**
+ * `POST /runs/{id}/cancel` **[beyond]**: compare-and-set on the run snapshot, so a cancel that
+ * races a worker's write ends in exactly one terminal state.
+ *
+ * - `PENDING` → `CANCELLED` at once (`end_time`, `cancel_requested_at`, `error: "cancelled by
+ *   request"`, every task not yet finished → `CANCELLED`); a worker that receives the job later
+ *   ACKs it without running it.
+ * - `RUNNING` → `CANCELLING` with `cancel_requested_at`; the worker watching the key aborts the
+ *   run and writes `CANCELLED`.
+ * - `CANCELLING` and terminal runs are left unchanged (200): the call is idempotent.
+ * - The answer is the snapshot after the call (without `task_records`), so it carries
+ *   `{run_id, status}` and everything a client needs to show the outcome.
+ *
+ * @module
+ */
+
+import type { RunSnapshot, TaskState } from "../contract/wire.ts";
+import { nowSec } from "../contract/wire.ts";
+import { casUpdate } from "../nats/kv.ts";
+import type { Principal } from "./auth.ts";
+import type { GatewayBackend } from "./backend.ts";
+import { json, requireBackend, type RouteContext } from "./context.ts";
+import { HttpError, natsUnavailable } from "./errors.ts";
+import { RUN_ID_PATTERN, runNotFound } from "./runs.ts";
+
+/** The `error` of a run cancelled before it started. */
+export const CANCELLED_BY_REQUEST = "cancelled by request";
+
+class _NotFound extends Error {}
+
+/**
+ * The snapshot a cancel request makes of `current`, or `undefined` when it stays unchanged.
+ *
+ * @param current The stored snapshot.
+ * @param now The time of the request (unix seconds).
+ * @returns The new snapshot, or `undefined`.
+ */
+export function cancelledSnapshot(current: RunSnapshot, now: number): RunSnapshot | undefined {
+  if (current.status === "PENDING") {
+    const tasks: Record<string, TaskState> = {};
+    for (const [name, state] of Object.entries(current.tasks ?? {})) {
+      tasks[name] = state === "SUCCEEDED" || state === "FAILED" ? state : "CANCELLED";
+    }
+    return {
+      ...current,
+      status: "CANCELLED",
+      tasks,
+      end_time: now,
+      updated_at: now,
+      cancel_requested_at: current.cancel_requested_at ?? now,
+      error: CANCELLED_BY_REQUEST,
+    };
+  }
+  if (current.status === "RUNNING") {
+    return { ...current, status: "CANCELLING", updated_at: now, cancel_requested_at: now };
+  }
+  return undefined;
+}
+
+/**
+ * Cancel a run with compare-and-set (retried on conflicts).
+ *
+ * @param backend The NATS side.
+ * @param runId The run.
+ * @param principal The caller (another tenant's run is "not found").
+ * @returns The snapshot after the call.
+ * @throws {HttpError} 404 ERR-PYOCO-0005; 503 when NATS does not answer.
+ */
+export async function cancelRun(
+  backend: GatewayBackend,
+  runId: string,
+  principal: Principal | null,
+): Promise<RunSnapshot> {
+  if (!RUN_ID_PATTERN.test(runId)) throw runNotFound(runId);
+  let seen: RunSnapshot | null = null;
+  let result: { value: RunSnapshot; revision: number } | null;
+  const now = nowSec();
+  try {
+    result = await _withDeadline(
+      casUpdate<RunSnapshot>(backend.runs, runId, (current) => {
+        if (current === null) throw new _NotFound();
+        const snapshot = current.value;
+        if (principal !== null && snapshot.tenant_id !== principal.tenantId) throw new _NotFound();
+        seen = snapshot;
+        return cancelledSnapshot(snapshot, now);
+      }),
+      4 * backend.timeoutMs,
+    );
+  } catch (err) {
+    if (err instanceof _NotFound) throw runNotFound(runId);
+    if (err instanceof HttpError) throw err;
+    throw natsUnavailable(`Cannot cancel run ${runId}`, err);
+  }
+  if (result !== null) {
+    backend.index.upsert(result.value, result.revision);
+    return result.value;
+  }
+  return seen!;
+}
+
+async function _withDeadline<T>(op: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      op,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `POST /runs/{id}/cancel`: the snapshot after the call, without `task_records`. */
+export async function postCancel(ctx: RouteContext): Promise<Response> {
+  const backend = requireBackend(ctx, "Cannot cancel the run");
+  const snapshot = await cancelRun(backend, ctx.params.id ?? "", ctx.principal);
+  const { task_records: _records, ...view } = snapshot;
+  return json(view);
+}

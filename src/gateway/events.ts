@@ -1,0 +1,163 @@
+/**
+ * Run events **[beyond]**: `GET /runs/{id}/events?after_seq=&limit=` reads the run's subject
+ * `pyoco.events.<run_id>` of the `PYOCO_EVENTS` stream in order. Workers publish there the run
+ * and task lifecycle events and every `ctx.log()` line (the engine's `FlowEvent` objects:
+ * `{type, run_id, ts, task?, attempt?, error?, message?, …}`), so snapshots stay small.
+ *
+ * Reads use a short-lived ordered pull consumer filtered on the run's subject, starting at
+ * `after_seq + 1`: one consumer create (its info tells how many events are pending), one fetch
+ * of at most `limit` messages, one delete. The cost depends on the page, not on the stream's
+ * size; nats-server 2.9 has no batched direct get, and a `next_by_subj` get per event would
+ * cost one round trip per event.
+ *
+ * @module
+ */
+
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { type Config, eventsSubject } from "../config.ts";
+import { natsCall } from "./backend.ts";
+import { json, requireBackend, type RouteContext } from "./context.ts";
+import { type FieldError, invalidRequest } from "./errors.ts";
+import { readRun } from "./runs.ts";
+
+/** Default and maximum of `GET /runs/{id}/events?limit=`. */
+export const EVENTS_LIMIT = { default: 100, max: 1000 } as const;
+
+/** One stored event: its stream sequence plus the published JSON object. */
+export interface StoredRunEvent {
+  /** Stream sequence (use it as `after_seq` to continue). */
+  seq: number;
+  /** Event type (`run.started`, `task.log`, …). */
+  type: string;
+  /** Other fields of the event. */
+  [field: string]: unknown;
+}
+
+/**
+ * Turn a stored message into an event (a payload that is not a JSON object is kept as text).
+ *
+ * @param seq Stream sequence.
+ * @param data The payload.
+ * @returns The event.
+ */
+export function toStoredEvent(seq: number, data: Uint8Array): StoredRunEvent {
+  const text = new TextDecoder().decode(data);
+  try {
+    const value = JSON.parse(text);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      return { ...value, type: typeof value.type === "string" ? value.type : "unknown", seq };
+    }
+  } catch { /* kept as text below */ }
+  return { seq, type: "unknown", data: text };
+}
+
+/** Options of {@linkcode readRunEvents}. */
+export interface ReadRunEventsOptions {
+  /** Only events after this stream sequence. @default {0} */
+  afterSeq?: number;
+  /** At most this many. @default {100} */
+  limit?: number;
+  /** How long to wait for the pending events to arrive. @default {5000} */
+  timeoutMs?: number;
+}
+
+/**
+ * Read a run's events in order.
+ *
+ * @param js A JetStream client.
+ * @param config The configuration (events stream and subject prefix).
+ * @param runId The run.
+ * @param options `afterSeq`, `limit`, `timeoutMs`.
+ * @returns The events (ascending `seq`).
+ * @throws {Error} The nats.js error when JetStream does not answer.
+ */
+export async function readRunEvents(
+  js: JetStreamClient,
+  config: Config,
+  runId: string,
+  options: ReadRunEventsOptions = {},
+): Promise<StoredRunEvent[]> {
+  const afterSeq = options.afterSeq ?? 0;
+  const limit = options.limit ?? EVENTS_LIMIT.default;
+  const consumer = await js.consumers.get(config.eventsStream, {
+    filter_subjects: eventsSubject(config, runId),
+    opt_start_seq: afterSeq + 1,
+    inactive_threshold: 30_000,
+  });
+  const events: StoredRunEvent[] = [];
+  try {
+    const pending = (await consumer.info(true)).num_pending;
+    const want = Math.min(limit, pending);
+    if (want === 0) return events;
+    const messages = await consumer.fetch({
+      max_messages: want,
+      expires: options.timeoutMs ?? 5000,
+    });
+    for await (const m of messages) {
+      events.push(toStoredEvent(m.seq, m.data));
+      if (events.length >= want) break;
+    }
+  } finally {
+    await consumer.delete().catch(() => {});
+  }
+  return events;
+}
+
+/**
+ * The stream sequence of a run's last event.
+ *
+ * @param jsm A JetStream manager.
+ * @param config The configuration.
+ * @param runId The run.
+ * @returns The sequence, or 0 when the run has no event.
+ * @throws {Error} When JetStream does not answer.
+ */
+export async function lastEventSeq(
+  jsm: JetStreamManager,
+  config: Config,
+  runId: string,
+): Promise<number> {
+  const m = await jsm.streams.getMessage(config.eventsStream, {
+    last_by_subj: eventsSubject(config, runId),
+  });
+  return m?.seq ?? 0;
+}
+
+function _nonNegativeInt(text: string | null, path: string, errors: FieldError[]): number | null {
+  if (text === null) return null;
+  const t = text.trim();
+  if (!/^\d{1,15}$/.test(t)) {
+    errors.push({ path, message: "must be a non-negative integer" });
+    return null;
+  }
+  return Number(t);
+}
+
+/** `GET /runs/{id}/events?after_seq=&limit=`: `{run_id, events, next_after_seq}`. */
+export async function getRunEvents(ctx: RouteContext): Promise<Response> {
+  const q = ctx.url.searchParams;
+  const errors: FieldError[] = [];
+  const afterSeq = _nonNegativeInt(q.get("after_seq"), "after_seq", errors) ?? 0;
+  const limitValue = _nonNegativeInt(q.get("limit"), "limit", errors);
+  if (limitValue !== null && (limitValue < 1 || limitValue > EVENTS_LIMIT.max)) {
+    errors.push({ path: "limit", message: `must be an integer from 1 to ${EVENTS_LIMIT.max}` });
+  }
+  if (errors.length > 0) throw invalidRequest(errors);
+  const backend = requireBackend(ctx, "Cannot read the run's events");
+  const { snapshot } = await readRun(ctx, backend);
+  const events = await natsCall(
+    () =>
+      readRunEvents(backend.js, ctx.config, snapshot.run_id, {
+        afterSeq,
+        limit: limitValue ?? EVENTS_LIMIT.default,
+        timeoutMs: backend.timeoutMs,
+      }),
+    `Cannot read the events of run ${snapshot.run_id}`,
+    2 * backend.timeoutMs,
+  );
+  return json({
+    run_id: snapshot.run_id,
+    events,
+    next_after_seq: events.length > 0 ? events[events.length - 1]!.seq : afterSeq,
+  });
+}
