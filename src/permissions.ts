@@ -26,3 +26,17 @@ export const GATEWAY_PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-read",
 ];
+
+/** Flags of `deno task admin` and the compiled `pyoco-admin`. */
+export const ADMIN_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+];
+
+/** Flags of `deno task pyoco` and the compiled `pyoco` (the client CLI). */
+export const PYOCO_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+];

@@ -36,17 +36,27 @@ export const TAG_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A job on `pyoco.work.<tag>` (header `Nats-Msg-Id: <run_id>`). */
 export interface Job {
+  /** Run id (also the `Nats-Msg-Id` header, so a duplicate publish is dropped). */
   run_id: string;
+  /** Name of the flow to run. */
   flow_name: string;
+  /** The tag (work queue) the job was published to. */
   tag: string;
+  /** Every tag of the run (the first is `tag`). */
   tags: string[];
+  /** Flow parameters, as submitted. */
   params: Record<string, unknown>;
+  /** When the gateway accepted the run (unix seconds). */
   submitted_at: number;
+  /** Tenant of the API key that submitted the run, when auth is on. */
   tenant_id?: string | null;
+  /** Id of the API key that submitted the run, when auth is on. */
   api_key_id?: string | null;
   /** YAML text of a `POST /runs/yaml` run (travels in the job, never stored in KV). */
   workflow_yaml?: string | null;
+  /** SHA-256 (hex) of `workflow_yaml`. */
   workflow_yaml_sha256?: string | null;
+  /** Size of `workflow_yaml` in UTF-8 bytes. */
   workflow_yaml_bytes?: number | null;
   /** DLQ sequence this job was replayed from. */
   replayed_from?: number | null;
@@ -54,46 +64,81 @@ export interface Job {
 
 /** The run snapshot at `pyoco_runs/<run_id>`. */
 export interface RunSnapshot {
+  /** Run id (the KV key). */
   run_id: string;
+  /** Name of the flow. */
   flow_name: string;
+  /** Run status. */
   status: RunStatus;
+  /** Flow parameters, as submitted. */
   params: Record<string, unknown>;
+  /** State of every task of the flow, by task name. */
   tasks: Record<string, TaskState>;
+  /** Last liveness refresh by the worker running it (unix seconds). */
   heartbeat_at: number;
+  /** Last write of this snapshot (unix seconds). */
   updated_at: number;
+  /** The tag (work queue) the run was submitted to. */
   tag?: string | null;
+  /** Every tag of the run. */
   tags?: string[];
+  /** Worker running (or that ran) it; `null` while pending. */
   worker_id?: string | null;
+  /** Per-task records: inputs, output, timings, attempts, error. */
   task_records?: Record<string, TaskRecord>;
+  /** `true` when records were shrunk to fit `PYOCO_MAX_RUN_SNAPSHOT_BYTES`. */
   task_records_truncated?: boolean;
+  /** When a worker started it (unix seconds). */
   start_time?: number | null;
+  /** When it reached a terminal status (unix seconds). */
   end_time?: number | null;
+  /** Why it failed, when it did. */
   error?: string | null;
+  /** Tenant of the API key that submitted it, when auth is on. */
   tenant_id?: string | null;
+  /** Id of the API key that submitted it, when auth is on. */
   api_key_id?: string | null;
+  /** SHA-256 (hex) of the flow.yaml of a `POST /runs/yaml` run. */
   workflow_yaml_sha256?: string | null;
+  /** Size of that flow.yaml in bytes. */
   workflow_yaml_bytes?: number | null;
+  /** Outputs of the flow's terminal tasks, by task name. */
   outputs?: Record<string, JsonValue> | null;
   /** How many times the job has been delivered to a worker. */
   attempt?: number | null;
+  /** When `POST /runs/{id}/cancel` was received (unix seconds). */
   cancel_requested_at?: number | null;
+  /** When the gateway accepted it (unix seconds). */
   submitted_at?: number | null;
+  /** DLQ sequence this run was replayed from. */
   replayed_from?: number | null;
+  /** The flow's graph DSL text (written by the worker with `RUNNING`), for drawing the DAG. */
+  graph?: string | null;
 }
 
 /** A worker's liveness record at `pyoco_workers/<worker_id>`. */
 export interface WorkerRecord {
+  /** Worker id (the KV key). */
   worker_id: string;
+  /** Last liveness write (unix seconds); the record expires after the bucket TTL. */
   heartbeat_at: number;
+  /** Tags it consumes. */
   tags: string[];
+  /** Random per process, so a restart under the same id is visible. */
   instance_id?: string;
+  /** `IDLE`, `RUNNING` (at least one run active) or `STOPPED` (drained). */
   state?: "IDLE" | "RUNNING" | "STOPPED";
+  /** One run it is executing now (the first), or `null`. */
   current_run_id?: string | null;
   /** Ids of every run this worker is executing now. */
   current_run_ids?: string[];
+  /** How many runs it executes at once. */
   concurrency?: number;
+  /** Version of the worker software. */
   version?: string;
+  /** Hidden workers are listed only with `GET /workers?include_hidden=true`. */
   hidden?: boolean;
+  /** When the process started (unix seconds). */
   started_at?: number;
 }
 
@@ -102,15 +147,25 @@ export type DlqReason = "invalid_job" | "flow_not_found" | "execution_error";
 
 /** A dead letter on `pyoco.dlq.<tag>`. */
 export interface DlqMessage {
+  /** When the dead letter was written (unix seconds). */
   timestamp: number;
+  /** Why the job was dead-lettered. */
   reason: DlqReason;
+  /** Human message of the failure. */
   error: string;
+  /** Run id, when the job had one. */
   run_id: string | null;
+  /** Flow name, when the job had one. */
   flow_name: string | null;
+  /** Tag of the job, when known. */
   tag: string | null;
+  /** Every tag of the job. */
   tags: string[];
+  /** Worker that dead-lettered it. */
   worker_id: string;
+  /** How many times the job had been delivered. */
   num_delivered: number;
+  /** Subject the job was consumed from (`pyoco.work.<tag>`). */
   subject: string;
   /** The original job payload (parsed when it was JSON, else the raw text). */
   job: Job | string | null;
@@ -118,45 +173,69 @@ export interface DlqMessage {
 
 /** One row of `GET /runs`. */
 export interface RunSummary {
+  /** Run id. */
   run_id: string;
+  /** Name of the flow. */
   flow_name: string;
+  /** The tag it was submitted to. */
   tag: string | null;
+  /** Every tag of the run. */
   tags: string[];
+  /** Run status. */
   status: RunStatus;
+  /** Last snapshot write (unix seconds). */
   updated_at: number;
+  /** Last liveness refresh (unix seconds). */
   heartbeat_at: number;
+  /** Worker running (or that ran) it. */
   worker_id: string | null;
+  /** Why it failed, when it did. */
   error: string | null;
 }
 
 /** `GET /runs/{id}`: the snapshot plus what the gateway knows of its worker. */
 export interface RunView extends RunSnapshot {
+  /** Whether its worker is alive (fresh heartbeat, not `STOPPED`); `null` for a run without a worker. */
   worker_alive: boolean | null;
+  /** Its worker's last liveness write (unix seconds), when known. */
   worker_heartbeat_at: number | null;
+  /** Its worker's tags, when known. */
   worker_tags: string[] | null;
 }
 
 /** `GET /runs/{id}/tasks`. */
 export interface RunTasksView {
+  /** Run id. */
   run_id: string;
+  /** Name of the flow. */
   flow_name: string;
+  /** Run status. */
   status: RunStatus;
+  /** State of every task, by task name. */
   tasks: Record<string, TaskState>;
+  /** Per-task records (empty when none were written). */
   task_records: Record<string, TaskRecord>;
+  /** `true` when records were shrunk to fit the snapshot limit. */
   task_records_truncated: boolean;
 }
 
 /** `POST /runs` and `POST /runs/yaml` answer. */
 export interface SubmitResponse {
+  /** Id of the new (or, with the same `Idempotency-Key`, the existing) run. */
   run_id: string;
+  /** `PENDING` for a new run. */
   status: RunStatus;
 }
 
 /** The JSON error body of every non-2xx gateway answer. */
 export interface ErrorBody {
+  /** Human message. */
   detail: string;
+  /** Error id, `ERR-PYOCO-00NN`. */
   err_id: string;
+  /** Message id, `MSG-PYOCO-00NN` (same number). */
   msg_id: string;
+  /** Validation errors: the offending field's `path` and what is wrong with it. */
   errors?: { path: string; message: string }[];
 }
 

@@ -22,6 +22,8 @@ export class FlowDefinitionError extends Error {
   readonly line: number | null;
 
   /**
+   * Create the error.
+   *
    * @param message What is wrong and where.
    * @param options `cause`, and the position of the problem in the graph text.
    */
@@ -56,6 +58,8 @@ export class WorkflowYamlError extends Error {
   readonly path: string | null;
 
   /**
+   * Create the error.
+   *
    * @param reason Machine-readable reason.
    * @param message Human message naming the key and path.
    * @param options `cause` and the offending `path`.
@@ -78,6 +82,8 @@ export class TaskNotFoundError extends Error {
   readonly callable: string;
 
   /**
+   * Create the error.
+   *
    * @param callable The name that did not resolve.
    * @param options `cause`, and the message (a default names the callable).
    */
@@ -99,6 +105,8 @@ export class TaskTimeoutError extends Error {
   readonly timeoutSec: number;
 
   /**
+   * Create the error; the message names the task and the limit.
+   *
    * @param task The task that timed out.
    * @param timeoutSec The limit, in seconds.
    */
