@@ -5,6 +5,7 @@
  * @module
  */
 
+import { cliArgs } from "./_args.ts";
 import { runAdmin } from "../src/admin/commands.ts";
 
-if (import.meta.main) Deno.exit(await runAdmin(Deno.args));
+if (import.meta.main) Deno.exit(await runAdmin(cliArgs()));

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { cliArgs } from "./_args.ts";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { GATEWAY_PERMISSIONS, WORKER_PERMISSIONS } from "../src/permissions.ts";
@@ -27,7 +28,7 @@ async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      args: Deno.args,
+      args: cliArgs(),
       options: {
         port: { type: "string" },
         "nats-port": { type: "string" },

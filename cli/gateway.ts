@@ -12,6 +12,7 @@
  * @module
  */
 
+import { cliArgs } from "./_args.ts";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { ErrId } from "../src/contract/errors.ts";
@@ -89,4 +90,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) Deno.exit(await main(cliArgs()));

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { cliArgs } from "./_args.ts";
 import { parseArgs } from "node:util";
 import { FlowDefinitionError, TaskNotFoundError, WorkflowYamlError } from "../src/flow/errors.ts";
 import type { FlowEvent } from "../src/flow/types.ts";
@@ -295,4 +296,4 @@ export async function main(argv: string[]): Promise<number> {
   return await command.run(rest);
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) Deno.exit(await main(cliArgs()));

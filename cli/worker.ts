@@ -14,6 +14,7 @@
  * @module
  */
 
+import { cliArgs } from "./_args.ts";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { TAG_PATTERN } from "../src/contract/wire.ts";
@@ -213,5 +214,5 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(await main(cliArgs()));
 }
