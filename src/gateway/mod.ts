@@ -52,3 +52,18 @@ export { readWorkers, workerView } from "./workers.ts";
 export type { WorkerView } from "./workers.ts";
 export { gatewayLogger, startGateway } from "./server.ts";
 export type { GatewayHandle, StartGatewayOptions } from "./server.ts";
+
+// What a gateway program needs around startGateway, and the types its API mentions.
+export { ConfigError, loadConfig } from "../config.ts";
+export type { Config, LoadConfigOptions } from "../config.ts";
+export { Logger } from "../log.ts";
+export type { LoggerOptions, LogLevel } from "../log.ts";
+export type { ConnectionState } from "../nats/connection.ts";
+export type {
+  ErrorBody,
+  RunSnapshot,
+  RunStatus,
+  RunSummary,
+  SubmitResponse,
+} from "../contract/wire.ts";
+export type { ApiKeyVerification } from "../auth/verifier.ts";

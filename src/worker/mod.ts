@@ -49,3 +49,21 @@ export {
   RegistryConflictError,
 } from "./registry.ts";
 export type { Registry } from "./registry.ts";
+
+// What a worker program needs around PyocoWorker, and the types its API mentions.
+export { ConfigError, loadConfig } from "../config.ts";
+export type { Config, LoadConfigOptions } from "../config.ts";
+export { Logger } from "../log.ts";
+export type { LoggerOptions, LogLevel } from "../log.ts";
+export type { Versioned } from "../nats/kv.ts";
+export type {
+  DlqMessage,
+  DlqReason,
+  Job,
+  JsonValue,
+  RunSnapshot,
+  TaskRecord,
+  TaskState,
+  WorkerRecord,
+} from "../contract/wire.ts";
+export type { Flow, FlowEvent, Task } from "../flow/types.ts";

@@ -396,10 +396,15 @@ export class PyocoWorker {
       drain_timeout_sec: this.#config.workerDrainTimeoutSec,
     });
     const all = Promise.all(slots);
+    // The drain timer must not outlive a drain that finished early (it would keep an embedding
+    // program alive for the whole drain timeout).
+    const drainTimer = new AbortController();
     const timedOut = await Promise.race([
       all.then(() => false),
-      _sleep(drainMs, this.#forceController.signal).then(() => true),
+      _sleep(drainMs, AbortSignal.any([this.#forceController.signal, drainTimer.signal]))
+        .then(() => true),
     ]);
+    drainTimer.abort();
     if (timedOut && this.#active.size > 0) {
       this.#log.warn("Drain timeout: aborting active runs; their jobs are NAKed", {
         active_runs: this.activeRunIds,
