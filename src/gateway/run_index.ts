@@ -4,8 +4,10 @@
  * Why an index and not a bucket scan: reading every snapshot of the runs bucket on each list
  * request costs one KV read per run (seconds at 100k runs). Instead the gateway keeps a
  * `Map<run_id, summary>` current with one KV watch on the runs bucket (initial last values, then
- * every update and delete), so a list is an in-memory filter plus a bounded top-k (O(n log k),
- * k ≤ 200) and `include=full` reads only the k snapshots it returns. Memory is a few hundred
+ * every update and delete), plus the runs in `(updated_at, run_id)` order (an array that grows at
+ * its end, since updates arrive roughly in time order, with lazy deletion): a list walks it from
+ * the newest end and stops after `limit` matches, so an unfiltered page costs O(limit) whatever
+ * the number of stored runs, and `include=full` reads only the runs it returns. Memory is a few hundred
  * bytes per run. Entries carry their KV revision, so a late or replayed update never replaces a
  * newer one; the gateway also upserts the runs it creates itself, so a submit is visible to the
  * next list at once (read-your-writes). On every NATS reconnect the watch is re-opened from the
@@ -157,9 +159,10 @@ export function toSummary(run: IndexedRun): RunSummary {
   return summary;
 }
 
-function _newer(a: IndexedRun, b: IndexedRun): boolean {
-  if (a.updated_at !== b.updated_at) return a.updated_at > b.updated_at;
-  return a.run_id > b.run_id;
+/** Whether `a` sorts after `b` in `(updated_at, run_id)` order (newer, ties by run_id). */
+function _entryNewer(a: _OrderEntry, b: _OrderEntry): boolean {
+  if (a.at !== b.at) return a.at > b.at;
+  return a.id > b.id;
 }
 
 /** Run summaries kept current by a KV watch on the runs bucket. */
@@ -171,6 +174,8 @@ export class RunIndex {
   readonly #runs = new Map<string, IndexedRun>();
   readonly #counts = new Map<string, number>();
   readonly #order: _OrderEntry[] = [];
+  /** Live and stale entries in `(at, id)` order; an entry is live while its run has `rev`. */
+  readonly #byTime: _OrderEntry[] = [];
   #stale = 0;
   #watermark = 0;
   readonly #listeners = new Set<(change: RunChange) => void>();
@@ -357,21 +362,16 @@ export class RunIndex {
     const limit = Math.max(0, query.limit);
     const top: IndexedRun[] = [];
     if (limit === 0) return top;
-    for (const run of this.#runs.values()) {
+    const byTime = this.#byTime;
+    for (let i = byTime.length - 1; i >= 0 && top.length < limit; i--) {
+      const entry = byTime[i]!;
+      const run = this.#runs.get(entry.id);
+      if (run === undefined || run.revision !== entry.rev) continue; // stale entry
       if (query.statuses && !query.statuses.has(run.status)) continue;
       if (query.flow != null && run.flow_name !== query.flow) continue;
       if (query.tag != null && run.tag !== query.tag && !run.tags.includes(query.tag)) continue;
       if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
-      if (top.length >= limit && !_newer(run, top[top.length - 1]!)) continue;
-      let lo = 0;
-      let hi = top.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (_newer(top[mid]!, run)) lo = mid + 1;
-        else hi = mid;
-      }
-      top.splice(lo, 0, run);
-      if (top.length > limit) top.pop();
+      top.push(run);
     }
     return top;
   }
@@ -409,7 +409,27 @@ export class RunIndex {
       this.#stale++;
     }
     this.#count(run.status, 1);
-    this.#insertOrder({ rev: run.revision, id: run.run_id, at: run.updated_at });
+    const entry = { rev: run.revision, id: run.run_id, at: run.updated_at };
+    this.#insertByTime(entry);
+    this.#insertOrder(entry);
+  }
+
+  #insertByTime(entry: _OrderEntry): void {
+    const byTime = this.#byTime;
+    const last = byTime[byTime.length - 1];
+    if (last === undefined || _entryNewer(entry, last)) {
+      byTime.push(entry);
+      return;
+    }
+    // Out of time order (clock skew, a late update): binary search, usually near the end.
+    let lo = 0;
+    let hi = byTime.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (_entryNewer(entry, byTime[mid]!)) lo = mid + 1;
+      else hi = mid;
+    }
+    byTime.splice(lo, 0, entry);
   }
 
   #notify(change: RunChange): void {
@@ -433,9 +453,11 @@ export class RunIndex {
   }
 
   #compact(): void {
-    const live = this.#order.filter((e) => this.#runs.get(e.id)?.revision === e.rev);
-    this.#order.length = 0;
-    this.#order.push(...live);
+    for (const list of [this.#order, this.#byTime]) {
+      const live = list.filter((e) => this.#runs.get(e.id)?.revision === e.rev);
+      list.length = 0;
+      for (const e of live) list.push(e);
+    }
     this.#stale = 0;
   }
 
