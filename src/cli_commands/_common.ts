@@ -12,6 +12,7 @@ import {
   PyocoHttpError,
   PyocoNetworkError,
   PyocoTimeoutError,
+  PyocoUnsupportedError,
 } from "../client/mod.ts";
 import { ErrId } from "../contract/mod.ts";
 
@@ -295,6 +296,9 @@ export function describeError(err: unknown, server: string): string {
     }
   }
   if (err instanceof PyocoTimeoutError) return `${err.message}; the run goes on on the server`;
+  if (err instanceof PyocoUnsupportedError) {
+    return `${err.message}. Use \`pyoco wait\` (it polls) or upgrade the gateway at ${server}`;
+  }
   if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
     return _message(err);
   }

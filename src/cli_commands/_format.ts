@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { RunEvent, RunSnapshot } from "../client/mod.ts";
+
 /**
  * An aligned table: a header row, then one row per entry, columns padded to the widest cell.
  *
@@ -75,4 +77,75 @@ export function timestamp(unixSec: number | null | undefined): string {
 export function compactJson(value: unknown, max = 200): string {
   const text = JSON.stringify(value) ?? "null";
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * One run event (`GET /runs/{id}/events`) as a line for people: local time with milliseconds,
+ * then what happened — the same wording as `pyoco run`'s progress.
+ *
+ * @param event The event.
+ * @returns The line, without a trailing newline.
+ */
+export function eventLine(event: RunEvent): string {
+  const at = typeof event.ts === "number" ? _clock(event.ts) : "--:--:--.---";
+  return `${at}  ${_eventText(event)}`;
+}
+
+function _eventText(e: RunEvent): string {
+  const task = e.task ?? "?";
+  switch (e.type) {
+    case "run.started":
+      return `run ${e.run_id} started (flow ${e.flow_name})`;
+    case "task.started":
+      return `${task}: started (attempt ${e.attempt})`;
+    case "task.succeeded":
+      return `${task}: succeeded (attempt ${e.attempt})`;
+    case "task.failed":
+      return e.attempt === 0
+        ? `${task}: failed without running: ${e.error}`
+        : `${task}: failed (attempt ${e.attempt}): ${e.error}`;
+    case "task.retrying":
+      return `${task}: attempt ${e.attempt} failed: ${e.error}; retrying in ${e.delay_sec} s`;
+    case "task.log":
+      return `${task}: log: ${e.message}`;
+    case "run.completed":
+      return `run ${e.run_id} COMPLETED`;
+    case "run.failed":
+      return `run ${e.run_id} FAILED: ${e.error}`;
+    case "run.cancelled":
+      return `run ${e.run_id} CANCELLED${e.error ? `: ${e.error}` : ""}`;
+    case "events.dropped":
+      return `(${e.dropped_logs} log lines of this run were dropped: too many)`;
+    default: {
+      const { seq: _seq, type, run_id: _run, ts: _ts, ...rest } = e;
+      return `${type} ${compactJson(rest)}`;
+    }
+  }
+}
+
+function _clock(unixSec: number): string {
+  const d = new Date(unixSec * 1000);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${
+    p(d.getMilliseconds(), 3)
+  }`;
+}
+
+/**
+ * The result of a run in one line (plus its outputs): `Run <id> COMPLETED in 1.2 s`.
+ *
+ * @param s The terminal snapshot.
+ * @returns The text, ending with a newline.
+ */
+export function resultText(s: RunSnapshot): string {
+  const took = typeof s.start_time === "number" && typeof s.end_time === "number"
+    ? ` in ${duration((s.end_time - s.start_time) * 1000)}`
+    : "";
+  let text = `Run ${s.run_id} ${s.status}${took}`;
+  if (s.error) text += `: ${s.error}`;
+  text += "\n";
+  if (s.outputs && Object.keys(s.outputs).length > 0) {
+    text += `outputs: ${compactJson(s.outputs, 500)}\n`;
+  }
+  return text;
 }

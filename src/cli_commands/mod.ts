@@ -23,6 +23,7 @@ import {
   waitCommand,
 } from "./runs.ts";
 import { workersCommand } from "./workers.ts";
+import { logsCommand, watchCommand } from "./live.ts";
 
 /** Every HTTP sub-command by name. */
 export const httpCommands: Record<string, CliCommand> = {
@@ -32,6 +33,8 @@ export const httpCommands: Record<string, CliCommand> = {
   tasks: tasksCommand,
   list: listCommand,
   wait: waitCommand,
+  watch: watchCommand,
+  logs: logsCommand,
   cancel: cancelCommand,
   workers: workersCommand,
 };
@@ -40,10 +43,12 @@ export {
   cancelCommand,
   getCommand,
   listCommand,
+  logsCommand,
   submitCommand,
   submitYamlCommand,
   tasksCommand,
   waitCommand,
+  watchCommand,
   workersCommand,
 };
 export {

@@ -19,7 +19,7 @@ import {
   UsageError,
   withInterrupt,
 } from "./_common.ts";
-import { ago, compactJson, duration, table, timestamp } from "./_format.ts";
+import { ago, compactJson, duration, resultText, table, timestamp } from "./_format.ts";
 import { progressView } from "./_progress.ts";
 
 /** `pyoco submit FLOW …`: submit a run of a registered flow. */
@@ -57,7 +57,7 @@ export const submitCommand: CliCommand = {
       io,
       async ({ values, positionals, client }) => {
         const flowName = positionals[0] as string;
-        const timeoutMs = _timeoutMs(values);
+        const timeoutMs = timeoutFlagMs(values);
         let params: Record<string, unknown> = {};
         const file = values["params-file"] as string | undefined;
         if (file !== undefined) params = await _readParamsFile(file);
@@ -109,7 +109,7 @@ export const submitYamlCommand: CliCommand = {
       async ({ values, positionals, client }) => {
         const flowName = values["flow-name"] as string | undefined;
         if (!flowName) throw new UsageError("--flow-name is required");
-        const timeoutMs = _timeoutMs(values);
+        const timeoutMs = timeoutFlagMs(values);
         const path = positionals[0] as string;
         let bytes: Uint8Array;
         try {
@@ -289,7 +289,7 @@ Options:
       ({ values, positionals, client }) => {
         return waitAndReport(client, io, positionals[0] as string, {
           json: values.json === true,
-          timeoutMs: _timeoutMs(values),
+          timeoutMs: timeoutFlagMs(values),
         });
       },
     );
@@ -299,29 +299,58 @@ Options:
 /** `pyoco cancel ID`: cancel a run. */
 export const cancelCommand: CliCommand = {
   summary: "Cancel a run (PENDING at once, RUNNING through its worker)",
-  usage: "pyoco cancel ID [--wait] [--json]",
+  usage: "pyoco cancel ID [--wait] [--timeout SEC] [--json]",
   run(args, io = denoIo()) {
     return runCommand(
       {
         name: "cancel",
         usage: cancelCommand.usage,
-        help: `Options:
-  --wait    Wait until the run is terminal
-  --json    Print JSON`,
-        options: { wait: { type: "boolean" }, json: { type: "boolean" } },
+        help:
+          `A PENDING run is CANCELLED at once; a RUNNING one turns CANCELLING and its worker stops
+it. Exits 0 when the run is CANCELLED (or CANCELLING without --wait), 1 when it had already
+finished (or finished before the cancel took effect), 130 on Ctrl-C.
+
+Options:
+  --wait           Wait until the run is terminal, showing its progress
+  --timeout SEC    With --wait: give up waiting after SEC seconds
+  --json           Print the snapshot as JSON`,
+        options: {
+          wait: { type: "boolean" },
+          timeout: { type: "string" },
+          json: { type: "boolean" },
+        },
         positionals: [1, 1],
       },
       args,
       io,
       async ({ values, positionals, client }) => {
         const runId = positionals[0] as string;
-        const snapshot = await client.cancelRun(runId);
-        if (values.wait) {
-          const final = await waitAndReport(client, io, runId, { json: values.json === true });
-          return final === ExitCode.interrupted ? final : ExitCode.ok;
+        const json = values.json === true;
+        const timeoutMs = timeoutFlagMs(values);
+        let snapshot = await client.cancelRun(runId);
+        const finishedFirst = snapshot.status === "COMPLETED" || snapshot.status === "FAILED";
+        if (values.wait && !finishedFirst && snapshot.status !== "CANCELLED") {
+          if (!json) io.err(`Run ${runId} ${snapshot.status}: waiting for its worker to stop it\n`);
+          snapshot = await waitForFinal(client, io, runId, { json, timeoutMs });
         }
-        if (values.json) io.out(JSON.stringify(snapshot, null, 2) + "\n");
-        else io.out(`Run ${runId} ${snapshot.status}\n`);
+        if (json) io.out(JSON.stringify(snapshot, null, 2) + "\n");
+        if (snapshot.status === "COMPLETED" || snapshot.status === "FAILED") {
+          io.err(
+            finishedFirst
+              ? `Run ${runId} had already ${snapshot.status}: nothing to cancel\n`
+              : `Run ${runId} ${snapshot.status} before the cancel took effect\n`,
+          );
+          return ExitCode.failed;
+        }
+        if (!json) {
+          if (snapshot.status === "CANCELLING") {
+            io.out(`Run ${runId} CANCELLING: its worker is stopping it\n`);
+          } else if (values.wait) {
+            io.out(resultText(snapshot));
+          } else {
+            io.out(`Run ${runId} ${snapshot.status}\n`);
+          }
+        }
         return ExitCode.ok;
       },
     );
@@ -345,6 +374,28 @@ export async function waitAndReport(
   runId: string,
   options: { json?: boolean; timeoutMs?: number } = {},
 ): Promise<number> {
+  const final = await waitForFinal(client, io, runId, options);
+  if (options.json) io.out(JSON.stringify(final, null, 2) + "\n");
+  else io.out(resultText(final));
+  return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
+}
+
+/**
+ * Wait for a run with live progress on stderr (none with `json`).
+ *
+ * @param client The client.
+ * @param io Output streams.
+ * @param runId The run.
+ * @param options `json` hides the progress; `timeoutMs` bounds the wait.
+ * @returns The terminal snapshot.
+ * @throws {InterruptedError} On Ctrl-C.
+ */
+export async function waitForFinal(
+  client: PyocoClient,
+  io: CliIo,
+  runId: string,
+  options: { json?: boolean; timeoutMs?: number } = {},
+): Promise<RunSnapshot> {
   const view = options.json ? null : progressView(io);
   const final = await withInterrupt(runId, (signal) =>
     client.waitForRun(runId, {
@@ -353,9 +404,7 @@ export async function waitAndReport(
       onUpdate: (s) => view?.update(s),
     }));
   view?.done();
-  if (options.json) io.out(JSON.stringify(final, null, 2) + "\n");
-  else io.out(_resultText(final));
-  return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
+  return final;
 }
 
 async function _afterSubmit(
@@ -375,7 +424,14 @@ async function _afterSubmit(
   return await waitAndReport(client, io, runId, { json, timeoutMs });
 }
 
-function _timeoutMs(values: FlagValues): number | undefined {
+/**
+ * The `--timeout SEC` flag in milliseconds.
+ *
+ * @param values Parsed flags.
+ * @returns Milliseconds, or `undefined` when not given.
+ * @throws {UsageError} When it is not a positive number.
+ */
+export function timeoutFlagMs(values: FlagValues): number | undefined {
   if (values.timeout === undefined) return undefined;
   const sec = Number(values.timeout);
   if (!Number.isFinite(sec) || sec <= 0) {
@@ -403,19 +459,6 @@ async function _readParamsFile(path: string): Promise<Record<string, unknown>> {
     throw new UsageError(`--params-file ${path} must hold a mapping of parameter names to values`);
   }
   return { ...value as Record<string, unknown> };
-}
-
-function _resultText(s: RunSnapshot): string {
-  const took = typeof s.start_time === "number" && typeof s.end_time === "number"
-    ? ` in ${duration((s.end_time - s.start_time) * 1000)}`
-    : "";
-  let text = `Run ${s.run_id} ${s.status}${took}`;
-  if (s.error) text += `: ${s.error}`;
-  text += "\n";
-  if (s.outputs && Object.keys(s.outputs).length > 0) {
-    text += `outputs: ${compactJson(s.outputs, 500)}\n`;
-  }
-  return text;
 }
 
 function _describeRun(run: RunView, records: boolean): string {

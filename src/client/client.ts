@@ -5,9 +5,8 @@
  * @module
  */
 
-import { ErrId, isTerminal } from "../contract/mod.ts";
+import { isTerminal } from "../contract/mod.ts";
 import type {
-  ErrorBody,
   RunSnapshot,
   RunStatus,
   RunSummary,
@@ -16,10 +15,15 @@ import type {
   SubmitResponse,
   WorkerRecord,
 } from "../contract/mod.ts";
-import { PyocoHttpError, PyocoNetworkError, PyocoTimeoutError } from "./errors.ts";
+import {
+  PyocoHttpError,
+  PyocoNetworkError,
+  PyocoTimeoutError,
+  PyocoUnsupportedError,
+} from "./errors.ts";
 import type { FieldError } from "./errors.ts";
 import { _anySignal, _backoffDelay, _sleep } from "./_retry.ts";
-import { readSseEvents } from "./_sse.ts";
+import { _errorBody, _watchStream } from "./_watch.ts";
 
 /** Retry policy for requests that are safe to repeat. */
 export interface RetryOptions {
@@ -131,6 +135,154 @@ export interface WaitForRunOptions extends CallOptions {
 export interface ListWorkersOptions extends CallOptions {
   /** Also list workers that asked to be hidden. @default {false} */
   includeHidden?: boolean;
+}
+
+/** One stored event of a run (`GET /runs/{id}/events`, or `event` frames of the watch stream). */
+export interface RunEvent {
+  /** Position in the events stream; pass it as `afterSeq` to read what follows. */
+  seq: number;
+  /**
+   * `run.started`, `task.started`, `task.succeeded`, `task.failed`, `task.retrying`, `task.log`,
+   * `run.completed`, `run.failed`, `run.cancelled`, `events.dropped` (or `unknown`).
+   */
+  type: string;
+  /** The run. */
+  run_id?: string;
+  /** When it happened (unix seconds). */
+  ts?: number;
+  /** The task, for `task.*` events. */
+  task?: string;
+  /** The task attempt (1-based), for `task.*` events. */
+  attempt?: number;
+  /** The line a task logged with `ctx.log()` (`task.log`). */
+  message?: string;
+  /** Why it failed (`task.failed`, `task.retrying`, `run.failed`, `run.cancelled`). */
+  error?: string | null;
+  /** Any other field the worker published. */
+  [field: string]: unknown;
+}
+
+/** `GET /runs/{id}/events` answer. */
+export interface RunEventsPage {
+  /** The run. */
+  run_id: string;
+  /** The events, ascending `seq`. */
+  events: RunEvent[];
+  /** Pass as `afterSeq` to read what follows (the last `seq`, or the `afterSeq` asked for). */
+  next_after_seq: number;
+}
+
+/** Options of {@linkcode PyocoClient.getEvents}. */
+export interface GetEventsOptions extends CallOptions {
+  /** Only events after this sequence (exclusive). @default {0} */
+  afterSeq?: number;
+  /** At most this many (1..1000). @default {100} */
+  limit?: number;
+}
+
+/** Options of {@linkcode PyocoClient.iterateEvents}. */
+export interface IterateEventsOptions extends CallOptions {
+  /** Start after this sequence (exclusive). @default {0} */
+  afterSeq?: number;
+  /** Events per request (1..1000). @default {100} */
+  pageSize?: number;
+}
+
+/** Options of {@linkcode PyocoClient.watchRun}. */
+export interface WatchRunOptions extends CallOptions {
+  /** Add `task_records` to the snapshots (`records`, `full`, `all`). @default {[]} */
+  include?: RunInclude[];
+  /** Also yield the run's events (task log lines, lifecycle events). @default {false} */
+  events?: boolean;
+  /** With `events`: only events after this sequence. @default {0} */
+  afterSeq?: number;
+  /**
+   * Resume after this id (an `id` of an item an earlier watch yielded): what the caller already
+   * has is not sent again.
+   */
+  lastEventId?: string;
+}
+
+/** An item of {@linkcode PyocoClient.watchRun}. */
+export type RunWatchItem =
+  | {
+    /** A new state of the run; the last item is the terminal one. */
+    type: "snapshot";
+    /** Resume position (`<revision>` or `<revision>-<seq>`); pass as `lastEventId`. */
+    id: string | null;
+    /** The run's snapshot (`task_records` only when included). */
+    snapshot: RunSnapshot;
+  }
+  | {
+    /** A run event (only with `events: true`). */
+    type: "event";
+    /** Resume position; pass as `lastEventId`. */
+    id: string | null;
+    /** The event. */
+    event: RunEvent;
+  };
+
+/** Filters shared by the run listings and the runs watch. */
+export interface RunFilterOptions extends CallOptions {
+  /** Only runs in this status (or in any of these). */
+  status?: RunStatus | RunStatus[];
+  /** Only runs of this flow. */
+  flow?: string;
+  /** Only runs on this tag. */
+  tag?: string;
+}
+
+/** Options of {@linkcode PyocoClient.watchRuns}. */
+export interface WatchRunsOptions extends RunFilterOptions {
+  /** Resume after this id (the `id` of an item an earlier watch yielded). */
+  lastEventId?: string;
+}
+
+/** An item of {@linkcode PyocoClient.watchRuns}. */
+export type RunsWatchItem =
+  | {
+    /** A run changed (and matches the filters). */
+    type: "summary";
+    /** Resume position (a revision); pass as `lastEventId`. */
+    id: string | null;
+    /** The run as it is now. */
+    summary: RunSummary;
+  }
+  | {
+    /** A run's snapshot was deleted. */
+    type: "removed";
+    /** Resume position; pass as `lastEventId`. */
+    id: string | null;
+    /** The run. */
+    run_id: string;
+  };
+
+/** Options of {@linkcode PyocoClient.listRunsPage}. */
+export interface ListRunsPageOptions extends RunFilterOptions {
+  /** Continue from a `next_cursor` (wins over `updatedAfter`). */
+  cursor?: string;
+  /** Start with the runs updated after this time (unix seconds). @default {0} (every run) */
+  updatedAfter?: number;
+  /** At most this many items (1..200). @default {50} */
+  limit?: number;
+  /** Whole snapshots instead of summaries. @default {false} */
+  full?: boolean;
+}
+
+/** Options of {@linkcode PyocoClient.iterateRuns}. */
+export interface IterateRunsOptions extends Omit<ListRunsPageOptions, "limit"> {
+  /** Items per request (1..200). @default {50} */
+  pageSize?: number;
+}
+
+/** One page of the delta listing (`GET /runs?cursor=…`). */
+export interface RunsPage<T = RunSummary> {
+  /** Runs in ascending KV-revision order (each at its latest revision). */
+  items: T[];
+  /** Where to continue, now or later (always set, also for an empty page). */
+  next_cursor: string;
+  /** Whether more is already known (ask again at once). */
+  has_more: boolean;
 }
 
 interface _RequestInit extends CallOptions {
@@ -349,12 +501,115 @@ export class PyocoClient {
   }
 
   /**
-   * `POST /runs/{id}/cancel`: cancel a run (PENDING → CANCELLED, RUNNING → CANCELLING →
-   * CANCELLED). Idempotent, so it is retried like a GET.
+   * `GET /runs` delta listing: one page of the runs that changed after a cursor (or after
+   * `updatedAfter`), in the order the gateway stored their latest writes.
+   *
+   * @param options `cursor` (a `next_cursor`; wins over `updatedAfter`), `updatedAfter` (unix
+   *   seconds, default 0: every run), filters (`status`, `flow`, `tag`), `limit` (1..200,
+   *   default 50), `full` for whole snapshots, `signal`.
+   * @returns `{ items, next_cursor, has_more }`.
+   * @throws {PyocoHttpError} 422 for a cursor this gateway did not issue, or a bad filter.
+   */
+  listRunsPage(options: ListRunsPageOptions & { full: true }): Promise<RunsPage<RunSnapshot>>;
+  /**
+   * `GET /runs` delta listing: one page of run summaries that changed after a cursor.
+   *
+   * @param options `cursor`, `updatedAfter`, filters, `limit`, `signal`.
+   * @returns `{ items, next_cursor, has_more }`.
+   * @throws {PyocoHttpError} 422 for a bad cursor or filter.
+   */
+  listRunsPage(options?: ListRunsPageOptions): Promise<RunsPage<RunSummary>>;
+  listRunsPage(
+    options: ListRunsPageOptions = {},
+  ): Promise<RunsPage<RunSummary> | RunsPage<RunSnapshot>> {
+    const query = _filterQuery(options);
+    if (options.cursor !== undefined) {
+      if (typeof options.cursor !== "string" || options.cursor === "") {
+        throw new TypeError('Invalid listRunsPage option "cursor": expected a non-empty string');
+      }
+      query.set("cursor", options.cursor);
+    } else {
+      const after = options.updatedAfter ?? 0;
+      if (typeof after !== "number" || !Number.isFinite(after) || after < 0) {
+        throw new TypeError(
+          `Invalid listRunsPage option "updatedAfter": expected unix seconds ≥ 0, got ${
+            String(after)
+          }`,
+        );
+      }
+      query.set("updated_after", String(after));
+    }
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.full) query.set("include", "full");
+    return this.#json("GET", "/runs", { signal: options.signal, query, retryable: true });
+  }
+
+  /**
+   * Every run that changed after a starting point, page by page: follows `next_cursor` until
+   * the gateway has nothing more (`has_more` false). Each run appears once, in its current
+   * state (a run updated again while the pages are read appears again later: a new update).
+   * The last page (possibly empty) carries the `next_cursor` to poll with later.
+   *
+   * @example Sync a local copy of the runs
+   * ```ts ignore
+   * let cursor: string | undefined;
+   * for await (const page of client.iterateRuns({ pageSize: 100 })) {
+   *   for (const run of page.items) local.set(run.run_id, run);
+   *   cursor = page.next_cursor;
+   * }
+   * // later: client.iterateRuns({ cursor }) gives only what changed since
+   * ```
+   *
+   * @param options Starting point (`cursor` or `updatedAfter`), filters, `pageSize` (1..200,
+   *   default 50), `full`, `signal`.
+   * @returns The pages, in order.
+   * @throws {PyocoHttpError} 422 for a bad cursor or filter (on the first page).
+   */
+  iterateRuns(options: IterateRunsOptions & { full: true }): AsyncIterable<RunsPage<RunSnapshot>>;
+  /**
+   * Every run summary that changed after a starting point, page by page.
+   *
+   * @param options Starting point, filters, `pageSize`, `signal`.
+   * @returns The pages, in order.
+   * @throws {PyocoHttpError} 422 for a bad cursor or filter.
+   */
+  iterateRuns(options?: IterateRunsOptions): AsyncIterable<RunsPage<RunSummary>>;
+  iterateRuns(
+    options: IterateRunsOptions = {},
+  ): AsyncIterable<RunsPage<RunSummary> | RunsPage<RunSnapshot>> {
+    const { pageSize, ...rest } = options;
+    if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 1)) {
+      throw new TypeError(
+        `Invalid iterateRuns option "pageSize": expected a positive integer, got ${pageSize}`,
+      );
+    }
+    return this.#iterateRuns(rest, pageSize);
+  }
+
+  async *#iterateRuns(
+    options: Omit<IterateRunsOptions, "pageSize">,
+    limit: number | undefined,
+  ): AsyncGenerator<RunsPage<RunSummary>, void, undefined> {
+    let cursor = options.cursor;
+    while (true) {
+      const page = await this.listRunsPage({ ...options, cursor, limit });
+      yield page;
+      if (!page.has_more) return;
+      // A gateway that cannot move on would loop forever: stop.
+      if (page.items.length === 0 && page.next_cursor === cursor) return;
+      cursor = page.next_cursor;
+    }
+  }
+
+  /**
+   * `POST /runs/{id}/cancel`: cancel a run. PENDING → CANCELLED at once; RUNNING → CANCELLING,
+   * then its worker aborts it and writes CANCELLED; CANCELLING and terminal runs are left as
+   * they are. Idempotent, so it is retried like a GET.
    *
    * @param runId The run.
    * @param options `signal` to abort.
-   * @returns The run's snapshot after the request.
+   * @returns The run's snapshot after the request (without `task_records`): `CANCELLED`,
+   *   `CANCELLING`, or the terminal status it already had.
    * @throws {PyocoHttpError} 404 (`ERR-PYOCO-0005`) when there is no such run.
    */
   cancelRun(runId: string, options: CallOptions = {}): Promise<RunSnapshot> {
@@ -365,10 +620,211 @@ export class PyocoClient {
   }
 
   /**
-   * Wait until a run is terminal (`COMPLETED`, `FAILED`, `CANCELLED`) and return its snapshot. Uses
-   * the gateway's watch stream (`GET /runs/{id}/watch`, server-sent events) and falls back to
-   * polling `GET /runs/{id}` when the gateway has none. A dropped stream is reopened. A `FAILED` or
-   * `CANCELLED` run resolves (it is not an error of the wait): check `status`.
+   * `GET /runs/{id}/events`: one page of the run's events (lifecycle events and `ctx.log()`
+   * lines), in order.
+   *
+   * @param runId The run.
+   * @param options `afterSeq` (exclusive, default 0), `limit` (1..1000, default 100), `signal`.
+   * @returns `{ run_id, events, next_after_seq }`.
+   * @throws {PyocoHttpError} 404 (`ERR-PYOCO-0005`) when there is no such run; 422 for a bad
+   *   `afterSeq` or `limit`.
+   */
+  getEvents(runId: string, options: GetEventsOptions = {}): Promise<RunEventsPage> {
+    const query = new URLSearchParams();
+    if (options.afterSeq !== undefined) query.set("after_seq", String(options.afterSeq));
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    return this.#json("GET", `/runs/${_seg("runId", runId)}/events`, {
+      signal: options.signal,
+      query,
+      retryable: true,
+    });
+  }
+
+  /**
+   * Every event stored for a run so far, page by page (it does not wait for new ones: use
+   * {@linkcode PyocoClient.watchRun} with `events: true` to follow a run).
+   *
+   * @param runId The run.
+   * @param options `afterSeq` to start after, `pageSize` (1..1000, default 100), `signal`.
+   * @returns The events, ascending `seq`.
+   * @throws {PyocoHttpError} 404 (`ERR-PYOCO-0005`) when there is no such run.
+   */
+  iterateEvents(runId: string, options: IterateEventsOptions = {}): AsyncIterable<RunEvent> {
+    _seg("runId", runId);
+    return this.#iterateEvents(runId, options);
+  }
+
+  async *#iterateEvents(
+    runId: string,
+    options: IterateEventsOptions,
+  ): AsyncGenerator<RunEvent, void, undefined> {
+    let after = options.afterSeq ?? 0;
+    while (true) {
+      const page = await this.getEvents(runId, {
+        afterSeq: after,
+        limit: options.pageSize,
+        signal: options.signal,
+      });
+      yield* page.events;
+      if (page.events.length === 0 || page.next_after_seq <= after) return;
+      after = page.next_after_seq;
+    }
+  }
+
+  /**
+   * Follow a run live (`GET /runs/{id}/watch`, server-sent events): its snapshots as they
+   * change — the first is the current one, the last the terminal one, after which the
+   * iteration ends — and, with `events: true`, its events (task log lines, lifecycle events)
+   * in between. Heartbeats are not yielded.
+   *
+   * A dropped or stalled stream, a failed reconnect (network error, 503) or an
+   * ERR-PYOCO-0003 `error` event (NATS trouble on the gateway) is retried with `Last-Event-ID`,
+   * so nothing is yielded twice or skipped; the client's retry policy bounds the consecutive
+   * failures (`retry.attempts`, with its backoff), then the last one is thrown. Stopping the
+   * iteration (`break`) or aborting `signal` closes the stream.
+   *
+   * @example Show progress and log lines
+   * ```ts ignore
+   * for await (const item of client.watchRun(runId, { events: true })) {
+   *   if (item.type === "snapshot") console.log(item.snapshot.status, item.snapshot.tasks);
+   *   else if (item.event.type === "task.log") console.log(item.event.task, item.event.message);
+   * }
+   * ```
+   *
+   * @param runId The run.
+   * @param options `include` (task records), `events`, `afterSeq`, `lastEventId` (resume),
+   *   `signal`.
+   * @returns The items, ending with the terminal snapshot.
+   * @throws {PyocoHttpError} 404 (`ERR-PYOCO-0005`) when there is no such run (or it is
+   *   deleted while watched); 503 (`ERR-PYOCO-0003`) when NATS stays unavailable.
+   * @throws {PyocoNetworkError} When the stream keeps dropping.
+   * @throws {PyocoUnsupportedError} When the gateway has no watch route (poll
+   *   {@linkcode PyocoClient.getRun} instead).
+   */
+  watchRun(runId: string, options: WatchRunOptions = {}): AsyncIterable<RunWatchItem> {
+    const path = `/runs/${_seg("runId", runId)}/watch`;
+    const query = new URLSearchParams();
+    for (const inc of options.include ?? []) query.append("include", inc);
+    if (options.events) query.set("events", "1");
+    if (options.afterSeq !== undefined) {
+      if (!Number.isSafeInteger(options.afterSeq) || options.afterSeq < 0) {
+        throw new TypeError(
+          `Invalid watchRun option "afterSeq": expected an integer ≥ 0, got ${options.afterSeq}`,
+        );
+      }
+      query.set("after_seq", String(options.afterSeq));
+    }
+    _lastEventId("watchRun", options.lastEventId);
+    return this.#watchRun(runId, path, query, options);
+  }
+
+  async *#watchRun(
+    runId: string,
+    path: string,
+    query: URLSearchParams,
+    options: WatchRunOptions,
+  ): AsyncGenerator<RunWatchItem, void, undefined> {
+    let revision = -1;
+    let seq = options.afterSeq ?? 0;
+    let yielded = false;
+    for await (const frame of this.#stream(path, query, `run ${runId}`, options)) {
+      if (frame.kind === "closed") {
+        // A stream resumed at a terminal revision closes without a frame: the caller has it.
+        if (frame.frames === 0 && frame.lastEventId !== null) {
+          const view = await this.getRun(runId, {
+            include: options.include,
+            signal: options.signal,
+          });
+          if (isTerminal(view.status)) {
+            if (yielded) yield { type: "snapshot", id: frame.lastEventId, snapshot: view };
+            return;
+          }
+        }
+        continue; // dropped: reconnect
+      }
+      if (frame.event === "snapshot") {
+        const rev = _revisionOf(frame.id);
+        if (rev !== null && rev <= revision) continue; // a server that repeats itself
+        let snapshot: RunSnapshot;
+        try {
+          snapshot = JSON.parse(frame.data);
+        } catch (err) {
+          throw new PyocoUnsupportedError(
+            `The watch stream of run ${runId} sent a snapshot that is not JSON`,
+            { url: this.#url(path), status: 200 },
+            { cause: err },
+          );
+        }
+        if (rev !== null) revision = rev;
+        yielded = true;
+        yield { type: "snapshot", id: frame.id, snapshot };
+        if (isTerminal(snapshot.status)) return;
+      } else if (frame.event === "event" && options.events) {
+        let event: RunEvent;
+        try {
+          event = JSON.parse(frame.data);
+        } catch {
+          continue; // not an event this client understands
+        }
+        if (typeof event.seq === "number") {
+          if (event.seq <= seq) continue;
+          seq = event.seq;
+        }
+        yielded = true;
+        yield { type: "event", id: frame.id, event };
+      }
+    }
+  }
+
+  /**
+   * Follow every run that changes (`GET /runs/watch`, server-sent events), for dashboards: one
+   * `summary` item per change that matches the filters, `removed` when a run is deleted. Runs
+   * until `signal` aborts or the caller stops iterating; reconnects like
+   * {@linkcode PyocoClient.watchRun} (with `Last-Event-ID`, so changes made while reconnecting
+   * are replayed).
+   *
+   * @param options Filters (`status`, `flow`, `tag`), `lastEventId` (resume), `signal`.
+   * @returns The changes, as they happen.
+   * @throws {PyocoHttpError} 422 for a bad filter, or when too many changes happened since
+   *   `lastEventId` (re-list with {@linkcode PyocoClient.iterateRuns}); 503 when NATS stays
+   *   unavailable.
+   * @throws {PyocoNetworkError} When the stream keeps dropping.
+   * @throws {PyocoUnsupportedError} When the gateway has no such route.
+   */
+  watchRuns(options: WatchRunsOptions = {}): AsyncIterable<RunsWatchItem> {
+    _lastEventId("watchRuns", options.lastEventId);
+    return this.#watchRuns(_filterQuery(options), options);
+  }
+
+  async *#watchRuns(
+    query: URLSearchParams,
+    options: WatchRunsOptions,
+  ): AsyncGenerator<RunsWatchItem, void, undefined> {
+    for await (const frame of this.#stream("/runs/watch", query, "runs", options)) {
+      if (frame.kind === "closed") continue; // the stream never ends by itself: reconnect
+      let data: unknown;
+      try {
+        data = JSON.parse(frame.data);
+      } catch {
+        continue;
+      }
+      if (frame.event === "summary") {
+        yield { type: "summary", id: frame.id, summary: data as RunSummary };
+      } else if (frame.event === "removed") {
+        yield {
+          type: "removed",
+          id: frame.id,
+          run_id: String((data as { run_id?: unknown }).run_id),
+        };
+      }
+    }
+  }
+
+  /**
+   * Wait until a run is terminal (`COMPLETED`, `FAILED`, `CANCELLED`) and return its snapshot. Reads
+   * {@linkcode PyocoClient.watchRun} and polls `GET /runs/{id}` instead when the gateway has no
+   * watch stream. A `FAILED` or `CANCELLED` run resolves (it is not an error of the wait): check
+   * `status`.
    *
    * @param runId The run.
    * @param options `timeoutMs`, `pollIntervalMs`, `onUpdate(snapshot)` per change, `signal`.
@@ -408,8 +864,15 @@ export class PyocoClient {
       options.onUpdate?.(snapshot);
     };
     try {
-      const watched = await this.#waitViaWatch(runId, signal, emit);
-      if (watched) return watched;
+      try {
+        for await (const item of this.watchRun(runId, { signal })) {
+          if (item.type !== "snapshot") continue;
+          emit(item.snapshot);
+          if (isTerminal(item.snapshot.status)) return item.snapshot;
+        }
+      } catch (err) {
+        if (!(err instanceof PyocoUnsupportedError)) throw err;
+      }
       while (true) {
         const snapshot = await this.getRun(runId, { signal });
         emit(snapshot);
@@ -455,84 +918,30 @@ export class PyocoClient {
     return res.text;
   }
 
-  /** Read the SSE watch stream; `null` means "no usable stream here: poll instead". */
-  async #waitViaWatch(
-    runId: string,
-    signal: AbortSignal,
-    emit: (s: RunSnapshot) => void,
-  ): Promise<RunSnapshot | null> {
-    let emptyStreams = 0;
-    while (true) {
-      const idle = new AbortController();
-      const streamSignal = _anySignal([signal, idle.signal]) as AbortSignal;
-      let res: Response;
-      try {
-        res = (await this.#send("GET", `/runs/${_seg("runId", runId)}/watch`, {
-          signal: streamSignal,
+  /** A watch stream with this client's auth, time limit and retry policy. */
+  #stream(path: string, query: URLSearchParams, what: string, options: {
+    signal?: AbortSignal;
+    lastEventId?: string;
+  }) {
+    const text = query.toString();
+    return _watchStream({
+      url: this.#url(path) + (text ? `?${text}` : ""),
+      what,
+      signal: options.signal,
+      lastEventId: options.lastEventId ?? null,
+      attempts: this.#retry.attempts,
+      baseDelayMs: this.#retry.baseDelayMs,
+      maxDelayMs: this.#retry.maxDelayMs,
+      idleMs: _WATCH_IDLE_MS,
+      open: async (lastEventId, signal) =>
+        (await this.#send("GET", path, {
+          signal,
+          query,
           accept: "text/event-stream",
-          retryable: true,
-        }, true)).response;
-      } catch (err) {
-        if (err instanceof PyocoHttpError && _noWatchRoute(err)) return null;
-        throw err;
-      }
-      const type = res.headers.get("content-type") ?? "";
-      if (!type.includes("text/event-stream") || !res.body) {
-        await res.body?.cancel().catch(() => {});
-        return null;
-      }
-      let sawSnapshot = false;
-      let idleTimer: ReturnType<typeof setTimeout> | undefined;
-      const arm = () => {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(
-          () => idle.abort(new Error("Watch stream idle")),
-          _WATCH_IDLE_MS,
-        );
-      };
-      arm();
-      try {
-        for await (const event of readSseEvents(res.body)) {
-          arm();
-          if (event.event === "snapshot") {
-            let snapshot: RunSnapshot;
-            try {
-              snapshot = JSON.parse(event.data);
-            } catch {
-              return null; // not a stream this client understands: poll
-            }
-            sawSnapshot = true;
-            emit(snapshot);
-            if (isTerminal(snapshot.status)) return snapshot;
-          } else if (event.event === "error") {
-            const body = _errorBody(event.data);
-            if (body?.err_id === ErrId.runNotFound) {
-              throw new PyocoHttpError({
-                status: 404,
-                errId: body.err_id,
-                msgId: body.msg_id,
-                detail: body.detail,
-                method: "GET",
-                url: this.#url(`/runs/${encodeURIComponent(runId)}/watch`),
-              });
-            }
-            return null; // the stream cannot go on (e.g. NATS trouble): polling reports it
-          }
-        }
-      } catch (err) {
-        if (signal.aborted) throw signal.reason;
-        if (err instanceof PyocoHttpError) throw err;
-        // The stream broke or stalled: reopen it (its first event is the current snapshot).
-      } finally {
-        clearTimeout(idleTimer);
-      }
-      emptyStreams = sawSnapshot ? 0 : emptyStreams + 1;
-      if (emptyStreams >= this.#retry.attempts) return null;
-      await _sleep(
-        _backoffDelay(Math.max(1, emptyStreams), this.#retry.baseDelayMs, this.#retry.maxDelayMs),
-        signal,
-      );
-    }
+          headers: lastEventId === null ? {} : { "last-event-id": lastEventId },
+          retryable: false,
+        }, true)).response,
+    });
   }
 
   async #json<T>(method: string, path: string, init: _RequestInit): Promise<T> {
@@ -703,18 +1112,42 @@ function _seg(name: string, value: string): string {
   return encodeURIComponent(value);
 }
 
+function _filterQuery(options: RunFilterOptions): URLSearchParams {
+  const query = new URLSearchParams();
+  const statuses = options.status === undefined
+    ? []
+    : Array.isArray(options.status)
+    ? options.status
+    : [options.status];
+  for (const status of statuses) query.append("status", status);
+  if (options.flow !== undefined) query.set("flow", options.flow);
+  if (options.tag !== undefined) query.set("tag", options.tag);
+  return query;
+}
+
+function _lastEventId(owner: string, value: string | undefined): void {
+  if (value === undefined) return;
+  if (typeof value !== "string" || !/^[\x21-\x7e]{1,100}$/.test(value)) {
+    throw new TypeError(
+      `Invalid ${owner} option "lastEventId": expected an id the stream sent, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+}
+
+/** The KV revision in a watch id (`<revision>` or `<revision>-<seq>`). */
+function _revisionOf(id: string | null): number | null {
+  const m = id === null ? null : /^(\d+)(?:-\d+)?$/.exec(id);
+  return m ? Number(m[1]) : null;
+}
+
 function _idempotencyHeader(key: string | undefined): Record<string, string> {
   if (key === undefined) return {};
   if (typeof key !== "string" || key === "") {
     throw new TypeError("Invalid idempotencyKey: expected a non-empty string");
   }
   return { "idempotency-key": key };
-}
-
-/** The watch route is missing on this gateway (older version, or a proxy in front of it). */
-function _noWatchRoute(err: PyocoHttpError): boolean {
-  if (err.status === 404) return err.errId !== ErrId.runNotFound;
-  return err.status === 405 || err.status === 501 || err.status === 406;
 }
 
 async function _httpError(res: Response, method: string, url: string): Promise<PyocoHttpError> {
@@ -746,19 +1179,6 @@ async function _httpError(res: Response, method: string, url: string): Promise<P
     method,
     url,
   });
-}
-
-function _errorBody(text: string): ErrorBody | null {
-  try {
-    const value = JSON.parse(text);
-    if (
-      value && typeof value === "object" && typeof value.detail === "string" &&
-      typeof value.err_id === "string"
-    ) return value as ErrorBody;
-  } catch {
-    // not JSON
-  }
-  return null;
 }
 
 function _fieldErrors(value: unknown): FieldError[] {

@@ -178,6 +178,44 @@ export class PyocoTimeoutError extends Error {
   }
 }
 
+/**
+ * The gateway cannot serve a live route the client asked for: `GET /runs/{id}/watch` or
+ * `GET /runs/watch` is missing (an older gateway, or a proxy that does not pass it on) or does
+ * not answer with an event stream. {@linkcode PyocoClient.waitForRun} reacts by polling; callers
+ * of {@linkcode PyocoClient.watchRun} can do the same with {@linkcode PyocoClient.getRun}.
+ *
+ * @example
+ * ```ts ignore
+ * import { PyocoClient, PyocoUnsupportedError } from "./mod.ts";
+ * const client = new PyocoClient({ baseUrl: "http://127.0.0.1:8000" });
+ * try {
+ *   for await (const item of client.watchRun("3f2a…")) console.log(item.type);
+ * } catch (err) {
+ *   if (err instanceof PyocoUnsupportedError) console.log("no watch stream here:", err.status);
+ * }
+ * ```
+ */
+export class PyocoUnsupportedError extends Error {
+  /** The requested URL. */
+  readonly url: string;
+  /** The HTTP status of the answer (404, 405, …, or 200 for an answer that is not a stream). */
+  readonly status: number;
+
+  /**
+   * Build the error for a live route the gateway does not serve.
+   *
+   * @param message What is missing and why.
+   * @param init The URL and the status of the answer.
+   * @param options Standard error options; pass the HTTP error as `cause` when there is one.
+   */
+  constructor(message: string, init: { url: string; status: number }, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PyocoUnsupportedError";
+    this.url = init.url;
+    this.status = init.status;
+  }
+}
+
 function _pathOf(url: string): string {
   try {
     const u = new URL(url);

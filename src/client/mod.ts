@@ -9,6 +9,11 @@
  * const { run_id } = await client.submitRun({ flowName: "hello", params: { x: 2 } });
  * const final = await client.waitForRun(run_id, { timeoutMs: 60_000 });
  * console.log(final.status); // "COMPLETED"
+ *
+ * // Live: snapshots and log lines until the run is terminal
+ * for await (const item of client.watchRun(run_id, { events: true })) {
+ *   if (item.type === "event" && item.event.type === "task.log") console.log(item.event.message);
+ * }
  * ```
  *
  * @module
@@ -17,22 +22,40 @@
 export { PyocoClient } from "./client.ts";
 export type {
   CallOptions,
+  GetEventsOptions,
   GetRunOptions,
   HealthResponse,
+  IterateEventsOptions,
+  IterateRunsOptions,
   ListRunsOptions,
+  ListRunsPageOptions,
   ListWorkersOptions,
   PyocoClientOptions,
   RetryOptions,
+  RunEvent,
+  RunEventsPage,
+  RunFilterOptions,
   RunInclude,
+  RunsPage,
+  RunsWatchItem,
+  RunWatchItem,
   SubmitRunRequest,
   SubmitRunYamlRequest,
   WaitForRunOptions,
+  WatchRunOptions,
+  WatchRunsOptions,
 } from "./client.ts";
-export { PyocoHttpError, PyocoNetworkError, PyocoTimeoutError } from "./errors.ts";
+export {
+  PyocoHttpError,
+  PyocoNetworkError,
+  PyocoTimeoutError,
+  PyocoUnsupportedError,
+} from "./errors.ts";
 export type { FieldError, PyocoHttpErrorInit } from "./errors.ts";
 export { isTerminal } from "../contract/mod.ts";
 export type {
   ErrorBody,
+  JsonValue,
   RunSnapshot,
   RunStatus,
   RunSummary,

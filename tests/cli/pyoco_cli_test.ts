@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PyocoClient } from "../../src/client/mod.ts";
 import { freePort } from "../_helpers/nats_server.ts";
 import { pollUntil, startStack } from "../client/_stack.ts";
 
@@ -141,6 +142,9 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
           ["submit", "hello", "--param", "novalue"],
           ["submit-yaml", "x.yaml"],
           ["get", "a", "b"],
+          ["watch"],
+          ["logs", "a", "b"],
+          ["cancel", "a", "--timeout", "soon"],
         ]
       ) {
         const r = await pyoco(args, env);
@@ -157,6 +161,123 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /did not finish within 300 ms/);
     });
+
+    await t.step(
+      "watch ID --events prints progress, log lines and the result; exits 0",
+      async () => {
+        const sub = await pyoco(["submit", "hello", "--param", "x=4", "--json"], env);
+        const { run_id } = JSON.parse(sub.stdout);
+        const r = await pyoco(["watch", run_id, "--events"], env);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        const lines = r.stdout.trimEnd().split("\n");
+        assert.match(
+          lines[0]!,
+          new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  run ${run_id} started \\(flow hello\\)$`),
+        );
+        assert.ok(
+          lines.some((l) => /^\S+ {2}fetch_data: log: fetching record 4$/.test(l)),
+          r.stdout,
+        );
+        // The events (run.completed last), then the result and its outputs.
+        const result = lines.findIndex((l) => l.startsWith(`Run ${run_id} COMPLETED`));
+        assert.match(lines[result - 1]!, new RegExp(`^\\S+  run ${run_id} COMPLETED$`));
+        assert.deepEqual(lines.slice(result + 1), ['outputs: {"shout":"CARROT"}']);
+        assert.match(r.stderr, new RegExp(`run ${run_id} COMPLETED`));
+        assert.ok(!r.stderr.includes("\x1b["));
+      },
+    );
+
+    await t.step(
+      "watch ID --json prints one JSON line per item, the terminal snapshot last",
+      async () => {
+        const sub = await pyoco(["submit", "hello", "--json"], env);
+        const { run_id } = JSON.parse(sub.stdout);
+        const r = await pyoco(["watch", run_id, "--json", "--events"], env);
+        assert.equal(r.code, 0, r.stderr);
+        const items = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+        assert.ok(items.every((i) => i.type === "snapshot" || i.type === "event"));
+        assert.equal(items.at(-1).type, "snapshot");
+        assert.equal(items.at(-1).snapshot.status, "COMPLETED");
+        assert.ok(items.some((i) => i.type === "event" && i.event.type === "task.log"));
+        assert.equal(r.stderr, "");
+      },
+    );
+
+    await t.step("cancel ID of a PENDING run exits 0; watching it then exits 1", async () => {
+      const sub = await pyoco(["submit", "hello", "--tag", "nobody", "--json"], env);
+      const { run_id } = JSON.parse(sub.stdout);
+      const r = await pyoco(["cancel", run_id], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `Run ${run_id} CANCELLED\n`);
+      const json = await pyoco(["cancel", run_id, "--json"], env);
+      assert.equal(json.code, 0, json.stderr);
+      assert.equal(JSON.parse(json.stdout).status, "CANCELLED");
+      const w = await pyoco(["watch", run_id], env);
+      assert.equal(w.code, 1);
+      assert.match(w.stdout, new RegExp(`^Run ${run_id} CANCELLED.*: cancelled by request$`, "m"));
+    });
+
+    await t.step(
+      "cancel of a finished run exits 1 and says there is nothing to cancel",
+      async () => {
+        const r = await pyoco(["cancel", runId], env);
+        assert.equal(r.code, 1);
+        assert.match(
+          r.stderr,
+          new RegExp(`^Run ${runId} had already COMPLETED: nothing to cancel$`, "m"),
+        );
+        const missing = await pyoco(["cancel", "no-such-run"], env);
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /check the run id with `pyoco list`/);
+      },
+    );
+
+    await t.step("cancel ID --wait stops a RUNNING sleepy run through its worker", async () => {
+      const client = new PyocoClient({ baseUrl: stack.url });
+      const { run_id } = await client.submitRun({ flowName: "sleepy" });
+      await pollUntil(async () => (await client.getRun(run_id)).status === "RUNNING", "RUNNING");
+      const r = await pyoco(["cancel", run_id, "--wait"], env);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${stack.logs()}`);
+      assert.match(r.stderr, new RegExp(`^Run ${run_id} CANCELLING: waiting for its worker`, "m"));
+      assert.match(r.stdout, new RegExp(`^Run ${run_id} CANCELLED`, "m"));
+      assert.equal((await client.getRun(run_id)).status, "CANCELLED");
+    });
+
+    await t.step("logs ID prints the stored events; --json as JSON lines", async () => {
+      const r = await pyoco(["logs", runId], env);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trimEnd().split("\n");
+      assert.match(lines[0]!, new RegExp(`^\\S+  run ${runId} started \\(flow hello\\)$`));
+      assert.ok(lines.some((l) => l.endsWith("fetch_data: log: fetching record 2")), r.stdout);
+      assert.match(lines.at(-1)!, new RegExp(`^\\S+  run ${runId} COMPLETED$`));
+      const j = await pyoco(["logs", runId, "--json"], env);
+      assert.equal(j.code, 0, j.stderr);
+      const events = j.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+      assert.equal(events.length, lines.length);
+      for (let i = 1; i < events.length; i++) assert.ok(events[i].seq > events[i - 1].seq);
+    });
+
+    await t.step(
+      "logs ID --follow prints events until the run ends, exits 0 on COMPLETED",
+      async () => {
+        const sub = await pyoco(["submit", "sleepy", "--json"], env);
+        const { run_id } = JSON.parse(sub.stdout);
+        const r = await pyoco(["logs", run_id, "--follow"], env);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        const lines = r.stdout.trimEnd().split("\n");
+        assert.match(lines[0]!, new RegExp(`run ${run_id} started \\(flow sleepy\\)$`));
+        for (const nap of ["nap1", "nap2", "nap3", "nap4"]) {
+          assert.equal(
+            lines.filter((l) => l.endsWith(`  ${nap}: succeeded (attempt 1)`)).length,
+            1,
+          );
+        }
+        assert.match(lines.at(-1)!, new RegExp(`^\\S+  run ${run_id} COMPLETED$`));
+        // Each event once: no line repeated between the stored page and the live stream.
+        assert.equal(new Set(lines).size, lines.length);
+        assert.equal(r.stderr, `Run ${run_id} COMPLETED\n`);
+      },
+    );
 
     await t.step("Ctrl-C while waiting exits 130 and says the run goes on", async () => {
       const sub = await pyoco(["submit", "hello", "--tag", "nobody", "--json"], env);
