@@ -156,6 +156,7 @@ async function main(): Promise<number> {
   }
   say("");
   say(`Gateway:   ${gatewayUrl}`);
+  say(`Dashboard: ${gatewayUrl}/`);
   say(`Health:    curl -s ${gatewayUrl}/health`);
   say(
     `Submit:    curl -s -X POST ${gatewayUrl}/runs -H 'content-type: application/json' ` +

@@ -5,12 +5,14 @@
  * Unknown path → 404 ERR-PYOCO-0019; known path, other method → 405 ERR-PYOCO-0020 with
  * `Allow`; any unexpected exception → 500 ERR-PYOCO-0023 with the traceback logged (the
  * handler never rejects). Authentication runs after routing and before the body is read, for
- * every route except `/health`.
+ * every route except `/health`. The dashboard (`GET /` and `GET /ui/*`, static assets of
+ * `src/dashboard/`) is answered first and needs no key: its API calls carry the key.
  *
  * @module
  */
 
 import type { Config } from "../config.ts";
+import { serveDashboard } from "../dashboard/mod.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { Logger } from "../log.ts";
 import { type Authenticate, noAuth, type Principal } from "./auth.ts";
@@ -110,6 +112,12 @@ export function createApp(deps: AppDeps): Handler {
       url = new URL(req.url);
     } catch {
       url = new URL("http://invalid/");
+    }
+    const page = serveDashboard(req, url);
+    if (page !== null) {
+      const route = url.pathname === "/" ? "/" : "/ui/*";
+      metrics.observe(req.method, route, page.status, (performance.now() - started) / 1000);
+      return page;
     }
     try {
       const candidates = _ROUTES.filter((r) => r.pattern.test({ pathname: url.pathname }));

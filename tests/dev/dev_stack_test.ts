@@ -48,6 +48,11 @@ Deno.test("deno task dev runs NATS, gateway and worker, completes a run and stop
     );
     const url = `http://127.0.0.1:${port}`;
     assert.ok(dev.output().includes(`Gateway:   ${url}`));
+    assert.ok(dev.output().includes(`Dashboard: ${url}/`), "it prints the dashboard URL");
+    const page = await fetch(`${url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    await page.body?.cancel();
     assert.match(dev.output(), /curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/runs/);
     assert.ok(!dev.output().includes("JETSTREAM"), "the nats-server banner is not echoed");
     const store = dev.output().match(/temp store (\S+)\)/)?.[1];

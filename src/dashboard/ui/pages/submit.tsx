@@ -1,0 +1,225 @@
+/** @jsxRuntime automatic */
+/** @jsxImportSource preact */
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * Submit a run: a flow name with JSON params (`POST /runs`), or an uploaded flow.yaml
+ * (`POST /runs/yaml`). Validation errors from the gateway are shown next to the form; a
+ * successful submit opens the new run.
+ *
+ * @module
+ */
+
+import { useEffect, useState } from "preact/hooks";
+import {
+  api,
+  ApiError,
+  authHeaders,
+  errorOf,
+  type RunSummary,
+  type SubmitResponse,
+} from "../api.ts";
+import { Banner, Panel } from "../components.tsx";
+import { navigate } from "../hooks.ts";
+
+function _jsonProblem(text: string): string | null {
+  if (text.trim() === "") return null;
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      return "Params must be a JSON object";
+    }
+    return null;
+  } catch (err) {
+    return `Invalid JSON: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * The submit page.
+ *
+ * @param props Prefill from the route query (`flow`, `params`, `tag`).
+ * @returns The page.
+ */
+export function SubmitPage(props: { query: URLSearchParams }) {
+  const [flow, setFlow] = useState(props.query.get("flow") ?? "");
+  const [tag, setTag] = useState(props.query.get("tag") || "default");
+  const [params, setParams] = useState(() => {
+    const p = props.query.get("params");
+    if (!p) return "{}";
+    try {
+      return JSON.stringify(JSON.parse(p), null, 2);
+    } catch {
+      return p;
+    }
+  });
+  const [idem, setIdem] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [flows, setFlows] = useState<string[]>([]);
+
+  const [yamlFlow, setYamlFlow] = useState("");
+  const [yamlTag, setYamlTag] = useState("default");
+  const [file, setFile] = useState<File | null>(null);
+  const [yamlError, setYamlError] = useState<unknown>(null);
+  const [yamlBusy, setYamlBusy] = useState(false);
+
+  useEffect(() => {
+    api<RunSummary[]>("/runs?limit=200")
+      .then((runs) => setFlows([...new Set(runs.map((r) => r.flow_name))].sort()))
+      .catch(() => {});
+  }, []);
+
+  const problem = _jsonProblem(params);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (problem) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const body: Record<string, unknown> = { flow_name: flow.trim() };
+      if (params.trim() !== "") body.params = JSON.parse(params);
+      if (tag.trim() !== "" && tag.trim() !== "default") body.tag = tag.trim();
+      const res = await api<SubmitResponse>("/runs", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(idem.trim() ? { "idempotency-key": idem.trim() } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      navigate(`/runs/${encodeURIComponent(res.run_id)}`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const submitYaml = async (e: Event) => {
+    e.preventDefault();
+    if (!file) {
+      setYamlError(new Error("Choose a flow.yaml file first"));
+      return;
+    }
+    setYamlBusy(true);
+    setYamlError(null);
+    try {
+      const form = new FormData();
+      form.set("workflow", file, file.name);
+      form.set("flow_name", yamlFlow.trim());
+      if (yamlTag.trim()) form.set("tag", yamlTag.trim());
+      let res: Response;
+      try {
+        res = await fetch("/runs/yaml", { method: "POST", headers: authHeaders(), body: form });
+      } catch (err) {
+        throw new ApiError(0, `Cannot reach the gateway: ${(err as Error).message}`);
+      }
+      if (!res.ok) throw await errorOf(res);
+      const body = await res.json() as SubmitResponse;
+      navigate(`/runs/${encodeURIComponent(body.run_id)}`);
+    } catch (err) {
+      setYamlError(err);
+    } finally {
+      setYamlBusy(false);
+    }
+  };
+
+  return (
+    <div class="page">
+      <div class="page-head">
+        <h1>Submit a run</h1>
+      </div>
+      <div class="grid-2 grid-even">
+        <Panel title="Run a flow by name">
+          <form class="form" onSubmit={submit} aria-label="Run a flow by name">
+            <label for="s-flow">Flow name</label>
+            <input
+              id="s-flow"
+              name="flow_name"
+              required
+              list="s-flows"
+              value={flow}
+              placeholder="hello"
+              onInput={(e) => setFlow((e.target as HTMLInputElement).value)}
+            />
+            <datalist id="s-flows">
+              {flows.map((f) => <option key={f} value={f} />)}
+            </datalist>
+            <label for="s-tag">Tag (work queue)</label>
+            <input
+              id="s-tag"
+              name="tag"
+              value={tag}
+              pattern="[A-Za-z0-9_\-]{1,64}"
+              onInput={(e) => setTag((e.target as HTMLInputElement).value)}
+            />
+            <label for="s-params">Params (JSON object)</label>
+            <textarea
+              id="s-params"
+              name="params"
+              rows={8}
+              spellcheck={false}
+              value={params}
+              aria-invalid={problem ? true : undefined}
+              aria-describedby="s-params-help"
+              onInput={(e) => setParams((e.target as HTMLTextAreaElement).value)}
+            />
+            <p id="s-params-help" class={problem ? "field-error" : "hint"}>
+              {problem ?? 'Overlaid on the flow\'s defaults, e.g. {"x": 2}.'}
+            </p>
+            <label for="s-idem">Idempotency key (optional)</label>
+            <input
+              id="s-idem"
+              value={idem}
+              placeholder="submitting twice with the same key makes one run"
+              onInput={(e) => setIdem((e.target as HTMLInputElement).value)}
+            />
+            <Banner error={error ?? undefined} />
+            <div class="form-actions">
+              <button type="submit" class="btn btn-primary" disabled={busy || problem !== null}>
+                {busy ? "Submitting…" : "Submit run"}
+              </button>
+            </div>
+          </form>
+        </Panel>
+        <Panel title="Upload a flow.yaml">
+          <form class="form" onSubmit={submitYaml} aria-label="Upload a flow.yaml">
+            <label for="y-file">flow.yaml</label>
+            <input
+              id="y-file"
+              type="file"
+              accept=".yaml,.yml,application/yaml,text/yaml"
+              onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)}
+            />
+            <label for="y-flow">Flow name (in the file)</label>
+            <input
+              id="y-flow"
+              required
+              value={yamlFlow}
+              placeholder="demo"
+              onInput={(e) => setYamlFlow((e.target as HTMLInputElement).value)}
+            />
+            <label for="y-tag">Tag (work queue)</label>
+            <input
+              id="y-tag"
+              value={yamlTag}
+              pattern="[A-Za-z0-9_\-]{1,64}"
+              onInput={(e) => setYamlTag((e.target as HTMLInputElement).value)}
+            />
+            <p class="hint">
+              The flow.yaml may use only the tasks the workers expose; see{" "}
+              <code>docs/flows.md</code>.
+            </p>
+            <Banner error={yamlError ?? undefined} />
+            <div class="form-actions">
+              <button type="submit" class="btn btn-primary" disabled={yamlBusy}>
+                {yamlBusy ? "Uploading…" : "Upload and run"}
+              </button>
+            </div>
+          </form>
+        </Panel>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,272 @@
+/// <reference lib="dom" />
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium`, driven by `playwright-core`)
+ * against a real stack with API-key auth on: nats-server, the gateway process and a worker
+ * process. Saves a screenshot of every page to `docs/images/`.
+ *
+ * Skipped, with a message, when Chromium is not installed (`apt-get install -y chromium`;
+ * `.ci/run` installs it). `PYOCO_CHROMIUM_BIN` points at another binary.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type Stack, startStack } from "./_stack.ts";
+
+const _CHROMIUM = Deno.env.get("PYOCO_CHROMIUM_BIN") ?? "/usr/bin/chromium";
+const _IMAGES = new URL("../../docs/images/", import.meta.url);
+const _WAIT = { timeout: 20_000 };
+
+function _hasChromium(): boolean {
+  try {
+    return Deno.statSync(_CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+const _skip = !_hasChromium();
+if (_skip) {
+  console.warn(
+    `tests/browser: SKIPPED, no Chromium at ${_CHROMIUM} (apt-get install -y chromium, or set ` +
+      "PYOCO_CHROMIUM_BIN)",
+  );
+}
+
+async function _api<T>(stack: Stack, path: string, init: RequestInit = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  headers.set("X-API-Key", stack.apiKey);
+  if (init.body) headers.set("content-type", "application/json");
+  const res = await fetch(`${stack.url}${path}`, { ...init, headers });
+  const text = await res.text();
+  assert.ok(res.ok, `${init.method ?? "GET"} ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function _until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+): Promise<T> {
+  const deadline = Date.now() + _WAIT.timeout;
+  while (true) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function _shot(page: Page, name: string, fullPage = false): Promise<void> {
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.screenshot({ path: new URL(`${name}.png`, _IMAGES).pathname, fullPage });
+}
+
+function _runIdOf(page: Page): string {
+  const m = /#\/runs\/([\w-]+)$/.exec(page.url());
+  assert.ok(m, `not on a run page: ${page.url()}`);
+  return m[1]!;
+}
+
+async function _allNodes(page: Page, count: number, state: string): Promise<void> {
+  await page.waitForFunction(
+    ([n, s]) => {
+      const nodes = [...document.querySelectorAll(".dag-node")];
+      return nodes.length === n && nodes.every((e) => e.getAttribute("data-state") === s);
+    },
+    [count, state] as const,
+    _WAIT,
+  );
+}
+
+Deno.test({
+  name: "dashboard: runs, run page, submit, cancel, workers and DLQ replay in Chromium with auth",
+  ignore: _skip,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async (t) => {
+    await Deno.mkdir(_IMAGES, { recursive: true });
+    await using stack = await startStack();
+    let browser: Browser | null = null;
+    try {
+      browser = await chromium.launch({
+        executablePath: _CHROMIUM,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      // Stop at the first failed step: the later ones build on it.
+      const step = async (name: string, fn: () => Promise<void>) => {
+        if (!(await t.step(name, fn))) throw new Error(`Step failed: ${name}`);
+      };
+
+      await step(
+        "asks for a key on 401, explains a 403, then works with a good key",
+        async () => {
+          await page.goto(`${stack.url}/#/runs`);
+          await page.locator("dialog").getByText("This gateway requires an API key").waitFor(_WAIT);
+          await page.fill("#api-key", "pyoco_0123456789abcdef01234567.secret");
+          await page.click("text=Save key");
+          await page.locator("dialog").getByText("The key was refused").waitFor(_WAIT);
+          await page.fill("#api-key", stack.apiKey);
+          await page.click("text=Save key");
+          await page.getByRole("button", { name: "API key set" }).waitFor(_WAIT);
+          await page.locator(".live-live").waitFor(_WAIT);
+          const stored = await page.evaluate(() => sessionStorage.getItem("pyoco.apiKey"));
+          assert.equal(stored, stack.apiKey);
+        },
+      );
+
+      let etlId = "";
+      await step(
+        "a run submitted elsewhere appears and reaches COMPLETED without reload",
+        async () => {
+          await page.evaluate(
+            () => ((globalThis as Record<string, unknown>).__sameDocument = true),
+          );
+          etlId = (await _api<{ run_id: string }>(stack, "/runs", {
+            method: "POST",
+            body: JSON.stringify({ flow_name: "etl" }),
+          })).run_id;
+          await page.locator(`tr[data-run-id="${etlId}"]`).waitFor(_WAIT);
+          await page.locator(`tr[data-run-id="${etlId}"][data-status="COMPLETED"]`).waitFor(_WAIT);
+          assert.equal(
+            await page.evaluate(() => (globalThis as Record<string, unknown>).__sameDocument),
+            true,
+          );
+        },
+      );
+
+      await step("the run page draws every task SUCCEEDED, with records and logs", async () => {
+        await page.click(`tr[data-run-id="${etlId}"] a`);
+        await page.waitForURL(`**/#/runs/${etlId}`, _WAIT);
+        await _allNodes(page, 4, "SUCCEEDED");
+        assert.equal(await page.locator(".dag-edge").count(), 4);
+        await page.click('[data-task="clean"]');
+        await page.locator('[data-task-record="clean"]').getByText("Attempts").waitFor(_WAIT);
+        await page.focus('[data-task="enrich"]');
+        await page.keyboard.press("Enter");
+        await page.locator('[data-task-record="enrich"]').waitFor(_WAIT);
+        await page.locator(".log").getByText("read 1,204 rows").waitFor(_WAIT);
+        await page.getByText("curl -s -X POST").waitFor(_WAIT);
+        await _shot(page, "run");
+      });
+
+      await step("submit by flow name opens the run, which goes COMPLETED live", async () => {
+        await page.goto(`${stack.url}/#/submit`);
+        await page.fill("#s-flow", "hello");
+        await page.fill("#s-params", '{\n  "x": 2\n}');
+        await _shot(page, "submit");
+        await page.click("text=Submit run");
+        await page.waitForURL(/#\/runs\/[\w-]+$/, _WAIT);
+        await page.locator('.page-head .chip[data-status="COMPLETED"]').waitFor(_WAIT);
+        await _allNodes(page, 2, "SUCCEEDED");
+        const run = await _api<{ status: string; params: unknown }>(
+          stack,
+          `/runs/${_runIdOf(page)}`,
+        );
+        assert.equal(run.status, "COMPLETED");
+        assert.deepEqual(run.params, { x: 2 });
+      });
+
+      await step("a flow.yaml upload runs and its graph comes from the file", async () => {
+        await page.goto(`${stack.url}/#/submit`);
+        await page.setInputFiles(
+          "#y-file",
+          new URL("../../examples/flow.yaml", import.meta.url).pathname,
+        );
+        await page.fill("#y-flow", "demo");
+        await page.click("text=Upload and run");
+        await page.waitForURL(/#\/runs\/[\w-]+$/, _WAIT);
+        await page.locator('.page-head .chip[data-status="COMPLETED"]').waitFor(_WAIT);
+        await _allNodes(page, 5, "SUCCEEDED");
+        assert.equal(await page.locator(".dag-edge").count(), 6);
+      });
+
+      await step("Cancel on a running run ends it CANCELLED", async () => {
+        await page.goto(`${stack.url}/#/submit`);
+        await page.fill("#s-flow", "long_nap");
+        await page.click("text=Submit run");
+        await page.waitForURL(/#\/runs\/[\w-]+$/, _WAIT);
+        const id = _runIdOf(page);
+        await page.locator('[data-task="wait_a"][data-state="RUNNING"]').waitFor(_WAIT);
+        await page.click("text=Cancel run");
+        await page.locator('.page-head .chip[data-status="CANCELLED"]').waitFor(_WAIT);
+        const run = await _api<{ status: string }>(stack, `/runs/${id}`);
+        assert.equal(run.status, "CANCELLED");
+      });
+
+      await step("a dead letter is replayed as a new run", async () => {
+        const { run_id } = await _api<{ run_id: string }>(stack, "/runs", {
+          method: "POST",
+          body: JSON.stringify({ flow_name: "no_such_flow" }),
+        });
+        const entry = await _until("the dead letter", async () => {
+          const list = await _api<{ seq: number; run_id: string; reason: string }[]>(stack, "/dlq");
+          return list.find((e) => e.run_id === run_id);
+        });
+        assert.equal(entry.reason, "flow_not_found");
+        await page.goto(`${stack.url}/#/dlq`);
+        const row = page.locator(`tr[data-dlq-seq="${entry.seq}"]`);
+        await row.waitFor(_WAIT);
+        await row.getByRole("button", { name: `Replay dead letter ${entry.seq}` }).click();
+        const link = row.locator(".replayed a");
+        await link.waitFor(_WAIT);
+        const newId = (await link.getAttribute("href"))!.replace("#/runs/", "");
+        assert.notEqual(newId, run_id);
+        const replayed = await _api<{ replayed_from: number | null }>(stack, `/runs/${newId}`);
+        assert.equal(replayed.replayed_from, entry.seq);
+        await _shot(page, "dead_letters");
+      });
+
+      await step("workers show state and can be hidden and shown again", async () => {
+        await page.goto(`${stack.url}/#/workers`);
+        const row = page.locator(`tr[data-worker-id="${stack.workerId}"]`);
+        await row.waitFor(_WAIT);
+        await _shot(page, "workers");
+        await row.getByRole("button", { name: `Hide worker ${stack.workerId}` }).click();
+        await row.waitFor({ state: "detached", ..._WAIT });
+        await page.getByLabel("Show hidden workers").check();
+        await row.getByText("(hidden)").waitFor(_WAIT);
+        await row.getByRole("button", { name: `Unhide worker ${stack.workerId}` }).click();
+        await row.getByRole("button", { name: `Hide worker ${stack.workerId}` }).waitFor(_WAIT);
+      });
+
+      await step("runs and overview pages", async () => {
+        await page.goto(`${stack.url}/#/runs`);
+        await page.locator("tr[data-run-id]").nth(4).waitFor(_WAIT);
+        await page.locator(".live-live").waitFor(_WAIT);
+        await _shot(page, "runs");
+        await page.goto(`${stack.url}/#/`);
+        await page.waitForFunction(
+          () =>
+            Number(
+              document.querySelector('[data-count-status="COMPLETED"] .card-value')?.textContent,
+            ) >= 2,
+          undefined,
+          _WAIT,
+        );
+        await page.locator(".bar-completed").first().waitFor(_WAIT);
+        await _shot(page, "overview");
+      });
+
+      assert.deepEqual(pageErrors, [], "the page threw");
+    } catch (err) {
+      console.error(stack.logs().slice(-4000));
+      throw err;
+    } finally {
+      await browser?.close();
+    }
+  },
+});
