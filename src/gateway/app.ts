@@ -78,6 +78,19 @@ const _ROUTES: readonly _Route[] = [
   _route("GET", "/metrics", getMetrics),
 ];
 
+/** Routes by number of path segments: a request is matched against a handful, not all. */
+const _BY_DEPTH = new Map<number, _Route[]>();
+for (const route of _ROUTES) {
+  const depth = _depth(route.path);
+  _BY_DEPTH.set(depth, [...(_BY_DEPTH.get(depth) ?? []), route]);
+}
+
+function _depth(pathname: string): number {
+  let n = 0;
+  for (let i = 0; i < pathname.length; i++) if (pathname.charCodeAt(i) === 47) n++;
+  return n;
+}
+
 function _errorResponse(err: HttpError): Response {
   return new Response(JSON.stringify(err.toBody()), {
     status: err.status,
@@ -120,7 +133,12 @@ export function createApp(deps: AppDeps): Handler {
       return page;
     }
     try {
-      const candidates = _ROUTES.filter((r) => r.pattern.test({ pathname: url.pathname }));
+      const matches: { route: _Route; match: URLPatternResult }[] = [];
+      for (const r of _BY_DEPTH.get(_depth(url.pathname)) ?? []) {
+        const match = r.pattern.exec({ pathname: url.pathname });
+        if (match) matches.push({ route: r, match });
+      }
+      const candidates = matches.map((m) => m.route);
       if (candidates.length === 0) {
         throw new HttpError(404, ErrId.notFound, `No route for ${url.pathname}`);
       }
@@ -136,7 +154,7 @@ export function createApp(deps: AppDeps): Handler {
         );
       }
       routePath = route.path;
-      const match = route.pattern.exec({ pathname: url.pathname });
+      const match = matches.find((m) => m.route === route)!.match;
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(match?.pathname.groups ?? {})) {
         if (v !== undefined) params[k] = _decode(v);
