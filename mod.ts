@@ -116,7 +116,14 @@ export type {
   WatchRunsOptions,
 } from "./src/client/mod.ts";
 
-export { ErrId, isTerminal, msgIdFor, TAG_PATTERN, TERMINAL_STATUSES } from "./src/contract/mod.ts";
+export {
+  CANCELLED_BY_REQUEST,
+  ErrId,
+  isTerminal,
+  msgIdFor,
+  TAG_PATTERN,
+  TERMINAL_STATUSES,
+} from "./src/contract/mod.ts";
 export type {
   DlqMessage,
   DlqReason,

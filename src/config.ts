@@ -32,6 +32,7 @@ export interface Config {
   idempotencyKvBucket: string;
   idempotencyTtlSec: number;
   eventsStream: string;
+  cancelSubjectPrefix: string;
   eventsSubjectPrefix: string;
   eventsMaxAgeSec: number;
   eventsMaxBytes: number;
@@ -281,7 +282,14 @@ export const CONFIG_VARIABLES = [
     _seconds(1),
     "How long an Idempotency-Key is remembered",
   ),
-  _spec(
+_spec(
+    "cancelSubjectPrefix",
+    "PYOCO_CANCEL_SUBJECT_PREFIX",
+    "pyoco.cancel",
+    _subjectPrefix,
+    "Core NATS subject <prefix>.<run_id> telling workers a run was cancelled (no stream)",
+  ),
+    _spec(
     "eventsStream",
     "PYOCO_EVENTS_STREAM",
     "PYOCO_EVENTS",
@@ -605,6 +613,11 @@ export function consumerName(config: Config, tag: string): string {
 /** DLQ subject of a tag: `<prefix>.<tag>`. */
 export function dlqSubject(config: Config, tag: string): string {
   return `${config.dlqSubjectPrefix}.${tag}`;
+}
+
+/** Cancel notification subject of a run: `<prefix>.<run_id>` (core NATS, not stored). */
+export function cancelSubject(config: Config, runId: string): string {
+  return `${config.cancelSubjectPrefix}.${runId}`;
 }
 
 /** Events subject of a run: `<prefix>.<run_id>`. */

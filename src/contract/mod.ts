@@ -4,7 +4,14 @@
  * @module
  */
 
-export { isTerminal, nowSec, RUN_STATUSES, TAG_PATTERN, TERMINAL_STATUSES } from "./wire.ts";
+export {
+  CANCELLED_BY_REQUEST,
+  isTerminal,
+  nowSec,
+  RUN_STATUSES,
+  TAG_PATTERN,
+  TERMINAL_STATUSES,
+} from "./wire.ts";
 export type {
   DlqMessage,
   DlqReason,

@@ -239,6 +239,9 @@ export interface ErrorBody {
   errors?: { path: string; message: string }[];
 }
 
+/** The `error` of a run cancelled through the API (by the gateway while PENDING, else by the worker). */
+export const CANCELLED_BY_REQUEST = "Run cancelled by request";
+
 /** Current unix time in seconds (float). */
 export function nowSec(): number {
   return Date.now() / 1000;

@@ -2,10 +2,11 @@
  * `POST /runs/{id}/cancel` **[beyond]**: compare-and-set on the run snapshot, so a cancel that
  * races a worker's write ends in exactly one terminal state.
  *
- * - `PENDING` → `CANCELLED` at once (`end_time`, `cancel_requested_at`, `error: "cancelled by
- *   request"`, every task not yet finished → `CANCELLED`); a worker that receives the job later
+ * - `PENDING` → `CANCELLED` at once (`end_time`, `cancel_requested_at`, `error: "Run cancelled
+ *   by request"`, every task not yet finished → `CANCELLED`); a worker that receives the job later
  *   ACKs it without running it.
- * - `RUNNING` → `CANCELLING` with `cancel_requested_at`; the worker watching the key aborts the
+ * - `RUNNING` → `CANCELLING` with `cancel_requested_at`, and a core NATS message on
+ *   `<PYOCO_CANCEL_SUBJECT_PREFIX>.<run_id>` tells the worker at once; it re-reads the key, aborts the
  *   run and writes `CANCELLED`.
  * - `CANCELLING` and terminal runs are left unchanged (200): the call is idempotent.
  * - The answer is the snapshot after the call (without `task_records`), so it carries
@@ -15,16 +16,14 @@
  */
 
 import type { RunSnapshot, TaskState } from "../contract/wire.ts";
-import { nowSec } from "../contract/wire.ts";
+import { CANCELLED_BY_REQUEST, nowSec } from "../contract/wire.ts";
+import { cancelSubject } from "../config.ts";
 import { casUpdate } from "../nats/kv.ts";
 import type { Principal } from "./auth.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { HttpError, natsUnavailable } from "./errors.ts";
 import { RUN_ID_PATTERN, runNotFound } from "./runs.ts";
-
-/** The `error` of a run cancelled before it started. */
-export const CANCELLED_BY_REQUEST = "cancelled by request";
 
 class _NotFound extends Error {}
 
@@ -116,6 +115,12 @@ async function _withDeadline<T>(op: Promise<T>, ms: number): Promise<T> {
 export async function postCancel(ctx: RouteContext): Promise<Response> {
   const backend = requireBackend(ctx, "Cannot cancel the run");
   const snapshot = await cancelRun(backend, ctx.params.id ?? "", ctx.principal);
+  if (snapshot.status === "CANCELLING") {
+    // Tell the worker at once (core NATS, best effort: it also notices at its next write).
+    try {
+      backend.nc.publish(cancelSubject(ctx.config, snapshot.run_id));
+    } catch { /* disconnected: the worker's next compare-and-set write sees the CANCELLING */ }
+  }
   const { task_records: _records, ...view } = snapshot;
   return json(view);
 }

@@ -39,7 +39,8 @@ export type {
   SubmitOptions,
   YamlSubmission,
 } from "./submit.ts";
-export { CANCELLED_BY_REQUEST, cancelledSnapshot, cancelRun } from "./cancel.ts";
+export { cancelledSnapshot, cancelRun } from "./cancel.ts";
+export { CANCELLED_BY_REQUEST } from "../contract/wire.ts";
 export { decodeCursor, DELTA_MAX_SCAN, encodeCursor } from "./delta.ts";
 export type { DeltaCursor } from "./delta.ts";
 export { EVENTS_LIMIT, lastEventSeq, readRunEvents } from "./events.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-export { CANCELLED_BY_REQUEST, PyocoWorker, WorkerOptionError } from "./worker.ts";
+export { PyocoWorker, WorkerOptionError } from "./worker.ts";
+export { CANCELLED_BY_REQUEST } from "../contract/wire.ts";
 export type {
   JobOutcome,
   JobResult,

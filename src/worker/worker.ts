@@ -18,7 +18,14 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Config, eventsSubject } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
-import { isTerminal, type Job, nowSec, type RunSnapshot, TAG_PATTERN } from "../contract/wire.ts";
+import {
+  CANCELLED_BY_REQUEST,
+  isTerminal,
+  type Job,
+  nowSec,
+  type RunSnapshot,
+  TAG_PATTERN,
+} from "../contract/wire.ts";
 import { runFlow } from "../flow/engine.ts";
 import { TaskNotFoundError } from "../flow/errors.ts";
 import type { Flow, FlowEvent, RunResult, Task, TaskState } from "../flow/types.ts";
@@ -37,9 +44,6 @@ import {
   type RunProgress,
   writeFailedSnapshot,
 } from "./snapshot.ts";
-
-/** The `error` of a run cancelled through its snapshot (`CANCELLING`, e.g. the gateway's cancel). */
-export const CANCELLED_BY_REQUEST = "Run cancelled by request";
 
 /** The flows and tasks a worker can run (see `loadRegistry()`). */
 export interface WorkerRegistry {
@@ -137,6 +141,8 @@ export class WorkerOptionError extends Error {
 interface _ActiveRun {
   runId: string;
   controller: AbortController;
+  /** Set while the run executes: re-reads the snapshot when a cancel notification arrives. */
+  mirror: RunMirror | null;
   /** Why the run's signal was aborted. */
   abortReason: "cancel" | "drain" | "superseded" | null;
 }
@@ -329,6 +335,14 @@ export class PyocoWorker {
       this.#nc = nc;
       this.#js = js;
       this.#runs = buckets.runs;
+      // The gateway's cancel notifications (core NATS): re-read that run's snapshot at once.
+      nc.subscribe(`${this.#config.cancelSubjectPrefix}.*`, {
+        callback: (err, msg) => {
+          if (err) return;
+          const runId = msg.subject.slice(this.#config.cancelSubjectPrefix.length + 1);
+          void this.#active.get(runId)?.mirror?.recheck();
+        },
+      });
       this.#heartbeat = new WorkerHeartbeat({
         kv: buckets.workers,
         workerId: this.#workerId,
@@ -533,6 +547,7 @@ export class PyocoWorker {
       runId: job.run_id,
       controller: new AbortController(),
       abortReason: null,
+      mirror: null,
     };
     const keepAlive = this.#keepAlive(msg, log);
     this.#active.set(job.run_id, run);
@@ -590,7 +605,7 @@ export class PyocoWorker {
       }
       log.info("Run started", { attempt: delivery });
 
-      // 4. Execute, mirroring progress (and watching the key for a cancel) and publishing
+      // 4. Execute, mirroring progress (re-read on a cancel notification) and publishing
       //    the engine's events.
       const events = new RunEventPublisher({
         js: this.#js!,
@@ -623,6 +638,7 @@ export class PyocoWorker {
         run.abortReason ??= "drain";
         run.controller.abort(new Error("Worker stopping"));
       }
+      run.mirror = mirror;
       const m = mirror;
       let latest: RunProgress = running.value.task_records
         ? { tasks: running.value.tasks, task_records: running.value.task_records }

@@ -214,7 +214,10 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       assert.equal(JSON.parse(json.stdout).status, "CANCELLED");
       const w = await pyoco(["watch", run_id], env);
       assert.equal(w.code, 1);
-      assert.match(w.stdout, new RegExp(`^Run ${run_id} CANCELLED.*: cancelled by request$`, "m"));
+      assert.match(
+        w.stdout,
+        new RegExp(`^Run ${run_id} CANCELLED.*: Run cancelled by request$`, "m"),
+      );
     });
 
     await t.step(

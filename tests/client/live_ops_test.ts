@@ -145,7 +145,7 @@ Deno.test("PyocoClient live operations against a real gateway and worker", async
         const snapshot = await client.cancelRun(run_id);
         assert.equal(snapshot.run_id, run_id);
         assert.equal(snapshot.status, "CANCELLED");
-        assert.equal(snapshot.error, "cancelled by request");
+        assert.equal(snapshot.error, "Run cancelled by request");
         assert.equal(typeof snapshot.end_time, "number");
         assert.equal(typeof snapshot.cancel_requested_at, "number");
         assert.ok(!("task_records" in snapshot));

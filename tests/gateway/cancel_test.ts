@@ -41,7 +41,7 @@ Deno.test("POST /runs/{id}/cancel: PENDING → CANCELLED at once, idempotent", a
   assert.equal("task_records" in body, false);
   const stored = (await gw.reader.runs.get(run_id))!.json<RunSnapshot>();
   assert.equal(stored.status, "CANCELLED");
-  assert.equal(stored.error, "cancelled by request");
+  assert.equal(stored.error, "Run cancelled by request");
   assert.equal(typeof stored.end_time, "number");
   assert.equal(stored.cancel_requested_at, stored.end_time);
   const revision = (await gw.reader.runs.get(run_id))!.revision;
@@ -60,8 +60,13 @@ Deno.test("POST /runs/{id}/cancel: RUNNING → CANCELLING; CANCELLING and termin
     "run-r",
     JSON.stringify(snapshot("run-r", { status: "RUNNING", tasks: { a: "RUNNING" } })),
   );
+  // Workers learn of it at once through a core NATS notification.
+  const notified = gw.reader.nc.subscribe("pyoco.cancel.*", { max: 1 });
+  await gw.reader.nc.flush();
   const body = await (await gw.request("/runs/run-r/cancel", cancel("run-r"))).json();
   assert.equal(body.status, "CANCELLING");
+  for await (const msg of notified) assert.equal(msg.subject, "pyoco.cancel.run-r");
+  assert.equal(notified.getProcessed(), 1);
   const stored = (await gw.reader.runs.get("run-r"))!;
   const snap = stored.json<RunSnapshot>();
   assert.equal(snap.status, "CANCELLING");

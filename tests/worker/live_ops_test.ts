@@ -1,3 +1,4 @@
+import { cancelSubject } from "../../src/config.ts";
 import assert from "node:assert/strict";
 import {
   isTerminal,
@@ -7,7 +8,8 @@ import {
 } from "../../src/contract/wire.ts";
 import { casUpdate, getJson } from "../../src/nats/kv.ts";
 import { WORKER_VERSION } from "../../src/worker/heartbeat.ts";
-import { CANCELLED_BY_REQUEST, PyocoWorker } from "../../src/worker/worker.ts";
+import { PyocoWorker } from "../../src/worker/worker.ts";
+import { CANCELLED_BY_REQUEST } from "../../src/contract/wire.ts";
 import {
   chatty,
   counted,
@@ -32,8 +34,15 @@ function newWorker(t: WorkerTestEnv) {
   });
 }
 
-/** What the gateway's cancel does to a RUNNING run: CAS RUNNING → CANCELLING. */
-async function requestCancel(t: WorkerTestEnv, runId: string): Promise<number | null> {
+/**
+ * What the gateway's cancel does to a RUNNING run: CAS RUNNING → CANCELLING, then a core NATS
+ * notification on the cancel subject (unless `notify` is false).
+ */
+async function requestCancel(
+  t: WorkerTestEnv,
+  runId: string,
+  notify = true,
+): Promise<number | null> {
   const at = nowSec();
   const written = await casUpdate<RunSnapshot>(t.runs, runId, (cur) => {
     if (!cur || isTerminal(cur.value.status) || cur.value.status === "CANCELLING") {
@@ -41,6 +50,7 @@ async function requestCancel(t: WorkerTestEnv, runId: string): Promise<number | 
     }
     return { ...cur.value, status: "CANCELLING", cancel_requested_at: at, updated_at: at };
   });
+  if (written && notify) t.nc.publish(cancelSubject(t.config, runId));
   return written ? at : null;
 }
 
@@ -71,8 +81,8 @@ async function consumerSettled(t: WorkerTestEnv) {
   }, "the consumer to settle");
 }
 
-Deno.test("PyocoWorker aborts a RUNNING run within a second of a CANCELLING and ends it CANCELLED", async () => {
-  // Snapshot heartbeats every 30 s: only the key's watch can notice the cancel in time.
+Deno.test("PyocoWorker aborts a RUNNING run within a second of a notified CANCELLING and ends it CANCELLED", async () => {
+  // Snapshot heartbeats every 30 s: only the gateway's cancel notification can be in time.
   await using t = await setupWorkerTest({ PYOCO_RUN_HEARTBEAT_INTERVAL_SEC: "30" });
   await using worker = newWorker(t);
   await worker.connect();
