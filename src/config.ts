@@ -282,14 +282,14 @@ export const CONFIG_VARIABLES = [
     _seconds(1),
     "How long an Idempotency-Key is remembered",
   ),
-_spec(
+  _spec(
     "cancelSubjectPrefix",
     "PYOCO_CANCEL_SUBJECT_PREFIX",
     "pyoco.cancel",
     _subjectPrefix,
     "Core NATS subject <prefix>.<run_id> telling workers a run was cancelled (no stream)",
   ),
-    _spec(
+  _spec(
     "eventsStream",
     "PYOCO_EVENTS_STREAM",
     "PYOCO_EVENTS",
