@@ -169,6 +169,7 @@ export function renderMarkdown(r: BenchReport): string {
       `|---|${sizes.map(() => "---:").join("|")}|`,
       row("`GET /runs?limit=50`", (s) => s.list),
       row("`GET /runs?status=FAILED&flow=etl&limit=50`", (s) => s.list_filtered),
+      row("`GET /runs?updated_after=0&limit=50` (delta page)", (s) => s.list_delta),
       row("`GET /runs/{id}`", (s) => s.get),
       row("`GET /metrics`", (s) => s.metrics),
       `| gateway RSS after the calls (MiB) | ${

@@ -37,6 +37,8 @@ export interface ReadsAtSize {
   list: LatencySummary;
   /** `GET /runs?status=FAILED&flow=etl&limit=50`. */
   list_filtered: LatencySummary;
+  /** `GET /runs?updated_after=…&limit=50`: one delta page (binary search, then 50 entries). */
+  list_delta: LatencySummary;
   /** `GET /runs/{id}` of random stored runs. */
   get: LatencySummary;
   /** `GET /metrics`. */
@@ -161,6 +163,7 @@ export async function measureReads(options: ReadsOptions): Promise<ReadsAtSize[]
           runs: size,
           list: await _time(url, n, () => "/runs?limit=50"),
           list_filtered: await _time(url, n, () => "/runs?status=FAILED&flow=etl&limit=50"),
+          list_delta: await _time(url, n, () => "/runs?updated_after=0&limit=50"),
           get: await _time(url, n, (i) => {
             const k = (i * 2_654_435_761) % size;
             return `/runs/seed${String(k).padStart(7, "0")}`;
@@ -174,7 +177,7 @@ export async function measureReads(options: ReadsOptions): Promise<ReadsAtSize[]
         };
         out.push(entry);
         progress(
-          `reads @${size}: list p50 ${entry.list.p50} ms, filtered p50 ${entry.list_filtered.p50} ms, get p50 ${entry.get.p50} ms, metrics p50 ${entry.metrics.p50} ms, gateway ${entry.gateway_rss_mb} MiB`,
+          `reads @${size}: list p50 ${entry.list.p50} ms, filtered p50 ${entry.list_filtered.p50} ms, delta page p50 ${entry.list_delta.p50} ms, get p50 ${entry.get.p50} ms, metrics p50 ${entry.metrics.p50} ms, gateway ${entry.gateway_rss_mb} MiB`,
         );
       }
     } finally {
