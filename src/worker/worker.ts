@@ -20,6 +20,7 @@ import { type Config, eventsSubject } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
 import {
   CANCELLED_BY_REQUEST,
+  type DlqReason,
   isTerminal,
   type Job,
   nowSec,
@@ -751,17 +752,11 @@ export class PyocoWorker {
       if (outcome.status === "FAILED") {
         log.warn("Run failed", { err_id: ErrId.executionFailed, error: outcome.error });
         if (this.#config.dlqPublishExecutionError) {
-          await this.#dlq({
-            reason: "execution_error",
-            error: outcome.error ?? "Run failed",
-            runId: job.run_id,
-            flowName: job.flow_name,
-            tag: job.tag,
-            tags: job.tags,
-            workerId: this.#workerId,
-            numDelivered: delivery,
-            subject: msg.subject,
-            job: parsed.payload,
+          await this.#deadLetterJob("execution_error", outcome.error ?? "Run failed", {
+            job,
+            msg,
+            delivery,
+            payload: parsed.payload,
           }, log);
         }
       } else {
@@ -1013,17 +1008,11 @@ export class PyocoWorker {
       attempt: delivery,
       error: err.message,
     });
-    await this.#dlq({
-      reason: "flow_not_found",
-      error: err.message,
-      runId: job.run_id,
-      flowName: job.flow_name,
-      tag: job.tag,
-      tags: job.tags,
-      workerId: this.#workerId,
-      numDelivered: delivery,
-      subject: msg.subject,
-      job: payload,
+    await this.#deadLetterJob("flow_not_found", err.message, {
+      job,
+      msg,
+      delivery,
+      payload: payload,
     }, log);
     await this.#ack(msg, log);
     return {
@@ -1063,18 +1052,7 @@ export class PyocoWorker {
     } catch (err) {
       log.error("Cannot write the FAILED snapshot", { err_id: ErrId.terminalWriteFailed }, err);
     }
-    await this.#dlq({
-      reason: "execution_error",
-      error,
-      runId: job.run_id,
-      flowName: job.flow_name,
-      tag: job.tag,
-      tags: job.tags,
-      workerId: this.#workerId,
-      numDelivered: delivery,
-      subject: msg.subject,
-      job: payload,
-    }, log);
+    await this.#deadLetterJob("execution_error", error, { job, msg, delivery, payload }, log);
     this.#safe(() => msg.term());
     return {
       outcome: "max_deliveries",
@@ -1084,6 +1062,27 @@ export class PyocoWorker {
       deliveryCount: delivery,
       error,
     };
+  }
+
+  /** Dead-letter a valid job (its run id, flow, tags and the original payload). */
+  #deadLetterJob(
+    reason: DlqReason,
+    error: string,
+    at: { job: Job; msg: JsMsg; delivery: number; payload: Record<string, unknown> },
+    log: Logger,
+  ): Promise<void> {
+    return this.#dlq({
+      reason,
+      error,
+      runId: at.job.run_id,
+      flowName: at.job.flow_name,
+      tag: at.job.tag,
+      tags: at.job.tags,
+      workerId: this.#workerId,
+      numDelivered: at.delivery,
+      subject: at.msg.subject,
+      job: at.payload,
+    }, log);
   }
 
   async #dlq(fields: DlqFields, log: Logger): Promise<void> {
