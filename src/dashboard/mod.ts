@@ -13,7 +13,9 @@
  *   a third of its size on the wire.
  * - Anything else → `null`: the gateway answers it (its API routes, or its JSON 404).
  *
- * The dashboard needs no key to load; its API calls carry the key the user enters.
+ * The dashboard needs no key to load; its API calls carry the key the user enters, in the header
+ * the gateway names in the index's `<meta name="pyoco-api-key-header">` (its
+ * `PYOCO_HTTP_API_KEY_HEADER`, passed as {@linkcode ServeDashboardOptions.apiKeyHeader}).
  *
  * @module
  */
@@ -41,6 +43,36 @@ export const DASHBOARD_CSP: string =
 
 const _BY_PATH: ReadonlyMap<string, DashboardAsset> = new Map(ASSETS.map((a) => [a.path, a]));
 
+/** The API-key header the built index names (the gateway's default). */
+export const DEFAULT_API_KEY_HEADER = "X-API-Key";
+
+/** Options of {@linkcode serveDashboard}. */
+export interface ServeDashboardOptions {
+  /**
+   * The header the gateway reads API keys from (`PYOCO_HTTP_API_KEY_HEADER`); written into the
+   * index page so the dashboard sends keys in it.
+   * @default {"X-API-Key"}
+   */
+  apiKeyHeader?: string;
+}
+
+const _withHeader = new Map<string, DashboardAsset>();
+
+/** The index naming another API-key header (its etag changes with it). */
+function _indexFor(asset: DashboardAsset, header: string): DashboardAsset {
+  let out = _withHeader.get(header);
+  if (out === undefined) {
+    const meta = `<meta name="pyoco-api-key-header" content="${DEFAULT_API_KEY_HEADER}">`;
+    out = {
+      ...asset,
+      body: asset.body.replace(meta, meta.replace(DEFAULT_API_KEY_HEADER, header)),
+      etag: `${asset.etag.slice(0, -1)}-${encodeURIComponent(header)}"`,
+    };
+    _withHeader.set(header, out);
+  }
+  return out;
+}
+
 /**
  * The built assets, index first.
  *
@@ -63,6 +95,7 @@ function _matches(ifNoneMatch: string | null, etag: string): boolean {
  *
  * @param req The request (method and `If-None-Match` are read).
  * @param url Its parsed URL.
+ * @param options The gateway's API-key header.
  * @returns The response, or `null` for any other path or method.
  *
  * @example Serve the index
@@ -76,10 +109,16 @@ function _matches(ifNoneMatch: string | null, etag: string): boolean {
  * assert.equal(serveDashboard(req, new URL("http://gw/runs")), null);
  * ```
  */
-export function serveDashboard(req: Request, url: URL): Response | null {
+export function serveDashboard(
+  req: Request,
+  url: URL,
+  options: ServeDashboardOptions = {},
+): Response | null {
   if (req.method !== "GET" && req.method !== "HEAD") return null;
-  const asset = _BY_PATH.get(url.pathname);
+  let asset = _BY_PATH.get(url.pathname);
   if (asset === undefined) return null;
+  const header = options.apiKeyHeader ?? DEFAULT_API_KEY_HEADER;
+  if (url.pathname === "/" && header !== DEFAULT_API_KEY_HEADER) asset = _indexFor(asset, header);
   const headers = new Headers({
     "content-type": asset.contentType,
     "cache-control": asset.immutable ? "public, max-age=31536000, immutable" : "no-cache",

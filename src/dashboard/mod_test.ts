@@ -94,3 +94,25 @@ Deno.test("_assets.gen.ts is what `deno task dashboard:build` makes of the sourc
     assert.equal(committed[i]!.contentType, a.contentType, `${a.path}: ${hint}`);
   }
 });
+
+Deno.test("serveDashboard() names the gateway's API-key header in the index page", async () => {
+  const req = new Request("http://gw/");
+  const url = new URL(req.url);
+  const plain = serveDashboard(req, url)!;
+  assert.match(await plain.text(), /<meta name="pyoco-api-key-header" content="X-API-Key">/);
+  const custom = serveDashboard(req, url, { apiKeyHeader: "X-Pyoco-Key" })!;
+  const html = await custom.text();
+  assert.match(html, /<meta name="pyoco-api-key-header" content="X-Pyoco-Key">/);
+  assert.ok(!html.includes('content="X-API-Key"'));
+  assert.notEqual(
+    custom.headers.get("etag"),
+    plain.headers.get("etag"),
+    "another page, another etag",
+  );
+  const asset = new Request("http://gw" + dashboardAssets()[1]!.path);
+  const a = serveDashboard(asset, new URL(asset.url), { apiKeyHeader: "X-Pyoco-Key" })!;
+  const b = serveDashboard(asset, new URL(asset.url))!;
+  assert.equal(a.headers.get("etag"), b.headers.get("etag"), "other assets are unchanged");
+  await a.body?.cancel();
+  await b.body?.cancel();
+});

@@ -126,7 +126,7 @@ export function createApp(deps: AppDeps): Handler {
     } catch {
       url = new URL("http://invalid/");
     }
-    const page = serveDashboard(req, url);
+    const page = serveDashboard(req, url, { apiKeyHeader: deps.config.httpApiKeyHeader });
     if (page !== null) {
       const route = url.pathname === "/" ? "/" : "/ui/*";
       metrics.observe(req.method, route, page.status, (performance.now() - started) / 1000);

@@ -19,8 +19,15 @@ import type {
 
 export type { DlqMessage, RunSnapshot, RunSummary, RunView, SubmitResponse, WorkerRecord };
 
-/** Header that carries the API key (the gateway's default `PYOCO_HTTP_API_KEY_HEADER`). */
-export const API_KEY_HEADER = "X-API-Key";
+/**
+ * Header that carries the API key: the gateway's `PYOCO_HTTP_API_KEY_HEADER`, which it writes
+ * into the index page's `<meta name="pyoco-api-key-header">` (default `X-API-Key`).
+ */
+export const API_KEY_HEADER: string =
+  (typeof document === "undefined"
+    ? null
+    : document.querySelector('meta[name="pyoco-api-key-header"]')?.getAttribute("content")) ||
+  "X-API-Key";
 
 const _KEY_STORAGE = "pyoco.apiKey";
 

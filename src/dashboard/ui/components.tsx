@@ -11,7 +11,7 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, apiKey, explain, setApiKey } from "./api.ts";
+import { API_KEY_HEADER, ApiError, apiKey, explain, setApiKey } from "./api.ts";
 import { pretty } from "./format.ts";
 import type { StreamState } from "./sse.ts";
 
@@ -188,7 +188,7 @@ export function KeyDialog(props: { problem: ApiError | null; onClose: () => void
           onInput={(e) => setValue((e.target as HTMLInputElement).value)}
         />
         <p class="hint">
-          Kept in this tab's session storage and sent as the <code>X-API-Key</code> header.
+          Kept in this tab's session storage and sent as the <code>{API_KEY_HEADER}</code> header.
         </p>
         <div class="dialog-actions">
           <button type="button" class="btn" onClick={forget}>Forget key</button>

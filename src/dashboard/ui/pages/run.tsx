@@ -136,7 +136,13 @@ export function RunPage(props: { runId: string }) {
     setCancelling(true);
     try {
       const snap = await sendJson<RunDetail>(`/runs/${encodeURIComponent(runId)}/cancel`, {});
-      setRun((old) => ({ ...old!, ...snap, task_records: old?.task_records ?? {} }));
+      // The watch may already have delivered a newer snapshot (the worker can finish the cancel
+      // before this answer arrives): never go back from it.
+      setRun((old) =>
+        old && (_TERMINAL.has(old.status) || (old.updated_at ?? 0) > (snap.updated_at ?? 0))
+          ? old
+          : { ...old!, ...snap, task_records: old?.task_records ?? {} }
+      );
     } catch (err) {
       setError(err);
     } finally {
