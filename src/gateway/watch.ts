@@ -167,7 +167,7 @@ class _RunWatch {
     this.#seq = opts.seq;
     this.sse = new SseStream({
       heartbeatMs: ctx.config.sseHeartbeatSec * 1000,
-      signal: ctx.req.signal,
+
       onClose: () => this.#cleanup(),
     });
   }
@@ -354,7 +354,7 @@ export async function watchRuns(ctx: RouteContext): Promise<Response> {
   let offState: (() => void) | null = null;
   const sse = new SseStream({
     heartbeatMs: ctx.config.sseHeartbeatSec * 1000,
-    signal: ctx.req.signal,
+
     onClose: () => {
       offChange?.();
       offState?.();
