@@ -10,6 +10,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type Config, loadConfig } from "../../src/config.ts";
+import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { Logger } from "../../src/log.ts";
 import { createApp, type Handler } from "../../src/gateway/app.ts";
 import type { Authenticate } from "../../src/gateway/auth.ts";
@@ -121,4 +122,24 @@ export async function pollUntil(
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A run snapshot for tests: a PENDING `hello` run with `fields` on top. */
+export function snapshot(runId: string, fields: Partial<RunSnapshot> = {}): RunSnapshot {
+  return {
+    run_id: runId,
+    flow_name: "hello",
+    status: "PENDING",
+    params: {},
+    tasks: {},
+    heartbeat_at: 1000,
+    updated_at: 1000,
+    tag: "default",
+    tags: ["default"],
+    worker_id: null,
+    task_records: {},
+    task_records_truncated: false,
+    error: null,
+    ...fields,
+  };
 }

@@ -4,7 +4,7 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { createApp } from "../../src/gateway/app.ts";
 import { apiKeyAuthenticator } from "../../src/gateway/auth.ts";
 import { Logger } from "../../src/log.ts";
-import { gatewayFixture, pollUntil, postJson } from "./_fixture.ts";
+import { gatewayFixture, pollUntil, postJson, snapshot } from "./_fixture.ts";
 
 const YAML = `version: 1
 flow:
@@ -20,25 +20,6 @@ function yamlForm(fields: Record<string, string | Blob>): RequestInit {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   return { method: "POST", body: form };
-}
-
-function snapshot(runId: string, fields: Partial<RunSnapshot> = {}): RunSnapshot {
-  return {
-    run_id: runId,
-    flow_name: "hello",
-    status: "PENDING",
-    params: {},
-    tasks: {},
-    heartbeat_at: 1000,
-    updated_at: 1000,
-    tag: "default",
-    tags: ["default"],
-    worker_id: null,
-    task_records: {},
-    task_records_truncated: false,
-    error: null,
-    ...fields,
-  };
 }
 
 Deno.test("POST /runs creates a PENDING snapshot and publishes the job with Nats-Msg-Id", async () => {

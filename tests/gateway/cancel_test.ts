@@ -4,26 +4,7 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { isTerminal } from "../../src/contract/wire.ts";
 import { casUpdate } from "../../src/nats/kv.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
-import { gatewayFixture, pollUntil, postJson } from "./_fixture.ts";
-
-function snapshot(runId: string, fields: Partial<RunSnapshot> = {}): RunSnapshot {
-  return {
-    run_id: runId,
-    flow_name: "hello",
-    status: "PENDING",
-    params: {},
-    tasks: {},
-    heartbeat_at: 1000,
-    updated_at: 1000,
-    tag: "default",
-    tags: ["default"],
-    worker_id: null,
-    task_records: {},
-    task_records_truncated: false,
-    error: null,
-    ...fields,
-  };
-}
+import { gatewayFixture, pollUntil, postJson, snapshot } from "./_fixture.ts";
 
 const cancel = (_id: string, headers: Record<string, string> = {}): RequestInit => ({
   method: "POST",

@@ -2,27 +2,8 @@ import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
-import { gatewayFixture, pollUntil } from "./_fixture.ts";
+import { gatewayFixture, pollUntil, snapshot } from "./_fixture.ts";
 import { SseReader } from "./_sse.ts";
-
-function snapshot(runId: string, fields: Partial<RunSnapshot> = {}): RunSnapshot {
-  return {
-    run_id: runId,
-    flow_name: "hello",
-    status: "PENDING",
-    params: {},
-    tasks: {},
-    heartbeat_at: 1000,
-    updated_at: 1000,
-    tag: "default",
-    tags: ["default"],
-    worker_id: null,
-    task_records: {},
-    task_records_truncated: false,
-    error: null,
-    ...fields,
-  };
-}
 
 /** Tenant from an `x-tenant` header (the API-key path is tested in app_test.ts). */
 function headerTenant(): (req: Request) => Promise<Principal | null> {

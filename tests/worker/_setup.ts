@@ -212,3 +212,26 @@ export const DLQ_FIELDS: string[] = [
   "timestamp",
   "worker_id",
 ];
+
+/** Collect every value written to a run's key (a KV watch on that key) until `stop()`. */
+export async function watchRun(t: WorkerTestEnv, runId: string): Promise<{
+  seen: { snapshot: RunSnapshot; revision: number }[];
+  stop(): Promise<void>;
+}> {
+  const seen: { snapshot: RunSnapshot; revision: number }[] = [];
+  const iter = await t.runs.watch({ key: runId });
+  const done = (async () => {
+    for await (const e of iter) {
+      if (e.operation === "PUT") {
+        seen.push({ snapshot: e.json<RunSnapshot>(), revision: e.revision });
+      }
+    }
+  })();
+  return {
+    seen,
+    async stop() {
+      iter.stop();
+      await done;
+    },
+  };
+}

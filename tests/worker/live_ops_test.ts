@@ -20,7 +20,7 @@ import {
   quick,
   stubborn,
 } from "../fixtures/flows.ts";
-import { registryOf, setupWorkerTest, waitFor, type WorkerTestEnv } from "./_setup.ts";
+import { registryOf, setupWorkerTest, waitFor, watchRun, type WorkerTestEnv } from "./_setup.ts";
 
 const ALL = [quick, counted, failing, listen, stubborn, chatty];
 
@@ -52,26 +52,6 @@ async function requestCancel(
   });
   if (written && notify) t.nc.publish(cancelSubject(t.config, runId));
   return written ? at : null;
-}
-
-/** Collect every value written to a run's key (a KV watch on that key). */
-async function watchRun(t: WorkerTestEnv, runId: string) {
-  const seen: { snapshot: RunSnapshot; revision: number }[] = [];
-  const iter = await t.runs.watch({ key: runId });
-  const done = (async () => {
-    for await (const e of iter) {
-      if (e.operation === "PUT") {
-        seen.push({ snapshot: e.json<RunSnapshot>(), revision: e.revision });
-      }
-    }
-  })();
-  return {
-    seen,
-    async stop() {
-      iter.stop();
-      await done;
-    },
-  };
 }
 
 async function consumerSettled(t: WorkerTestEnv) {

@@ -13,7 +13,14 @@ import {
   slow,
   twenty,
 } from "../fixtures/flows.ts";
-import { DLQ_FIELDS, registryOf, setupWorkerTest, waitFor, type WorkerTestEnv } from "./_setup.ts";
+import {
+  DLQ_FIELDS,
+  registryOf,
+  setupWorkerTest,
+  waitFor,
+  watchRun,
+  type WorkerTestEnv,
+} from "./_setup.ts";
 
 const ALL = [quick, twenty, slow, failing, huge, counted, envEcho];
 
@@ -37,26 +44,6 @@ async function consumerSettled(t: WorkerTestEnv, tag = "default") {
     const ci = await t.consumerInfo(tag);
     return ci.num_pending === 0 && ci.num_ack_pending === 0 ? ci : null;
   }, "the consumer to settle");
-}
-
-/** Collect every value written to a run's key. */
-async function watchRun(t: WorkerTestEnv, runId: string) {
-  const seen: { snapshot: RunSnapshot; revision: number }[] = [];
-  const iter = await t.runs.watch({ key: runId });
-  const done = (async () => {
-    for await (const e of iter) {
-      if (e.operation === "PUT") {
-        seen.push({ snapshot: e.json<RunSnapshot>(), revision: e.revision });
-      }
-    }
-  })();
-  return {
-    seen,
-    async stop() {
-      iter.stop();
-      await done;
-    },
-  };
 }
 
 Deno.test("PyocoWorker validates its options and names the bad one", () => {
