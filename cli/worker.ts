@@ -149,7 +149,17 @@ async function main(args: string[]): Promise<number> {
   try {
     registry = await loadRegistry(flags.flows);
   } catch (err) {
-    console.error(`pyoco-worker: Cannot load --flows: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    console.error(`pyoco-worker: Cannot load --flows: ${message}`);
+    if (/Requires read access/.test(message)) {
+      console.error(
+        "pyoco-worker: the worker may read only the folder it was allowed (deno task worker: " +
+          "--allow-read=.); run it from your project folder, or widen it, e.g. " +
+          "deno run --no-prompt --allow-net --allow-env=PYOCO_*,NATS_*,LOG_TOKENS,LOG_STREAM " +
+          "--allow-read=.,/path/to/flows cli/worker.ts --flows /path/to/flows/flows.ts " +
+          "(docs/worker.md)",
+      );
+    }
     return 2;
   }
   if (flags.flows.length === 0) {

@@ -115,4 +115,15 @@ Deno.test("worker CLI exits 2 on bad flags, naming what to fix", async () => {
   const missing = await run("--flows", "tests/fixtures/does_not_exist.ts");
   assert.equal(missing.code, 2);
   assert.match(missing.text, /does_not_exist/);
+  // Flows outside the folder the worker may read: say how to widen --allow-read.
+  const outside = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${outside}/flows.ts`, "export const x = 1;\n");
+    const denied = await run("--flows", `${outside}/flows.ts`);
+    assert.equal(denied.code, 2);
+    assert.match(denied.text, /Requires read access/);
+    assert.match(denied.text, /--allow-read=\.,/);
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
 });
