@@ -33,6 +33,7 @@ export interface Config {
   idempotencyTtlSec: number;
   eventsStream: string;
   cancelSubjectPrefix: string;
+  eventsPublish: boolean;
   eventsSubjectPrefix: string;
   eventsMaxAgeSec: number;
   eventsMaxBytes: number;
@@ -288,6 +289,13 @@ export const CONFIG_VARIABLES = [
     "pyoco.cancel",
     _subjectPrefix,
     "Core NATS subject <prefix>.<run_id> telling workers a run was cancelled (no stream)",
+  ),
+  _spec(
+    "eventsPublish",
+    "PYOCO_EVENTS_PUBLISH",
+    "true",
+    _bool,
+    "Workers publish run events and task log lines (about 15% of throughput on one-task runs)",
   ),
   _spec(
     "eventsStream",

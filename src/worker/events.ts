@@ -41,6 +41,8 @@ export interface RunEventPublisherOptions {
   maxQueued?: number;
   /** Events published at once (in order, then awaited together). @default {256} */
   batchSize?: number;
+  /** Publish at all (`PYOCO_EVENTS_PUBLISH`); when false every event is ignored. @default {true} */
+  enabled?: boolean;
 }
 
 /** What {@linkcode RunEventPublisher.flush} reports. */
@@ -109,7 +111,7 @@ export class RunEventPublisher {
    * @param event An engine event or a worker event.
    */
   push(event: FlowEvent | WorkerOnlyEvent): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#opts.enabled === false) return;
     if (event.type === "task.log" && this.#queue.length >= this.#maxQueued) {
       this.#dropped++;
       return;

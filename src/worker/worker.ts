@@ -614,6 +614,7 @@ export class PyocoWorker {
         runId: job.run_id,
         workerId: this.#workerId,
         logger: log,
+        enabled: this.#config.eventsPublish,
       });
       mirror = new RunMirror({
         kv: this.#runs!,

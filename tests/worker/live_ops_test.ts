@@ -242,6 +242,16 @@ Deno.test("PyocoWorker publishes the run's events and log lines in order to pyoc
   assert.ok(!JSON.stringify(snap).includes("line 1"));
 });
 
+Deno.test("PyocoWorker publishes no events with PYOCO_EVENTS_PUBLISH=false; the run is unchanged", async () => {
+  await using t = await setupWorkerTest({ PYOCO_EVENTS_PUBLISH: "false" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submit("chatty", { lines: 3 });
+  assert.equal((await worker.runOnce())?.outcome, "completed");
+  assert.deepEqual(await t.events(job.run_id), []);
+  assert.equal((await t.snapshot(job.run_id))?.status, "COMPLETED");
+});
+
 Deno.test("PyocoWorker publishes task.failed and run.failed for a failed run", async () => {
   await using t = await setupWorkerTest();
   await using worker = newWorker(t);
