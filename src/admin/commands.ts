@@ -8,9 +8,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config.ts";
-import { connectNats, NatsUnavailableError } from "../nats/connection.ts";
-import { ensureResources } from "../nats/resources.ts";
+import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { connectNats, type NatsConnection, NatsUnavailableError } from "../nats/connection.ts";
+import { ensureResources, type PyocoBuckets } from "../nats/resources.ts";
 import { ApiKeyStore } from "../auth/store.ts";
 import { publicView, validateApiKeyLabel, validateTenantId } from "../auth/keys.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -115,16 +115,7 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
     // Validate before connecting, so bad input never waits on NATS.
     if (values.tenant !== undefined) validateTenantId(values.tenant);
     if (values.label !== undefined) validateApiKeyLabel(values.label);
-    let config;
-    try {
-      config = loadConfig({ envOverrides: { PYOCO_NATS_URL: values["nats-url"] } });
-    } catch (err) {
-      if (err instanceof ConfigError) throw new _UsageError(err.message);
-      throw err;
-    }
-    const nc = await connectNats(config, { name: "pyoco-admin", timeoutMs: 3000 });
-    try {
-      const { auth } = await ensureResources(nc, config);
+    await _withNats(values["nats-url"], async (_nc, config, { auth }) => {
       const store = new ApiKeyStore(auth, { pepper: config.authPepper });
       if (action === "create") {
         const created = await store.create({ tenantId: values.tenant!, label: values.label });
@@ -163,30 +154,62 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
         if (values.json) io.out(JSON.stringify(publicView(record)));
         else io.out(`Revoked API key ${record.key_id} (tenant ${record.tenant_id}).`);
       }
-    } finally {
-      await nc.close();
-    }
+    });
     return 0;
   } catch (err) {
-    if (err instanceof _UsageError) {
-      io.err(`${err.message}\n\n${ADMIN_HELP}`);
-      return 2;
-    }
     if (err instanceof InvalidTenantIdError || err instanceof InvalidApiKeyLabelError) {
       io.err(err.message);
       return 2;
     }
-    if (err instanceof ApiKeyNotFoundError) {
-      io.err(err.message);
-      return 1;
-    }
-    if (err instanceof NatsUnavailableError) {
-      io.err(`${err.message}\nIs NATS running? Set PYOCO_NATS_URL or pass --nats-url.`);
-      return 1;
-    }
-    io.err(`${command} failed: ${(err as Error).message}`);
+    return _failure(err, command, io, [ApiKeyNotFoundError]);
+  }
+}
+
+/** Load the config (flag over env), connect, make sure the resources exist, run, disconnect. */
+async function _withNats(
+  natsUrl: string | undefined,
+  fn: (nc: NatsConnection, config: Config, buckets: PyocoBuckets) => Promise<void>,
+): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig({ envOverrides: { PYOCO_NATS_URL: natsUrl } });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new _UsageError(err.message);
+    throw err;
+  }
+  const nc = await connectNats(config, { name: "pyoco-admin", timeoutMs: 3000 });
+  try {
+    await fn(nc, config, await ensureResources(nc, config));
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * The exit code of a failed command, with its message on stderr: 2 for usage errors, 1 for
+ * NATS being unreachable, for the `expected` errors (their message says it all) and the rest.
+ */
+function _failure(
+  err: unknown,
+  command: string,
+  io: AdminIo,
+  expected: (new (...args: never[]) => Error)[],
+): number {
+  if (err instanceof _UsageError) {
+    io.err(`${err.message}\n\n${ADMIN_HELP}`);
+    return 2;
+  }
+  if (expected.some((cls) => err instanceof cls)) {
+    io.err((err as Error).message);
     return 1;
   }
+  if (err instanceof NatsUnavailableError) {
+    io.err(`${err.message}\nIs NATS running? Set PYOCO_NATS_URL or pass --nats-url.`);
+    return 1;
+  }
+  const message = err instanceof HttpError ? err.detail : (err as Error).message;
+  io.err(`${command} failed: ${message}`);
+  return 1;
 }
 
 function _table(header: string[], rows: string[][]): string {
@@ -237,16 +260,7 @@ async function _runDlq(
     } else {
       throw new _UsageError(`Unknown command "${command}"`);
     }
-    let config;
-    try {
-      config = loadConfig({ envOverrides: { PYOCO_NATS_URL: values["nats-url"] } });
-    } catch (err) {
-      if (err instanceof ConfigError) throw new _UsageError(err.message);
-      throw err;
-    }
-    const nc = await connectNats(config, { name: "pyoco-admin", timeoutMs: 3000 });
-    try {
-      const { runs } = await ensureResources(nc, config);
+    await _withNats(values["nats-url"], async (nc, config, { runs }) => {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
       if (action === "list") {
         const entries = await listDeadLetters(jsm, config, {
@@ -291,25 +305,9 @@ async function _runDlq(
         if (values.json) io.out(JSON.stringify(answer));
         else io.out(`Replayed dead letter ${seq} as run ${answer.run_id} (${answer.status}).`);
       }
-    } finally {
-      await nc.close();
-    }
+    });
     return 0;
   } catch (err) {
-    if (err instanceof _UsageError) {
-      io.err(`${err.message}\n\n${ADMIN_HELP}`);
-      return 2;
-    }
-    if (err instanceof DeadLetterNotFoundError || err instanceof DeadLetterNotReplayableError) {
-      io.err(err.message);
-      return 1;
-    }
-    if (err instanceof NatsUnavailableError) {
-      io.err(`${err.message}\nIs NATS running? Set PYOCO_NATS_URL or pass --nats-url.`);
-      return 1;
-    }
-    const message = err instanceof HttpError ? err.detail : (err as Error).message;
-    io.err(`${command} failed: ${message}`);
-    return 1;
+    return _failure(err, command, io, [DeadLetterNotFoundError, DeadLetterNotReplayableError]);
   }
 }
