@@ -17,7 +17,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startNatsServer } from "../tests/_helpers/nats_server.ts";
 import { startWorkerProcess } from "../tests/_helpers/worker_process.ts";
-import { WORKER_PERMISSIONS } from "../src/permissions.ts";
+import { WORKER_PERMISSIONS } from "../src/host/permissions.ts";
 import { loadConfig } from "../src/config.ts";
 import { runConcurrently, waitFor } from "./_stats.ts";
 import { spawnReady } from "./_proc.ts";

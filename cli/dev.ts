@@ -9,7 +9,7 @@
 import { cliArgs } from "./_args.ts";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { GATEWAY_PERMISSIONS, WORKER_PERMISSIONS } from "../src/permissions.ts";
+import { GATEWAY_PERMISSIONS, WORKER_PERMISSIONS } from "../src/host/permissions.ts";
 
 const HELP = `Usage: deno task dev [--port N] [--nats-port N] [--flows PATH]…
 

@@ -24,9 +24,9 @@ import {
   isYamlPath,
   runLocal,
   WorkflowFileError,
-} from "../src/local/run_local.ts";
-import { ModuleLoadError, RegistryConflictError } from "../src/worker/registry.ts";
-import { httpCommands } from "../src/cli_commands/mod.ts";
+} from "../src/host/run_local.ts";
+import { ModuleLoadError, RegistryConflictError } from "../src/host/registry.ts";
+import { httpCommands } from "../src/cli/mod.ts";
 
 /** A sub-command: a one-line summary, its synopsis, and how to run it. */
 export interface Command {

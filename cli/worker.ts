@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { TAG_PATTERN } from "../src/contract/wire.ts";
 import { Logger } from "../src/log.ts";
-import { loadRegistry } from "../src/worker/registry.ts";
+import { loadRegistry } from "../src/host/registry.ts";
 import { PyocoWorker, WorkerOptionError } from "../src/worker/worker.ts";
 
 const USAGE = `Usage: pyoco-worker [options]

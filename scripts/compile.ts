@@ -1,6 +1,6 @@
 /**
  * `deno task compile`: build the standalone programs with `deno compile`, each with the same
- * permission flags as its `deno task` (from `src/permissions.ts`):
+ * permission flags as its `deno task` (from `src/host/permissions.ts`):
  *
  * | binary              | entry            | flags                                      |
  * |---------------------|------------------|--------------------------------------------|
@@ -32,7 +32,7 @@ import {
   GATEWAY_PERMISSIONS,
   PYOCO_PERMISSIONS,
   WORKER_PERMISSIONS,
-} from "../src/permissions.ts";
+} from "../src/host/permissions.ts";
 
 /** One program `deno task compile` builds. */
 export interface CompileTarget {

@@ -18,7 +18,7 @@ import type { Logger } from "../log.ts";
 import { ConnectionState } from "../nats/connection.ts";
 import { ensureResources } from "../nats/resources.ts";
 import { natsUnavailable } from "./errors.ts";
-import { RunIndex } from "./run_index.ts";
+import { RunIndex } from "../runs/run_index.ts";
 
 /** Everything the NATS-backed routes need. */
 export interface GatewayBackend {

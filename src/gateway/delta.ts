@@ -30,7 +30,7 @@
 import { decodeBase64Url, encodeBase64Url } from "./_base64url.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
-import { toSummary } from "./run_index.ts";
+import { toSummary } from "../runs/run_index.ts";
 import { readSnapshots, requireIndex, type RunFilters } from "./runs.ts";
 
 /** A decoded delta cursor. */

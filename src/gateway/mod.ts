@@ -14,7 +14,7 @@ export { readBodyCapped, readJsonBody, readMultipartBody } from "./body.ts";
 export { HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 export type { FieldError, HttpErrorOptions } from "./errors.ts";
 export { HttpMetrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
-export { RunIndex, UPDATED_AT_SKEW_SEC } from "./run_index.ts";
+export { RunIndex, UPDATED_AT_SKEW_SEC } from "../runs/run_index.ts";
 export type {
   IndexedRun,
   RunChange,
@@ -22,7 +22,7 @@ export type {
   RunDeltaQuery,
   RunIndexOptions,
   RunIndexQuery,
-} from "./run_index.ts";
+} from "../runs/run_index.ts";
 export { LIST_LIMIT, RUN_ID_PATTERN } from "./runs.ts";
 export {
   buildRun,
@@ -31,22 +31,22 @@ export {
   submitRun,
   validateRunRequest,
   validateYamlRequest,
-} from "./submit.ts";
+} from "../runs/submit.ts";
 export type {
   RunRequest,
   SubmitBackend,
   SubmitContext,
   SubmitOptions,
   YamlSubmission,
-} from "./submit.ts";
+} from "../runs/submit.ts";
 export { cancelledSnapshot, cancelRun } from "./cancel.ts";
 export { CANCELLED_BY_REQUEST } from "../contract/wire.ts";
 export { decodeCursor, DELTA_MAX_SCAN, encodeCursor } from "./delta.ts";
 export type { DeltaCursor } from "./delta.ts";
 export { EVENTS_LIMIT, lastEventSeq, readRunEvents } from "./events.ts";
 export type { ReadRunEventsOptions, StoredRunEvent } from "./events.ts";
-export { IDEMPOTENCY_HEADER, submitIdempotent, TAKEOVER_AFTER_MS } from "./idempotency.ts";
-export type { IdempotencyClaim, IdempotentAnswer, IdempotentSubmitContext } from "./idempotency.ts";
+export { IDEMPOTENCY_HEADER, submitIdempotent, TAKEOVER_AFTER_MS } from "../runs/idempotency.ts";
+export type { IdempotencyClaim, IdempotentAnswer, IdempotentSubmitContext } from "../runs/idempotency.ts";
 export { parseLastEventId, WATCH_ALL_REPLAY_MAX } from "./watch.ts";
 export type { LastEventId } from "./watch.ts";
 export { readWorkers, workerView } from "./workers.ts";

@@ -30,9 +30,9 @@ import {
   validateRunRequest,
   validateYamlRequest,
   type YamlSubmission,
-} from "./submit.ts";
-import { idempotencyKeyOf, submitIdempotent } from "./idempotency.ts";
-import { type IndexedRun, toSummary } from "./run_index.ts";
+} from "../runs/submit.ts";
+import { idempotencyKeyOf, submitIdempotent } from "../runs/idempotency.ts";
+import { type IndexedRun, toSummary } from "../runs/run_index.ts";
 import { listRunsDelta } from "./delta.ts";
 
 /** Run ids the gateway accepts in paths (a single KV key token). */

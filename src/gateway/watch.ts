@@ -46,7 +46,7 @@ import { natsCall } from "./backend.ts";
 import { requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest } from "./errors.ts";
 import { lastEventSeq, toStoredEvent } from "./events.ts";
-import { type IndexedRun, type RunChange, toSummary } from "./run_index.ts";
+import { type IndexedRun, type RunChange, toSummary } from "../runs/run_index.ts";
 import { parseIncludes, parseRunFilters, readRun, requireIndex } from "./runs.ts";
 import { SseStream } from "./_sse.ts";
 

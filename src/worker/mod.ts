@@ -38,8 +38,8 @@ export type {
   WorkerEvent,
   WorkerOnlyEvent,
 } from "./events.ts";
-export { buildDlqMessage, publishDlq } from "./dlq.ts";
-export type { DlqFields } from "./dlq.ts";
+export { buildDlqMessage, publishDlq } from "./dead_letter.ts";
+export type { DlqFields } from "./dead_letter.ts";
 export { WORKER_VERSION, WorkerHeartbeat } from "./heartbeat.ts";
 export type { WorkerHeartbeatOptions } from "./heartbeat.ts";
 export {
@@ -48,8 +48,8 @@ export {
   loadRegistry,
   ModuleLoadError,
   RegistryConflictError,
-} from "./registry.ts";
-export type { Registry } from "./registry.ts";
+} from "../host/registry.ts";
+export type { Registry } from "../host/registry.ts";
 
 // What a worker program needs around PyocoWorker, and the types its API mentions.
 export { ConfigError, loadConfig } from "../config.ts";

@@ -35,7 +35,7 @@ import { Logger, registerSecret } from "../log.ts";
 import { connectNats } from "../nats/connection.ts";
 import { createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
 import { ensureConsumer, ensureResources } from "../nats/resources.ts";
-import { type DlqFields, publishDlq } from "./dlq.ts";
+import { type DlqFields, publishDlq } from "./dead_letter.ts";
 import { RunEventPublisher } from "./events.ts";
 import { WorkerHeartbeat } from "./heartbeat.ts";
 import { type InvalidJob, parseJob } from "./job.ts";
@@ -181,7 +181,7 @@ const _sleep = (ms: number, signal?: AbortSignal) =>
  * @example Run until SIGTERM
  * ```ts ignore
  * import { loadConfig } from "../config.ts";
- * import { loadRegistry } from "./registry.ts";
+ * import { loadRegistry } from "../host/registry.ts";
  * import { PyocoWorker } from "./worker.ts";
  * const worker = new PyocoWorker({
  *   config: loadConfig(),

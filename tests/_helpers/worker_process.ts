@@ -6,7 +6,7 @@
  * @module
  */
 
-import { WORKER_PERMISSIONS } from "../../src/permissions.ts";
+import { WORKER_PERMISSIONS } from "../../src/host/permissions.ts";
 
 /** Options of {@linkcode startWorkerProcess}. */
 export interface StartWorkerProcessOptions {

@@ -4,7 +4,7 @@ import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { decodeCursor, encodeCursor } from "../../src/gateway/delta.ts";
-import { RunIndex } from "../../src/gateway/run_index.ts";
+import { RunIndex } from "../../src/runs/run_index.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { gatewayFixture, pollUntil } from "./_fixture.ts";
 

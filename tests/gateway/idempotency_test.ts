@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
-import { buildRun } from "../../src/gateway/submit.ts";
-import { claimKey, requestHash } from "../../src/gateway/idempotency.ts";
+import { buildRun } from "../../src/runs/submit.ts";
+import { claimKey, requestHash } from "../../src/runs/idempotency.ts";
 import { gatewayFixture, postJson } from "./_fixture.ts";
 
 async function workMessages(gw: Awaited<ReturnType<typeof gatewayFixture>>): Promise<number> {

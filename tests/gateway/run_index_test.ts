@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { RunIndex, toSummary } from "../../src/gateway/run_index.ts";
+import { RunIndex, toSummary } from "../../src/runs/run_index.ts";
 import { RUN_STATUSES } from "../../src/contract/wire.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { pollUntil } from "./_fixture.ts";

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
-import { WORKER_PERMISSIONS } from "../../src/permissions.ts";
+import { WORKER_PERMISSIONS } from "../../src/host/permissions.ts";
 import { REPO_ROOT } from "./_run.ts";
 
 /**

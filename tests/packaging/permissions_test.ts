@@ -4,7 +4,7 @@ import {
   GATEWAY_PERMISSIONS,
   PYOCO_PERMISSIONS,
   WORKER_PERMISSIONS,
-} from "../../src/permissions.ts";
+} from "../../src/host/permissions.ts";
 import { COMPILE_TARGETS, compileArgs } from "../../scripts/compile.ts";
 import { REPO_ROOT } from "./_run.ts";
 
@@ -15,13 +15,13 @@ const _EXPECTED: Record<string, { entry: string; flags: readonly string[] }> = {
   pyoco: { entry: "cli/pyoco.ts", flags: PYOCO_PERMISSIONS },
 };
 
-Deno.test("deno.json tasks use exactly the flags of src/permissions.ts", async () => {
+Deno.test("deno.json tasks use exactly the flags of src/host/permissions.ts", async () => {
   const { tasks } = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO_ROOT)));
   for (const [name, { entry, flags }] of Object.entries(_EXPECTED)) {
     assert.equal(
       tasks[name],
       ["deno", "run", ...flags, entry].join(" "),
-      `deno task ${name} drifted from src/permissions.ts`,
+      `deno task ${name} drifted from src/host/permissions.ts`,
     );
   }
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WORKER_PERMISSIONS } from "../../src/permissions.ts";
+import { WORKER_PERMISSIONS } from "../../src/host/permissions.ts";
 import { REPO_ROOT, startWorkerProcess } from "../_helpers/worker_process.ts";
 import { setupWorkerTest, waitFor, type WorkerTestEnv } from "./_setup.ts";
 

@@ -24,7 +24,7 @@ import {
   DLQ_REASONS,
   listDeadLetters,
   replayDeadLetter,
-} from "../ops/dlq.ts";
+} from "../runs/dead_letters.ts";
 import {
   ApiKeyNotFoundError,
   InvalidApiKeyLabelError,

@@ -45,7 +45,7 @@ export interface DlqFields {
  *
  * @example
  * ```ts
- * import { buildDlqMessage } from "./dlq.ts";
+ * import { buildDlqMessage } from "./dead_letter.ts";
  * import assert from "node:assert/strict";
  * const m = buildDlqMessage({
  *   reason: "invalid_job", error: "Invalid job", runId: null, flowName: null, tag: "default",

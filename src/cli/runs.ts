@@ -19,7 +19,7 @@ import {
   UsageError,
   withInterrupt,
 } from "./_common.ts";
-import { ago, compactJson, duration, resultText, table, timestamp } from "./_format.ts";
+import { ago, compactJson, duration, resultText, table, timestamp } from "./format.ts";
 import { progressView } from "./_progress.ts";
 
 /** `pyoco submit FLOW …`: submit a run of a registered flow. */

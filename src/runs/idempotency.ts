@@ -31,8 +31,8 @@ import { ErrId } from "../contract/errors.ts";
 import type { RunSnapshot, RunStatus, SubmitResponse } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
 import { createJson, getJson, updateJson } from "../nats/kv.ts";
-import { type GatewayBackend, natsCall } from "./backend.ts";
-import { HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
+import { type GatewayBackend, natsCall } from "../gateway/backend.ts";
+import { HttpError, invalidRequest, natsUnavailable } from "../gateway/errors.ts";
 import {
   buildRun,
   publishJob,

@@ -1,6 +1,6 @@
 /**
  * Dead-letter routes **[beyond]**: `GET /dlq?reason=&tag=&limit=` and
- * `POST /dlq/{seq}/replay`. The logic is shared with the admin CLI in `src/ops/dlq.ts`; with
+ * `POST /dlq/{seq}/replay`. The logic is shared with the admin CLI in `src/runs/dead_letters.ts`; with
  * auth on, a tenant sees and replays only its own dead letters.
  *
  * @module
@@ -15,7 +15,7 @@ import {
   DLQ_REASONS,
   listDeadLetters,
   replayDeadLetter,
-} from "../ops/dlq.ts";
+} from "../runs/dead_letters.ts";
 import { natsCall } from "./backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";

@@ -31,7 +31,7 @@ import {
   submitRun,
   validateRunRequest,
   type YamlSubmission,
-} from "../gateway/submit.ts";
+} from "./submit.ts";
 
 /** A dead letter with its stream sequence. */
 export interface DeadLetter extends DlqMessage {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createEventFormatter, FlowNotFoundError, runLocal } from "../../src/local/run_local.ts";
+import { createEventFormatter, FlowNotFoundError, runLocal } from "../../src/host/run_local.ts";
 import type { FlowEvent, RunResult } from "../../src/flow/types.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

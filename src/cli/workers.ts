@@ -5,7 +5,7 @@
  */
 
 import { type CliCommand, denoIo, ExitCode, runCommand } from "./_common.ts";
-import { ago, table } from "./_format.ts";
+import { ago, table } from "./format.ts";
 
 /** `pyoco workers`: live workers as a table. */
 export const workersCommand: CliCommand = {

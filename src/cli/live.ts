@@ -9,7 +9,7 @@
 import { PyocoTimeoutError } from "../client/mod.ts";
 import type { PyocoClient, RunSnapshot, RunWatchItem } from "../client/mod.ts";
 import { type CliCommand, denoIo, ExitCode, runCommand, withInterrupt } from "./_common.ts";
-import { eventLine, resultText } from "./_format.ts";
+import { eventLine, resultText } from "./format.ts";
 import { progressView } from "./_progress.ts";
 import { timeoutFlagMs } from "./runs.ts";
 

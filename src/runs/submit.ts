@@ -26,10 +26,10 @@ import { WorkflowYamlError } from "../flow/errors.ts";
 import { type ParsedWorkflowYaml, parseWorkflowYaml } from "../flow/yaml.ts";
 import type { Logger } from "../log.ts";
 import { encodeJson } from "../nats/kv.ts";
-import type { Principal } from "./auth.ts";
-import type { GatewayBackend } from "./backend.ts";
+import type { Principal } from "../gateway/auth.ts";
+import type { GatewayBackend } from "../gateway/backend.ts";
 import type { RunIndex } from "./run_index.ts";
-import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
+import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "../gateway/errors.ts";
 
 /** Flow names: letters, digits, `_`, `.`, `-`; 1–256 characters; no leading `.` or `-`. */
 export const FLOW_NAME_PATTERN: RegExp = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,255}$/;

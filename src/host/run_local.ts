@@ -9,7 +9,7 @@
 import { runFlow } from "../flow/engine.ts";
 import { flowFromYaml, parseWorkflowYaml } from "../flow/yaml.ts";
 import type { Flow, FlowEvent, RunResult } from "../flow/types.ts";
-import { loadRegistry, moduleStem } from "../worker/registry.ts";
+import { loadRegistry, moduleStem } from "./registry.ts";
 
 /** Options of {@linkcode runLocal} and {@linkcode loadLocalFlow}. */
 export interface RunLocalOptions {
