@@ -21,11 +21,19 @@ const example = [
 ].join("\n");
 await Deno.writeTextFile(new URL(".env.example", root), example);
 
+/**
+ * A Markdown table cell: `|` would end the cell early (GitHub-flavoured Markdown splits on it even
+ * inside code spans), so it is escaped; line breaks would end the row, so they become spaces.
+ */
+function _cell(text: string): string {
+  return text.replaceAll("|", "\\|").replace(/\r?\n/g, " ");
+}
+
 const table = [
   "| variable | default | meaning |",
   "|---|---|---|",
   ...CONFIG_VARIABLES.map((v) =>
-    `| \`${v.env}\` | ${v.def === "" ? "(empty)" : `\`${v.def}\``} | ${v.doc}${
+    `| \`${v.env}\` | ${v.def === "" ? "(empty)" : `\`${_cell(v.def)}\``} | ${_cell(v.doc)}${
       v.secret ? " (secret: never logged)" : ""
     } |`
   ),

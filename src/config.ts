@@ -76,6 +76,19 @@ export interface Config {
   logFormat: "json" | "text";
   logUtc: boolean;
   logIncludeTraceback: boolean;
+
+  natsRetrySec: number;
+  runningWriteAfterMs: number;
+  batchMaxRuns: number;
+  runsRetentionSec: number;
+  orphanAfterSec: number;
+  submitFlowCheck: "catalog" | "off";
+  workersHistorySec: number;
+  flowsKvBucket: string;
+  tenantIsolation: "shared" | "namespaced";
+  tenantMaxRunning: number;
+  scheduler: "on" | "off";
+  schedulesKvBucket: string;
 }
 
 /**
@@ -509,6 +522,97 @@ export const CONFIG_VARIABLES = [
     _bool,
     "Include exc_traceback in error logs",
   ),
+  _spec(
+    "natsRetrySec",
+    "PYOCO_NATS_RETRY_SEC",
+    "10",
+    _seconds(0, 3600),
+    "How long the gateway retries a KV create or publish, and a worker a terminal write, " +
+      "while NATS is briefly unavailable (e.g. a cluster leader election) before giving up " +
+      "(503 / NAK); a worker that cannot reach NATS at start keeps retrying with backoff",
+  ),
+  _spec(
+    "runningWriteAfterMs",
+    "PYOCO_RUNNING_WRITE_AFTER_MS",
+    "50",
+    _int(0, 3_600_000),
+    "A worker writes RUNNING only if the run is still going after this many ms; shorter runs " +
+      "go PENDING → terminal in one write (0 = always write RUNNING first, as pyoco-server)",
+  ),
+  _spec(
+    "batchMaxRuns",
+    "PYOCO_BATCH_MAX_RUNS",
+    "500",
+    _int(1, 100_000),
+    "Most runs one POST /runs/batch may submit",
+  ),
+  _spec(
+    "runsRetentionSec",
+    "PYOCO_RUNS_RETENTION_SEC",
+    "2592000",
+    _seconds(0, 3_153_600_000),
+    "Terminal runs older than this (by end_time) are deleted by the sweeper (0 = keep forever)",
+  ),
+  _spec(
+    "orphanAfterSec",
+    "PYOCO_ORPHAN_AFTER_SEC",
+    "30",
+    _seconds(0.05),
+    "A PENDING run whose job is not in the work stream is re-published after this long " +
+      "(below half of PYOCO_DUPLICATE_WINDOW_SEC)",
+  ),
+  _spec(
+    "submitFlowCheck",
+    "PYOCO_SUBMIT_FLOW_CHECK",
+    "catalog",
+    _oneOf(["catalog", "off"] as const),
+    "catalog: a submit of a flow the tag's catalog lacks answers 422 with suggestions; " +
+      "off: accept any flow name",
+  ),
+  _spec(
+    "workersHistorySec",
+    "PYOCO_WORKERS_HISTORY_SEC",
+    "3600",
+    _seconds(0),
+    "How long a worker that stopped heartbeating stays listed as LOST (0 = not at all)",
+  ),
+  _spec(
+    "flowsKvBucket",
+    "PYOCO_FLOWS_KV_BUCKET",
+    "pyoco_flows",
+    _name,
+    "KV bucket of the flow catalog (the flows each worker offers, per tag)",
+  ),
+  _spec(
+    "tenantIsolation",
+    "PYOCO_TENANT_ISOLATION",
+    "shared",
+    _oneOf(["shared", "namespaced"] as const),
+    "shared: one set of subjects for all tenants (pyoco-server 0.4 wire); namespaced: " +
+      "subjects, consumers, DLQ and events per tenant (pyoco.<tenant>.work.<tag>, …)",
+  ),
+  _spec(
+    "tenantMaxRunning",
+    "PYOCO_TENANT_MAX_RUNNING",
+    "0",
+    _int(0, 1_000_000),
+    "Default limit of one tenant's runs running at once across all workers (0 = unlimited)",
+  ),
+  _spec(
+    "scheduler",
+    "PYOCO_SCHEDULER",
+    "on",
+    _oneOf(["on", "off"] as const),
+    "on: this gateway dispatches due schedule slots (exactly once across gateways); off: it " +
+      "only serves the schedule API",
+  ),
+  _spec(
+    "schedulesKvBucket",
+    "PYOCO_SCHEDULES_KV_BUCKET",
+    "pyoco_schedules",
+    _name,
+    "KV bucket of schedules and their dispatched slots",
+  ),
 ] as const;
 
 /** Options of {@linkcode loadConfig}. */
@@ -575,6 +679,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new ConfigError(
       "PYOCO_WORKER_DISCONNECTED_AFTER_SEC",
       `Invalid PYOCO_WORKER_DISCONNECTED_AFTER_SEC=${result.workerDisconnectedAfterSec}: expected less than PYOCO_WORKERS_KV_TTL_SEC (${result.workersKvTtlSec})`,
+    );
+  }
+  if (result.orphanAfterSec * 2 > result.duplicateWindowSec) {
+    throw new ConfigError(
+      "PYOCO_ORPHAN_AFTER_SEC",
+      `Invalid PYOCO_ORPHAN_AFTER_SEC=${result.orphanAfterSec}: expected at most half of PYOCO_DUPLICATE_WINDOW_SEC (${result.duplicateWindowSec})`,
     );
   }
   if ((result.natsUser === null) !== (result.natsPassword === null)) {

@@ -103,3 +103,54 @@ Deno.test("CONFIG_VARIABLES are all listed in .env.example and docs/config.md", 
     assert.ok(doc.includes(`\`${v.env}\``), `${v.env} missing from docs/config.md`);
   }
 });
+
+Deno.test("loadConfig() gives the Part II variables their SPEC §10–§14 defaults", () => {
+  const c = loadConfig({ env: {}, envFile: false });
+  assert.equal(c.natsRetrySec, 10);
+  assert.equal(c.runningWriteAfterMs, 50);
+  assert.equal(c.batchMaxRuns, 500);
+  assert.equal(c.runsRetentionSec, 2592000);
+  assert.equal(c.orphanAfterSec, 30);
+  assert.equal(c.submitFlowCheck, "catalog");
+  assert.equal(c.workersHistorySec, 3600);
+  assert.equal(c.flowsKvBucket, "pyoco_flows");
+  assert.equal(c.tenantIsolation, "shared");
+  assert.equal(c.tenantMaxRunning, 0);
+  assert.equal(c.scheduler, "on");
+  assert.equal(c.schedulesKvBucket, "pyoco_schedules");
+});
+
+Deno.test("loadConfig() validates the Part II variables", () => {
+  const bad: Record<string, string> = {
+    PYOCO_NATS_RETRY_SEC: "-1",
+    PYOCO_RUNNING_WRITE_AFTER_MS: "1.5",
+    PYOCO_BATCH_MAX_RUNS: "0",
+    PYOCO_RUNS_RETENTION_SEC: "forever",
+    PYOCO_ORPHAN_AFTER_SEC: "61",
+    PYOCO_SUBMIT_FLOW_CHECK: "strict",
+    PYOCO_WORKERS_HISTORY_SEC: "-5",
+    PYOCO_FLOWS_KV_BUCKET: "a.b",
+    PYOCO_TENANT_ISOLATION: "private",
+    PYOCO_TENANT_MAX_RUNNING: "-1",
+    PYOCO_SCHEDULER: "maybe",
+    PYOCO_SCHEDULES_KV_BUCKET: "",
+  };
+  for (const [name, value] of Object.entries(bad)) {
+    assert.throws(
+      () => loadConfig({ env: { [name]: value }, envFile: false }),
+      (err: unknown) => err instanceof ConfigError && err.variable === name,
+      `${name}=${value} should be rejected`,
+    );
+  }
+  const c = loadConfig({
+    env: {
+      PYOCO_RUNS_RETENTION_SEC: "0",
+      PYOCO_RUNNING_WRITE_AFTER_MS: "0",
+      PYOCO_SCHEDULER: "OFF",
+    },
+    envFile: false,
+  });
+  assert.equal(c.runsRetentionSec, 0);
+  assert.equal(c.runningWriteAfterMs, 0);
+  assert.equal(c.scheduler, "off");
+});
