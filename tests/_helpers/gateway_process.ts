@@ -5,6 +5,8 @@
  * @module
  */
 
+import { poll, StopPolling } from "./poll.ts";
+
 /** A running gateway process started by {@linkcode startGatewayProcess}. */
 export interface GatewayProcess {
   /** `http://127.0.0.1:<port>` from its log. */
@@ -67,21 +69,17 @@ export async function startGatewayProcess(
     code = s.code;
     return s.code;
   });
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  let url: string | null = null;
-  while (url === null) {
-    const m = text.match(/https?:\/\/[\w.\-\[\]:]+:\d+/);
-    if (m) {
-      url = m[0];
-      break;
-    }
-    if (code !== null || Date.now() > deadline) {
-      if (code === null) child.kill("SIGKILL");
-      await exited;
-      await pump;
-      throw new Error(`The gateway did not log its URL (exit ${code}):\n${text}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  let url: string;
+  try {
+    url = await poll(() => {
+      if (code !== null) throw new StopPolling(`The gateway exited (exit ${code})`);
+      return text.match(/https?:\/\/[\w.\-\[\]:]+:\d+/)?.[0];
+    }, { timeoutMs: options.timeoutMs ?? 20_000, message: "the gateway to log its URL" });
+  } catch (err) {
+    if (code === null) child.kill("SIGKILL");
+    await exited;
+    await pump;
+    throw new Error(`The gateway did not log its URL (exit ${code}):\n${text}`, { cause: err });
   }
   let stopping: Promise<number> | null = null;
   const stop = () => {

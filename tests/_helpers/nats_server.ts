@@ -6,6 +6,8 @@
  * @module
  */
 
+import { poll } from "./poll.ts";
+
 /** A running nats-server started by {@linkcode startNatsServer}. */
 export interface NatsServerHandle {
   /** `nats://127.0.0.1:<port>` */
@@ -45,19 +47,19 @@ export function freePort(): number {
   return port;
 }
 
-/** Wait until `127.0.0.1:port` accepts connections, or throw after `timeoutMs`. */
+/**
+ * Wait until `127.0.0.1:port` accepts connections.
+ *
+ * @param port The TCP port.
+ * @param timeoutMs How long to try.
+ * @throws {PollTimeoutError} When it does not open in `timeoutMs`.
+ */
 export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`Port ${port} did not open in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  await poll(async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  }, { timeoutMs, message: `port ${port} to open` });
 }
 
 /** Start a JetStream-enabled nats-server on a random port with a temp store. */

@@ -7,6 +7,7 @@
  */
 
 import { WORKER_PERMISSIONS } from "../../src/host/permissions.ts";
+import { poll, StopPolling } from "./poll.ts";
 
 /** Options of {@linkcode startWorkerProcess}. */
 export interface StartWorkerProcessOptions {
@@ -95,19 +96,20 @@ export async function startWorkerProcess(
   });
 
   const ready = `Worker ${workerId} ready`;
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
-  while (!text.includes(ready)) {
-    if (exitCode !== null) {
-      throw new Error(`Worker process exited with ${exitCode} before it was ready:\n${text}`);
-    }
-    if (Date.now() > deadline) {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-      await exited;
-      throw new Error(`Worker process was not ready in time:\n${text}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await poll(() => {
+      if (exitCode !== null) {
+        throw new StopPolling(`Worker process exited with ${exitCode} before it was ready`);
+      }
+      return text.includes(ready);
+    }, { timeoutMs: options.readyTimeoutMs ?? 30_000, message: `"${ready}"` });
+  } catch (err) {
+    if (err instanceof StopPolling) throw new Error(`${err.message}:\n${text}`, { cause: err });
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await exited;
+    throw new Error(`Worker process was not ready in time:\n${text}`, { cause: err });
   }
 
   const signal = async (sig: Deno.Signal) => {
