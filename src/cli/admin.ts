@@ -15,7 +15,6 @@ import { ApiKeyStore } from "../auth/store.ts";
 import { publicView, validateApiKeyLabel, validateTenantId } from "../auth/keys.ts";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { TAG_PATTERN } from "../contract/wire.ts";
-import { HttpError } from "../gateway/errors.ts";
 import { Logger } from "../log.ts";
 import {
   DeadLetterNotFoundError,
@@ -207,7 +206,7 @@ function _failure(
     io.err(`${err.message}\nIs NATS running? Set PYOCO_NATS_URL or pass --nats-url.`);
     return 1;
   }
-  const message = err instanceof HttpError ? err.detail : (err as Error).message;
+  const message = (err as Error).message;
   io.err(`${command} failed: ${message}`);
   return 1;
 }

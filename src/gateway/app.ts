@@ -16,9 +16,9 @@ import { serveDashboard } from "../dashboard/mod.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { Logger } from "../log.ts";
 import { type Authenticate, noAuth, type Principal } from "./auth.ts";
-import type { GatewayBackend } from "./backend.ts";
+import type { RunsBackend } from "../runs/backend.ts";
 import type { RouteContext, RouteHandler } from "./context.ts";
-import { HttpError } from "./errors.ts";
+import { HttpError, toHttpError } from "./errors.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { postCancel } from "./cancel.ts";
 import { listDlq, postDlqReplay } from "./dead_letters.ts";
@@ -35,7 +35,7 @@ export interface AppDeps {
   /** The gateway logger (service `pyoco-server:http`). */
   logger: Logger;
   /** The NATS side, or `null` while it is not ready (NATS-backed routes then answer 503). */
-  backend: () => GatewayBackend | null;
+  backend: () => RunsBackend | null;
   /**
    * Who sent a request. @default {noAuth} (every request anonymous, nothing tenant-scoped)
    */
@@ -171,8 +171,9 @@ export function createApp(deps: AppDeps): Handler {
         backend: deps.backend,
       };
       response = await route.handle(ctx);
-    } catch (err) {
-      if (err instanceof HttpError) {
+    } catch (thrown) {
+      const err = toHttpError(thrown);
+      if (err !== null) {
         response = _errorResponse(err);
         if (err.status >= 500) {
           logger.error(err.detail, {
@@ -193,7 +194,7 @@ export function createApp(deps: AppDeps): Handler {
           route: routePath,
           status: 500,
           err_id: ErrId.internal,
-        }, err);
+        }, thrown);
         response = _errorResponse(internal);
       }
     }

@@ -9,14 +9,9 @@ import { ErrId } from "../contract/errors.ts";
 import { ApiKeyStoreUnavailableError } from "../auth/errors.ts";
 import type { ApiKeyVerification } from "../auth/verifier.ts";
 import { HttpError, natsUnavailable } from "./errors.ts";
+import type { Principal } from "../runs/principal.ts";
 
-/** An authenticated caller. */
-export interface Principal {
-  /** Tenant whose runs the caller may see and create. */
-  tenantId: string;
-  /** Id of the API key used (never the key itself). */
-  keyId: string;
-}
+export type { Principal };
 
 /**
  * Decide who sent a request: a {@linkcode Principal}, or `null` when authentication is off

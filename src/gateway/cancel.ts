@@ -20,10 +20,11 @@ import { CANCELLED_BY_REQUEST, nowSec } from "../contract/wire.ts";
 import { cancelSubject } from "../config.ts";
 import { casUpdate } from "../nats/kv.ts";
 import type { Principal } from "./auth.ts";
-import type { GatewayBackend } from "./backend.ts";
+import type { RunsBackend } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
+import { RunStoreError } from "../runs/errors.ts";
 import { HttpError, natsUnavailable } from "./errors.ts";
-import { RUN_ID_PATTERN, runNotFound } from "./runs.ts";
+import { RUN_ID_PATTERN, runNotFoundError } from "../runs/reads.ts";
 
 class _NotFound extends Error {}
 
@@ -66,11 +67,11 @@ export function cancelledSnapshot(current: RunSnapshot, now: number): RunSnapsho
  * @throws {HttpError} 404 ERR-PYOCO-0005; 503 when NATS does not answer.
  */
 export async function cancelRun(
-  backend: GatewayBackend,
+  backend: RunsBackend,
   runId: string,
   principal: Principal | null,
 ): Promise<RunSnapshot> {
-  if (!RUN_ID_PATTERN.test(runId)) throw runNotFound(runId);
+  if (!RUN_ID_PATTERN.test(runId)) throw runNotFoundError(runId);
   let seen: RunSnapshot | null = null;
   let result: { value: RunSnapshot; revision: number } | null;
   const now = nowSec();
@@ -86,8 +87,8 @@ export async function cancelRun(
       4 * backend.timeoutMs,
     );
   } catch (err) {
-    if (err instanceof _NotFound) throw runNotFound(runId);
-    if (err instanceof HttpError) throw err;
+    if (err instanceof _NotFound) throw runNotFoundError(runId);
+    if (err instanceof HttpError || err instanceof RunStoreError) throw err;
     throw natsUnavailable(`Cannot cancel run ${runId}`, err);
   }
   if (result !== null) {

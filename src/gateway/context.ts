@@ -7,9 +7,10 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Principal } from "./auth.ts";
-import type { GatewayBackend } from "./backend.ts";
+import type { RunsBackend } from "../runs/backend.ts";
 import { natsUnavailable } from "./errors.ts";
 import type { HttpMetrics } from "./metrics.ts";
+import type { ReadScope } from "../runs/reads.ts";
 
 /** The request as a route sees it. */
 export interface RouteContext {
@@ -28,7 +29,7 @@ export interface RouteContext {
   /** HTTP metrics (for `/metrics`). */
   metrics: HttpMetrics;
   /** The NATS side, or `null` while it is not ready. */
-  backend(): GatewayBackend | null;
+  backend(): RunsBackend | null;
 }
 
 /** A route handler. */
@@ -42,7 +43,7 @@ export type RouteHandler = (ctx: RouteContext) => Promise<Response>;
  * @returns The backend.
  * @throws {HttpError} 503 ERR-PYOCO-0003.
  */
-export function requireBackend(ctx: RouteContext, what: string): GatewayBackend {
+export function requireBackend(ctx: RouteContext, what: string): RunsBackend {
   const backend = ctx.backend();
   if (backend === null || !backend.state.connected) throw natsUnavailable(what);
   return backend;
@@ -60,4 +61,14 @@ export function json(body: unknown, status = 200): Response {
     status,
     headers: { "content-type": "application/json" },
   });
+}
+
+/**
+ * Whose runs the caller may see: its tenant with auth on, every run with auth off.
+ *
+ * @param ctx The route context.
+ * @returns The read scope for `src/runs/reads.ts`.
+ */
+export function scopeOf(ctx: Pick<RouteContext, "principal">): ReadScope {
+  return ctx.principal === null ? {} : { tenantId: ctx.principal.tenantId };
 }

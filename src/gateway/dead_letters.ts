@@ -16,9 +16,10 @@ import {
   listDeadLetters,
   replayDeadLetter,
 } from "../runs/dead_letters.ts";
-import { natsCall } from "./backend.ts";
+import { natsCall } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
+import { RunStoreError } from "../runs/errors.ts";
 
 /** `GET /dlq?reason=&tag=&limit=`: dead letters, newest first, each `{seq, ...message}`. */
 export async function listDlq(ctx: RouteContext): Promise<Response> {
@@ -75,11 +76,11 @@ export async function postDlqReplay(ctx: RouteContext): Promise<Response> {
     );
     return json(answer);
   } catch (err) {
-    if (err instanceof HttpError) throw err;
     if (err instanceof DeadLetterNotFoundError) throw notFound();
     if (err instanceof DeadLetterNotReplayableError) {
       throw invalidRequest([{ path: "job", message: err.message }], err.message);
     }
+    if (err instanceof HttpError || err instanceof RunStoreError) throw err;
     throw natsUnavailable("Cannot replay the dead letter", err);
   }
 }

@@ -28,10 +28,11 @@
  */
 
 import { decodeBase64Url, encodeBase64Url } from "./_base64url.ts";
-import { json, requireBackend, type RouteContext } from "./context.ts";
+import { json, requireBackend, type RouteContext, scopeOf } from "./context.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 import { toSummary } from "../runs/run_index.ts";
-import { readSnapshots, requireIndex, type RunFilters } from "./runs.ts";
+import { readSnapshots, requireIndex } from "../runs/reads.ts";
+import type { RunFilters } from "./run_filters.ts";
 
 /** A decoded delta cursor. */
 export interface DeltaCursor {
@@ -144,6 +145,6 @@ export async function listRunsDelta(
   if (start.ua !== undefined) next.ua = start.ua;
   const items = filters.include.size === 0
     ? page.runs.map(toSummary)
-    : await readSnapshots(ctx, backend, page.runs);
+    : await readSnapshots(backend, page.runs, scopeOf(ctx));
   return json({ items, next_cursor: encodeCursor(next), has_more: page.hasMore });
 }

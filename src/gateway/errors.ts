@@ -1,20 +1,24 @@
 /**
  * The gateway's HTTP error: thrown by routes, turned into the JSON error body
- * `{detail, err_id, msg_id, errors?}` by one handler in `app.ts`.
+ * `{detail, err_id, msg_id, errors?}` by one handler in `app.ts`. The run store's domain errors
+ * (`src/runs/errors.ts`) become HTTP errors here, in {@linkcode toHttpError}, and nowhere else.
  *
  * @module
  */
 
 import { ErrId, msgIdFor } from "../contract/errors.ts";
 import type { ErrorBody } from "../contract/wire.ts";
+import {
+  ConflictError,
+  type FieldError,
+  InvalidRequestError,
+  NatsUnavailableError,
+  NotFoundError,
+  RunStoreError,
+  TooLargeError,
+} from "../runs/errors.ts";
 
-/** One validation problem: where (`flow_name`, `params`, `tags[1]`, …) and what. */
-export interface FieldError {
-  /** Dotted path of the offending field. */
-  path: string;
-  /** What is wrong with it. */
-  message: string;
-}
+export type { FieldError };
 
 /** Options of {@linkcode HttpError}. */
 export interface HttpErrorOptions extends ErrorOptions {
@@ -107,5 +111,42 @@ export function natsUnavailable(what: string, cause?: unknown): HttpError {
   return new HttpError(503, ErrId.natsUnavailable, `${what}: NATS is unavailable${why}`, {
     cause,
     headers: { "retry-after": "1" },
+  });
+}
+
+/** The HTTP status of each run-store error class (the most specific class first). */
+const _STATUS: [new (...args: never[]) => RunStoreError, number][] = [
+  [InvalidRequestError, 422],
+  [TooLargeError, 413],
+  [NatsUnavailableError, 503],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+];
+
+/**
+ * The HTTP answer of an error thrown while serving a request: an {@linkcode HttpError} as it is,
+ * a run-store error mapped to its status (422, 413, 503, 404, 409), anything else `null` (an
+ * internal error: the caller answers 500 and logs it).
+ *
+ * @param err What was thrown.
+ * @returns The HTTP error, or `null` for an unexpected error.
+ *
+ * @example Usage
+ * ```ts
+ * import { toHttpError } from "./errors.ts";
+ * import { NotFoundError } from "../runs/errors.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(toHttpError(new NotFoundError("Run abc not found"))?.status, 404);
+ * assert.equal(toHttpError(new TypeError("bug")), null);
+ * ```
+ */
+export function toHttpError(err: unknown): HttpError | null {
+  if (err instanceof HttpError) return err;
+  if (!(err instanceof RunStoreError)) return null;
+  const status = _STATUS.find(([cls]) => err instanceof cls)?.[1] ?? 422;
+  return new HttpError(status, err.errId, err.message, {
+    cause: err.cause,
+    errors: err.errors,
+    headers: status === 503 ? { "retry-after": "1" } : undefined,
   });
 }

@@ -15,7 +15,7 @@
 
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { type Config, eventsSubject } from "../config.ts";
-import { natsCall } from "./backend.ts";
+import { natsCall } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 import { readRun } from "./runs.ts";

@@ -12,7 +12,7 @@
  */
 
 import { nowSec } from "../contract/wire.ts";
-import { natsCall } from "./backend.ts";
+import { natsCall } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { isWorkerAlive, PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { readWorkers } from "./workers.ts";

@@ -8,8 +8,8 @@ export { createApp } from "./app.ts";
 export type { AppDeps, Handler } from "./app.ts";
 export { apiKeyAuthenticator, noAuth } from "./auth.ts";
 export type { Authenticate, KeyVerifier, Principal } from "./auth.ts";
-export { natsCall, openBackend } from "./backend.ts";
-export type { GatewayBackend, OpenBackendOptions } from "./backend.ts";
+export { natsCall, openBackend } from "../runs/backend.ts";
+export type { OpenBackendOptions, RunsBackend } from "../runs/backend.ts";
 export { readBodyCapped, readJsonBody, readMultipartBody } from "./body.ts";
 export { HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 export type { FieldError, HttpErrorOptions } from "./errors.ts";
@@ -46,7 +46,11 @@ export type { DeltaCursor } from "./delta.ts";
 export { EVENTS_LIMIT, lastEventSeq, readRunEvents } from "./events.ts";
 export type { ReadRunEventsOptions, StoredRunEvent } from "./events.ts";
 export { IDEMPOTENCY_HEADER, submitIdempotent, TAKEOVER_AFTER_MS } from "../runs/idempotency.ts";
-export type { IdempotencyClaim, IdempotentAnswer, IdempotentSubmitContext } from "../runs/idempotency.ts";
+export type {
+  IdempotencyClaim,
+  IdempotentAnswer,
+  IdempotentSubmitContext,
+} from "../runs/idempotency.ts";
 export { parseLastEventId, WATCH_ALL_REPLAY_MAX } from "./watch.ts";
 export type { LastEventId } from "./watch.ts";
 export { readWorkers, workerView } from "./workers.ts";

@@ -15,14 +15,15 @@
  * @module
  */
 
-import { ErrId } from "../contract/errors.ts";
 import type { RunSnapshot, RunTasksView, RunView, WorkerRecord } from "../contract/wire.ts";
-import { nowSec, RUN_STATUSES, TAG_PATTERN } from "../contract/wire.ts";
-import { natsCall } from "./backend.ts";
-import type { GatewayBackend } from "./backend.ts";
+import { nowSec } from "../contract/wire.ts";
+import { natsCall } from "../runs/backend.ts";
+import type { RunsBackend } from "../runs/backend.ts";
+import { readRunSnapshot, readSnapshots, requireIndex, RUN_ID_PATTERN } from "../runs/reads.ts";
 import { readJsonBody, readMultipartBody } from "./body.ts";
-import { json, requireBackend, type RouteContext } from "./context.ts";
-import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
+import { json, requireBackend, type RouteContext, scopeOf } from "./context.ts";
+import { type FieldError, invalidRequest } from "./errors.ts";
+import { LIST_LIMIT, parseIncludes, parseRunFilters } from "./run_filters.ts";
 import { isWorkerAlive } from "./metrics.ts";
 import {
   type RunRequest,
@@ -32,49 +33,12 @@ import {
   type YamlSubmission,
 } from "../runs/submit.ts";
 import { idempotencyKeyOf, submitIdempotent } from "../runs/idempotency.ts";
-import { type IndexedRun, toSummary } from "../runs/run_index.ts";
+import { toSummary } from "../runs/run_index.ts";
 import { listRunsDelta } from "./delta.ts";
 
-/** Run ids the gateway accepts in paths (a single KV key token). */
-export const RUN_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,128}$/;
+export { LIST_LIMIT, RUN_ID_PATTERN };
 
 const _WORKER_KEY = /^[-/=\w]+(\.[-/=\w]+)*$/;
-
-/** Default and maximum of `GET /runs?limit=`. */
-export const LIST_LIMIT = { default: 50, max: 200 } as const;
-
-/**
- * The 404 of a run that does not exist (or that the caller may not see).
- *
- * @param id The run id.
- * @returns The error to throw (ERR-PYOCO-0005).
- */
-export function runNotFound(id: string): HttpError {
-  return new HttpError(404, ErrId.runNotFound, `Run ${JSON.stringify(id)} not found`);
-}
-
-/**
- * The `include` query values (repeatable, comma-separated, case-insensitive).
- *
- * @param url The request URL.
- * @param allowed The accepted values.
- * @returns The values given.
- * @throws {HttpError} 422 ERR-PYOCO-0002 naming the first unknown value.
- */
-export function parseIncludes(url: URL, allowed: readonly string[]): Set<string> {
-  const values = url.searchParams.getAll("include")
-    .flatMap((v) => v.split(","))
-    .map((v) => v.trim().toLowerCase())
-    .filter((v) => v !== "");
-  const bad = values.filter((v) => !allowed.includes(v));
-  if (bad.length > 0) {
-    throw invalidRequest([{
-      path: "include",
-      message: `unknown value ${JSON.stringify(bad[0])} (allowed: ${allowed.join(", ")})`,
-    }]);
-  }
-  return new Set(values);
-}
 
 /**
  * Read the run named by the `id` path parameter, as the caller may see it.
@@ -82,29 +46,16 @@ export function parseIncludes(url: URL, allowed: readonly string[]): Set<string>
  * @param ctx The route context (path parameter `id`, caller).
  * @param backend The NATS side.
  * @returns The snapshot and its KV revision.
- * @throws {HttpError} 404 ERR-PYOCO-0005 when it is missing, its id is impossible or it belongs
- *   to another tenant; 503 when NATS does not answer.
+ * @throws {NotFoundError} When it is missing or belongs to another tenant (404).
  */
-export async function readRun(
+export function readRun(
   ctx: RouteContext,
-  backend: GatewayBackend,
+  backend: RunsBackend,
 ): Promise<{ snapshot: RunSnapshot; revision: number }> {
-  const id = ctx.params.id ?? "";
-  if (!RUN_ID_PATTERN.test(id)) throw runNotFound(id);
-  const entry = await natsCall(
-    () => backend.runs.get(id),
-    `Cannot read run ${id}`,
-    backend.timeoutMs,
-  );
-  if (!entry || entry.operation !== "PUT" || entry.length === 0) throw runNotFound(id);
-  const snapshot = entry.json<RunSnapshot>();
-  if (ctx.principal !== null && snapshot.tenant_id !== ctx.principal.tenantId) {
-    throw runNotFound(id);
-  }
-  return { snapshot, revision: entry.revision };
+  return readRunSnapshot(backend, ctx.params.id ?? "", scopeOf(ctx));
 }
 
-async function _readRun(ctx: RouteContext, backend: GatewayBackend): Promise<RunSnapshot> {
+async function _readRun(ctx: RouteContext, backend: RunsBackend): Promise<RunSnapshot> {
   return (await readRun(ctx, backend)).snapshot;
 }
 
@@ -190,111 +141,6 @@ export async function getRunTasks(ctx: RouteContext): Promise<Response> {
   return json(view);
 }
 
-/** The list filters of `GET /runs` (and `GET /runs/watch`). */
-export interface RunFilters {
-  /** Only these statuses (`null`: every status). */
-  statuses: Set<string> | null;
-  /** Only this flow. */
-  flow: string | null;
-  /** Only this tag. */
-  tag: string | null;
-  /** Page size. */
-  limit: number;
-  /** `include` values (`full`/`all`: whole snapshots). */
-  include: Set<string>;
-}
-
-/**
- * Parse `status` (repeatable, comma-separated), `flow`, `tag`, `limit` and `include`.
- *
- * @param url The request URL.
- * @param errors Problems are appended here (the caller throws them together).
- * @returns The filters (defaults where a value is bad).
- */
-export function parseRunFilters(url: URL, errors: FieldError[]): RunFilters {
-  const q = url.searchParams;
-  const statuses = q.getAll("status").flatMap((v) => v.split(","))
-    .map((v) => v.trim().toUpperCase()).filter((v) => v !== "");
-  for (const s of statuses) {
-    if (!(RUN_STATUSES as readonly string[]).includes(s)) {
-      errors.push({
-        path: "status",
-        message: `unknown status ${JSON.stringify(s)} (allowed: ${RUN_STATUSES.join(", ")})`,
-      });
-    }
-  }
-  const limitText = q.get("limit");
-  let limit: number = LIST_LIMIT.default;
-  if (limitText !== null) {
-    const n = Number(limitText.trim());
-    if (!/^\d+$/.test(limitText.trim()) || n < 1 || n > LIST_LIMIT.max) {
-      errors.push({ path: "limit", message: `must be an integer from 1 to ${LIST_LIMIT.max}` });
-    } else {
-      limit = n;
-    }
-  }
-  const tag = q.get("tag") || null;
-  if (tag !== null && !TAG_PATTERN.test(tag)) {
-    errors.push({ path: "tag", message: "must be 1 to 64 letters, digits, _ or -" });
-  }
-  const flow = q.get("flow") || null;
-  let include = new Set<string>();
-  try {
-    include = parseIncludes(url, ["full", "all"]);
-  } catch (err) {
-    if (err instanceof HttpError) errors.push(...err.errors);
-    else throw err;
-  }
-  return {
-    statuses: statuses.length > 0 ? new Set(statuses) : null,
-    flow,
-    tag,
-    limit,
-    include,
-  };
-}
-
-/**
- * Wait for the run index's initial load.
- *
- * @param backend The NATS side.
- * @throws {HttpError} 503 when it is not loaded within the NATS deadline.
- */
-export async function requireIndex(backend: GatewayBackend): Promise<void> {
-  if (!backend.index.ready && !(await backend.index.whenReady(backend.timeoutMs))) {
-    throw natsUnavailable("Cannot list runs: the run index is still loading");
-  }
-}
-
-/**
- * Read whole snapshots of indexed runs (for `include=full`), keeping the caller's tenant only.
- *
- * @param ctx The route context.
- * @param backend The NATS side.
- * @param runs The runs to read.
- * @returns Their snapshots, in the same order (missing ones left out).
- * @throws {HttpError} 503 when NATS does not answer.
- */
-export async function readSnapshots(
-  ctx: RouteContext,
-  backend: GatewayBackend,
-  runs: readonly IndexedRun[],
-): Promise<RunSnapshot[]> {
-  const entries = await natsCall(
-    () => Promise.all(runs.map((r) => backend.runs.get(r.run_id))),
-    "Cannot read run snapshots",
-    backend.timeoutMs,
-  );
-  const full: RunSnapshot[] = [];
-  for (const entry of entries) {
-    if (!entry || entry.operation !== "PUT" || entry.length === 0) continue;
-    const snapshot = entry.json<RunSnapshot>();
-    if (ctx.principal !== null && snapshot.tenant_id !== ctx.principal.tenantId) continue;
-    full.push(snapshot);
-  }
-  return full;
-}
-
 /**
  * `GET /runs`: newest runs first, filtered by status, flow and tag; with `cursor` or
  * `updated_after` the delta listing of `delta.ts` (`{items, next_cursor}`).
@@ -315,5 +161,5 @@ export async function listRuns(ctx: RouteContext): Promise<Response> {
     limit: filters.limit,
   });
   if (filters.include.size === 0) return json(runs.map(toSummary));
-  return json(await readSnapshots(ctx, backend, runs));
+  return json(await readSnapshots(backend, runs, scopeOf(ctx)));
 }

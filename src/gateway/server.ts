@@ -15,7 +15,7 @@ import { Logger, registerSecret } from "../log.ts";
 import { ConnectionState, connectNats } from "../nats/connection.ts";
 import { createApp } from "./app.ts";
 import { apiKeyAuthenticator, noAuth } from "./auth.ts";
-import { type GatewayBackend, openBackend } from "./backend.ts";
+import { openBackend, type RunsBackend } from "../runs/backend.ts";
 import { HttpMetrics } from "./metrics.ts";
 
 /** Options of {@linkcode startGateway}. */
@@ -90,7 +90,7 @@ export async function startGateway(
   registerSecret(config.natsPassword);
   registerSecret(config.natsToken);
 
-  let backend: GatewayBackend | null = null;
+  let backend: RunsBackend | null = null;
   let verifier: ApiKeyVerifier | null = null;
   let nc: NatsConnection | null = null;
   const stop = new AbortController();
@@ -142,7 +142,7 @@ export async function startGateway(
     });
     delay = 250;
     while (!stop.signal.aborted) {
-      let opened: GatewayBackend | null = null;
+      let opened: RunsBackend | null = null;
       try {
         opened = await openBackend(conn, config, { logger, state });
         if (config.httpAuthMode === "api_key") {

@@ -41,13 +41,15 @@ import { ErrId } from "../contract/errors.ts";
 import type { RunSnapshot } from "../contract/wire.ts";
 import { isTerminal } from "../contract/wire.ts";
 import { eventsSubject } from "../config.ts";
-import type { GatewayBackend } from "./backend.ts";
-import { natsCall } from "./backend.ts";
+import type { RunsBackend } from "../runs/backend.ts";
+import { natsCall } from "../runs/backend.ts";
 import { requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest } from "./errors.ts";
 import { lastEventSeq, toStoredEvent } from "./events.ts";
 import { type IndexedRun, type RunChange, toSummary } from "../runs/run_index.ts";
-import { parseIncludes, parseRunFilters, readRun, requireIndex } from "./runs.ts";
+import { requireIndex } from "../runs/reads.ts";
+import { parseIncludes, parseRunFilters } from "./run_filters.ts";
+import { readRun } from "./runs.ts";
 import { SseStream } from "./_sse.ts";
 
 /** Most changes `GET /runs/watch` replays after a `Last-Event-ID`. */
@@ -142,7 +144,7 @@ interface _RunWatchOptions {
 class _RunWatch {
   readonly sse: SseStream;
   readonly #ctx: RouteContext;
-  readonly #backend: GatewayBackend;
+  readonly #backend: RunsBackend;
   readonly #runId: string;
   readonly #opts: _RunWatchOptions;
   #revision: number;
@@ -155,7 +157,7 @@ class _RunWatch {
 
   constructor(
     ctx: RouteContext,
-    backend: GatewayBackend,
+    backend: RunsBackend,
     runId: string,
     opts: _RunWatchOptions,
   ) {

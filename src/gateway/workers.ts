@@ -24,8 +24,8 @@ import { ErrId } from "../contract/errors.ts";
 import type { WorkerRecord } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
 import { casUpdate } from "../nats/kv.ts";
-import { natsCall } from "./backend.ts";
-import type { GatewayBackend } from "./backend.ts";
+import { natsCall } from "../runs/backend.ts";
+import type { RunsBackend } from "../runs/backend.ts";
 import { readJsonBody } from "./body.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest } from "./errors.ts";
@@ -61,7 +61,7 @@ export function workerView(record: WorkerRecord, config: Config, now: number): W
  * @returns The records (entries that are not JSON objects are skipped).
  * @throws {HttpError} 503 when NATS does not answer.
  */
-export async function readWorkers(backend: GatewayBackend): Promise<WorkerRecord[]> {
+export async function readWorkers(backend: RunsBackend): Promise<WorkerRecord[]> {
   return await natsCall(
     async () => {
       const keys: string[] = [];

@@ -23,8 +23,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { type Config, dlqSubject } from "../config.ts";
 import type { DlqMessage, Job, SubmitResponse } from "../contract/wire.ts";
-import type { Principal } from "../gateway/auth.ts";
-import { HttpError } from "../gateway/errors.ts";
+import type { Principal } from "./principal.ts";
 import {
   type RunRequest,
   type SubmitContext,
@@ -239,7 +238,7 @@ export async function replayRequest(
       ...(j.tags !== undefined ? { tags: j.tags } : {}),
     }, config);
   } catch (err) {
-    const why = err instanceof HttpError ? err.detail : (err as Error).message;
+    const why = (err as Error).message;
     throw new DeadLetterNotReplayableError(entry.seq, why, { cause: err });
   }
   let yaml: YamlSubmission | undefined;
@@ -270,7 +269,7 @@ export interface ReplayDeadLetterOptions {
  * @returns `{run_id, status: "PENDING", replayed_from}`.
  * @throws {DeadLetterNotFoundError} When there is no such entry (for this tenant).
  * @throws {DeadLetterNotReplayableError} When its job cannot be submitted.
- * @throws {HttpError} 503 when the submit fails (nothing is left behind).
+ * @throws {NatsUnavailableError} When the submit fails (nothing is left behind).
  */
 export async function replayDeadLetter(
   ctx: SubmitContext,

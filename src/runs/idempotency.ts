@@ -31,8 +31,8 @@ import { ErrId } from "../contract/errors.ts";
 import type { RunSnapshot, RunStatus, SubmitResponse } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
 import { createJson, getJson, updateJson } from "../nats/kv.ts";
-import { type GatewayBackend, natsCall } from "../gateway/backend.ts";
-import { HttpError, invalidRequest, natsUnavailable } from "../gateway/errors.ts";
+import { natsCall, type RunsBackend } from "./backend.ts";
+import { ConflictError, InvalidRequestError, NatsUnavailableError } from "./errors.ts";
 import {
   buildRun,
   publishJob,
@@ -69,7 +69,7 @@ export interface IdempotentAnswer extends SubmitResponse {
 /** What {@linkcode submitIdempotent} needs: a submit context with the whole gateway backend. */
 export interface IdempotentSubmitContext extends SubmitContext {
   /** The NATS side (with the idempotency bucket and the run index). */
-  backend: GatewayBackend;
+  backend: RunsBackend;
 }
 
 const _KEY = /^[\x21-\x7e]{1,255}$/;
@@ -79,13 +79,13 @@ const _KEY = /^[\x21-\x7e]{1,255}$/;
  *
  * @param req The request.
  * @returns The key, or `null` when the header is absent.
- * @throws {HttpError} 422 ERR-PYOCO-0002 when it is not 1 to 255 visible ASCII characters.
+ * @throws {InvalidRequestError} ERR-PYOCO-0002 when it is not 1 to 255 visible ASCII characters.
  */
 export function idempotencyKeyOf(req: Request): string | null {
   const key = req.headers.get(IDEMPOTENCY_HEADER);
   if (key === null) return null;
   if (!_KEY.test(key)) {
-    throw invalidRequest([{
+    throw new InvalidRequestError([{
       path: "header.Idempotency-Key",
       message: "must be 1 to 255 visible ASCII characters (no spaces)",
     }]);
@@ -147,7 +147,8 @@ function _sleep(ms: number): Promise<void> {
  * @param request The validated request.
  * @param yaml The flow.yaml of a YAML submit.
  * @returns The run id, its status and whether the key had been used before.
- * @throws {HttpError} 409 ERR-PYOCO-0018 when the key was used with another body; 503 when
+ * @throws {ConflictError} ERR-PYOCO-0018 when the key was used with another body;
+ *   {@linkcode NatsUnavailableError} when
  *   NATS does not answer.
  */
 export async function submitIdempotent(
@@ -184,11 +185,10 @@ export async function submitIdempotent(
     if (current === null) continue; // withdrawn meanwhile: claim it again
     const found = current.value;
     if (found.body_sha256 !== bodyHash) {
-      throw new HttpError(
-        409,
-        ErrId.idempotencyConflict,
+      throw new ConflictError(
         "Idempotency-Key already used with a different request body: use a new key for a " +
           "different run",
+        ErrId.idempotencyConflict,
       );
     }
     if (found.published) {
@@ -201,7 +201,7 @@ export async function submitIdempotent(
     }
     return await _takeOver(ctx, k, current.value, current.revision, request, yaml);
   }
-  throw natsUnavailable("Cannot submit the run: its Idempotency-Key claim did not settle");
+  throw new NatsUnavailableError("Cannot submit the run: its Idempotency-Key claim did not settle");
 }
 
 async function _firstSubmit(
@@ -251,7 +251,7 @@ async function _takeOver(
     try {
       await publishJob(backend, config, job);
     } catch (err) {
-      throw natsUnavailable("Cannot queue the run", err);
+      throw new NatsUnavailableError("Cannot queue the run", { cause: err });
     }
   }
   logger.info("Idempotent submit taken over after an interrupted attempt", {

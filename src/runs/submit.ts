@@ -3,7 +3,7 @@
  * submit of SPEC §4.1 — KV **create** of the `PENDING` snapshot, JetStream publish of the job
  * (`Nats-Msg-Id: <run_id>`, PubAck awaited with a deadline), and on a failed publish the
  * snapshot is deleted again (best effort, ERR-PYOCO-0004 logged when that fails too) and the
- * caller gets 503: no orphan runs.
+ * caller gets a NatsUnavailableError (503 at the gateway): no orphan runs.
  *
  * Validation decisions (also in `docs/`):
  * - Unknown top-level fields are rejected (422 naming the field): typos must not pass silently.
@@ -26,10 +26,15 @@ import { WorkflowYamlError } from "../flow/errors.ts";
 import { type ParsedWorkflowYaml, parseWorkflowYaml } from "../flow/yaml.ts";
 import type { Logger } from "../log.ts";
 import { encodeJson } from "../nats/kv.ts";
-import type { Principal } from "../gateway/auth.ts";
-import type { GatewayBackend } from "../gateway/backend.ts";
+import type { Principal } from "./principal.ts";
+import type { RunsBackend } from "./backend.ts";
 import type { RunIndex } from "./run_index.ts";
-import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "../gateway/errors.ts";
+import {
+  type FieldError,
+  InvalidRequestError,
+  NatsUnavailableError,
+  TooLargeError,
+} from "./errors.ts";
 
 /** Flow names: letters, digits, `_`, `.`, `-`; 1–256 characters; no leading `.` or `-`. */
 export const FLOW_NAME_PATTERN: RegExp = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,255}$/;
@@ -170,11 +175,11 @@ function _resolveTags(
  * @param body The parsed JSON.
  * @param config The configuration (default tag, snapshot cap).
  * @returns The validated request.
- * @throws {HttpError} 422 ERR-PYOCO-0002 listing every problem.
+ * @throws {InvalidRequestError} ERR-PYOCO-0002 listing every problem.
  */
 export function validateRunRequest(body: unknown, config: Config): RunRequest {
   if (!_isPlainObject(body)) {
-    throw invalidRequest([{
+    throw new InvalidRequestError([{
       path: "body",
       message: `must be a JSON object, got ${_describe(body)}`,
     }]);
@@ -191,16 +196,15 @@ export function validateRunRequest(body: unknown, config: Config): RunRequest {
   const flowName = _checkFlowName(body.flow_name, errors);
   const params = _checkParams(body.params, config, errors);
   const { tag, tags } = _resolveTags(body.tag, body.tags, config, errors);
-  if (errors.length > 0) throw invalidRequest(errors);
+  if (errors.length > 0) throw new InvalidRequestError(errors);
   return { flow_name: flowName, params, tag, tags };
 }
 
-function _yamlTooLarge(size: number, config: Config): HttpError {
-  return new HttpError(
-    413,
-    ErrId.workflowYamlTooLarge,
+function _yamlTooLarge(size: number, config: Config): TooLargeError {
+  return new TooLargeError(
     `Workflow YAML too large: ${size} bytes; the limit is ${config.workflowYamlMaxBytes} bytes ` +
       "(PYOCO_WORKFLOW_YAML_MAX_BYTES)",
+    ErrId.workflowYamlTooLarge,
   );
 }
 
@@ -211,8 +215,8 @@ function _yamlTooLarge(size: number, config: Config): HttpError {
  * @param form The multipart form.
  * @param config The configuration (YAML cap, default tag).
  * @returns The validated request and the YAML to put in the job.
- * @throws {HttpError} 413 ERR-PYOCO-0016 when the YAML is larger than
- *   `PYOCO_WORKFLOW_YAML_MAX_BYTES`; 422 ERR-PYOCO-0002 for a missing/unknown field or an
+ * @throws {TooLargeError} ERR-PYOCO-0016 when the YAML is larger than
+ *   `PYOCO_WORKFLOW_YAML_MAX_BYTES`; {@linkcode InvalidRequestError} for a missing/unknown field or an
  *   invalid flow.yaml (`errors[].path` is `workflow.<key path>`).
  */
 export async function validateYamlRequest(
@@ -254,7 +258,7 @@ export async function validateYamlRequest(
   if (tagValue !== null) {
     tag = _checkTag(typeof tagValue === "string" ? tagValue : {}, "tag", errors) ?? tag;
   }
-  if (errors.length > 0 || bytes === null) throw invalidRequest(errors);
+  if (errors.length > 0 || bytes === null) throw new InvalidRequestError(errors);
   let parsed: ParsedWorkflowYaml;
   try {
     parsed = await parseWorkflowYaml(bytes, { maxBytes: config.workflowYamlMaxBytes });
@@ -262,7 +266,7 @@ export async function validateYamlRequest(
     if (err instanceof WorkflowYamlError) {
       const e = err;
       if (e.reason === "too_large") throw _yamlTooLarge(bytes.byteLength, config);
-      throw invalidRequest(
+      throw new InvalidRequestError(
         [{ path: e.path ? `workflow.${e.path}` : "workflow", message: e.message }],
         `Invalid workflow YAML: ${e.message}`,
       );
@@ -271,7 +275,7 @@ export async function validateYamlRequest(
   }
   const params = _checkParams(parsed.config.flow.defaults ?? {}, config, errors);
   if (errors.length > 0) {
-    throw invalidRequest(errors.map((e) => ({ ...e, path: "workflow.flow.defaults" })));
+    throw new InvalidRequestError(errors.map((e) => ({ ...e, path: "workflow.flow.defaults" })));
   }
   return {
     request: { flow_name: flowName, params, tag, tags: [tag] },
@@ -284,14 +288,14 @@ export async function validateYamlRequest(
 }
 
 /**
- * The part of the NATS side a submit needs ({@linkcode GatewayBackend} has it; the admin CLI
+ * The part of the NATS side a submit needs ({@linkcode RunsBackend} has it; the admin CLI
  * builds one from a plain connection to replay dead letters).
  */
 export interface SubmitBackend {
   /** JetStream client. */
-  js: GatewayBackend["js"];
+  js: RunsBackend["js"];
   /** Runs bucket. */
-  runs: GatewayBackend["runs"];
+  runs: RunsBackend["runs"];
   /** Deadline of one NATS operation, in milliseconds. */
   timeoutMs: number;
   /** Whether the connection is up now. */
@@ -413,7 +417,7 @@ export async function publishJob(
  * @param yaml The flow.yaml of a `POST /runs/yaml` submit.
  * @param options Run id and `replayed_from`.
  * @returns `{run_id, status: "PENDING"}`.
- * @throws {HttpError} 503 ERR-PYOCO-0003 when the snapshot cannot be written or the job cannot
+ * @throws {NatsUnavailableError} ERR-PYOCO-0003 when the snapshot cannot be written or the job cannot
  *   be queued.
  */
 export async function submitRun(
@@ -423,7 +427,7 @@ export async function submitRun(
   options: SubmitOptions = {},
 ): Promise<SubmitResponse> {
   const { backend, config, logger, principal } = ctx;
-  if (!backend.state.connected) throw natsUnavailable("Cannot submit the run");
+  if (!backend.state.connected) throw new NatsUnavailableError("Cannot submit the run");
   const { snapshot, job } = buildRun(principal, request, yaml, options);
   const runId = snapshot.run_id;
   const fields = { run_id: runId, flow_name: request.flow_name, tag: request.tag };
@@ -433,7 +437,7 @@ export async function submitRun(
   } catch (err) {
     // The outcome is unknown (e.g. a timeout): make sure no snapshot stays without a job.
     await _deleteOrphan(backend, runId, undefined, logger, fields);
-    throw natsUnavailable("Cannot write the run snapshot", err);
+    throw new NatsUnavailableError("Cannot write the run snapshot", { cause: err });
   }
   try {
     await publishJob(backend, config, job);
@@ -443,7 +447,7 @@ export async function submitRun(
       ...fields,
       err_id: ErrId.natsUnavailable,
     }, err);
-    throw natsUnavailable("Cannot queue the run", err);
+    throw new NatsUnavailableError("Cannot queue the run", { cause: err });
   }
   backend.index?.upsert(snapshot, revision);
   logger.info("Run submitted", {

@@ -38,6 +38,13 @@ export interface PollOptions {
    * @default {"the condition"}
    */
   message?: string | (() => string);
+  /**
+   * Whether an attempt that throws counts as "not yet". Set `false` when `fn` asserts
+   * something that must hold on every attempt: its first error then ends the wait.
+   *
+   * @default {true}
+   */
+  retryErrors?: boolean;
   /** Ends the wait early: {@linkcode poll} rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -95,8 +102,9 @@ const _NO_RESULT = Symbol("no result");
 /**
  * Call `fn` until it returns a truthy value without throwing, and return that value.
  *
- * An attempt that throws counts as "not yet" (so `fn` may hold assertions), except a
- * {@linkcode StopPolling}, which is rethrown at once. An attempt still running at the deadline
+ * An attempt that throws counts as "not yet" (so `fn` may hold assertions that become true),
+ * except a {@linkcode StopPolling}, which is rethrown at once, and any error when
+ * `retryErrors` is `false`. An attempt still running at the deadline
  * is not awaited further.
  *
  * @param fn The condition; may be async. Its truthy result is returned.
@@ -105,6 +113,7 @@ const _NO_RESULT = Symbol("no result");
  * @throws {PollTimeoutError} When the deadline passes; its message names `message` and the last
  *   value or error, and the last error is its `cause`.
  * @throws {StopPolling} When `fn` throws one.
+ * @throws What `fn` throws, when `retryErrors` is `false`.
  * @throws The signal's reason when `signal` aborts.
  *
  * @example
@@ -147,7 +156,7 @@ export async function poll<T>(
       lastValue = result;
       lastError = undefined;
     } catch (err) {
-      if (err instanceof StopPolling) throw err;
+      if (err instanceof StopPolling || options.retryErrors === false) throw err;
       lastError = err;
       lastValue = undefined;
     }

@@ -51,6 +51,16 @@ Deno.test("poll() rethrows StopPolling at once", async () => {
   assert.equal(calls, 1);
 });
 
+Deno.test("poll() with retryErrors: false rethrows the first error", async () => {
+  let calls = 0;
+  const err = await poll(() => {
+    calls++;
+    throw new RangeError("invariant");
+  }, { retryErrors: false }).catch((e) => e);
+  assert.ok(err instanceof RangeError);
+  assert.equal(calls, 1);
+});
+
 Deno.test("poll() does not wait past its deadline for a hung attempt", async () => {
   let release = () => {};
   const hung = new Promise<boolean>((r) => (release = () => r(false)));

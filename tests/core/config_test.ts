@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../../src/config.ts";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import {
+  CONFIG_VARIABLES,
+  ConfigError,
+  loadConfig,
+  secondsToMs,
+  secondsToNanos,
+} from "../../src/config.ts";
+import { ensureConsumer, ensureResources } from "../../src/nats/resources.ts";
+import { startNatsServer } from "../_helpers/nats_server.ts";
+import { startWorkerProcess } from "../_helpers/worker_process.ts";
 
 Deno.test("loadConfig() keeps every pyoco-server 0.4 default", () => {
   const c = loadConfig({ env: {}, envFile: false });
@@ -153,4 +165,94 @@ Deno.test("loadConfig() validates the Part II variables", () => {
   assert.equal(c.runsRetentionSec, 0);
   assert.equal(c.runningWriteAfterMs, 0);
   assert.equal(c.scheduler, "off");
+});
+
+Deno.test("loadConfig() takes fractional seconds in every *_SEC variable (SPEC §16)", () => {
+  const secVars = CONFIG_VARIABLES.filter((v) => v.env.endsWith("_SEC"));
+  assert.ok(secVars.length >= 15);
+  const c = loadConfig({ env: { PYOCO_CONSUMER_ACK_WAIT_SEC: "0.2" }, envFile: false });
+  assert.equal(c.consumerAckWaitSec, 0.2);
+  // Unset, the in-progress interval follows a short AckWait instead of refusing to start.
+  assert.ok(c.ackProgressIntervalSec < 0.2 && c.ackProgressIntervalSec > 0);
+  // Set explicitly, it is still checked against AckWait.
+  assert.throws(
+    () =>
+      loadConfig({
+        env: { PYOCO_CONSUMER_ACK_WAIT_SEC: "0.2", PYOCO_ACK_PROGRESS_INTERVAL_SEC: "10" },
+        envFile: false,
+      }),
+    /PYOCO_ACK_PROGRESS_INTERVAL_SEC=10: expected less than PYOCO_CONSUMER_ACK_WAIT_SEC/,
+  );
+  for (const v of secVars) {
+    const fraction = v.env === "PYOCO_DUPLICATE_WINDOW_SEC" ? "120.5" : "0.25";
+    const env: Record<string, string> = { [v.env]: fraction };
+    if (v.env === "PYOCO_WORKERS_KV_TTL_SEC") env.PYOCO_WORKER_DISCONNECTED_AFTER_SEC = "0.1";
+    const loaded = loadConfig({ env, envFile: false }) as unknown as Record<string, unknown>;
+    assert.equal(loaded[v.key], Number(fraction), `${v.env}=${fraction}`);
+  }
+});
+
+Deno.test("secondsToMs() and secondsToNanos() give whole numbers for any fraction", () => {
+  assert.equal(
+    Number.isInteger(1.001 * 1000),
+    false,
+    "the floating-point trap this guards against",
+  );
+  for (const sec of [1.001, 0.07, 0.2, 0.1 + 0.2, 1.005, 2.675, 30, 604800]) {
+    assert.ok(Number.isInteger(secondsToMs(sec)), `${sec} s in ms`);
+    assert.ok(Number.isInteger(secondsToNanos(sec)), `${sec} s in ns`);
+  }
+  assert.equal(secondsToMs(1.001), 1001);
+  assert.equal(secondsToNanos(1.001), 1_001_000_000);
+});
+
+Deno.test("fractional *_SEC values reach NATS as whole durations", async () => {
+  await using srv = await startNatsServer();
+  const config = loadConfig({
+    env: {
+      PYOCO_NATS_URL: srv.url,
+      PYOCO_CONSUMER_ACK_WAIT_SEC: "1.001",
+      PYOCO_WORKERS_KV_TTL_SEC: "1.003",
+      PYOCO_WORKER_DISCONNECTED_AFTER_SEC: "0.5",
+      PYOCO_DLQ_MAX_AGE_SEC: "1.005",
+      PYOCO_DUPLICATE_WINDOW_SEC: "121.001",
+    },
+    envFile: false,
+  });
+  const nc = await connect({ servers: srv.url });
+  try {
+    await ensureResources(nc, config);
+    const jsm = await jetstreamManager(nc);
+    await ensureConsumer(jsm, config, "frac");
+    const ci = await jsm.consumers.info(config.workStream, "pyoco_workers_frac");
+    assert.equal(ci.config.ack_wait, 1_001_000_000);
+    assert.equal((await jsm.streams.info(config.dlqStream)).config.max_age, 1_005_000_000);
+    assert.equal(
+      (await jsm.streams.info(config.workStream)).config.duplicate_window,
+      121_001_000_000,
+    );
+    const workers = await (await new Kvm(nc).open(config.workersKvBucket)).status();
+    assert.equal(workers.ttl, 1003);
+  } finally {
+    await nc.close();
+  }
+});
+
+Deno.test("a worker process starts with PYOCO_CONSUMER_ACK_WAIT_SEC=0.2", async () => {
+  await using srv = await startNatsServer();
+  await using worker = await startWorkerProcess({
+    natsUrl: srv.url,
+    flows: ["tests/fixtures/flows.ts"],
+    tags: ["frac"],
+    env: { PYOCO_CONSUMER_ACK_WAIT_SEC: "0.2" },
+  });
+  const nc = await connect({ servers: srv.url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const ci = await jsm.consumers.info("PYOCO_WORK", "pyoco_workers_frac");
+    assert.equal(ci.config.ack_wait, 200_000_000);
+  } finally {
+    await nc.close();
+  }
+  assert.equal(await worker.stop(), 0, worker.logs());
 });

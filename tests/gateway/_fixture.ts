@@ -14,14 +14,14 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { Logger } from "../../src/log.ts";
 import { createApp, type Handler } from "../../src/gateway/app.ts";
 import type { Authenticate } from "../../src/gateway/auth.ts";
-import { type GatewayBackend, openBackend } from "../../src/gateway/backend.ts";
+import { type RunsBackend, openBackend } from "../../src/runs/backend.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
 
 /** A server, the gateway handler on it and a reader client, disposed together. */
 export interface GatewayFixture {
   srv: NatsServerHandle;
   config: Config;
-  backend: GatewayBackend;
+  backend: RunsBackend;
   /** The gateway's own connection. */
   nc: NatsConnection;
   /** A separate client for reading back. */
@@ -41,7 +41,7 @@ export interface GatewayFixtureOptions {
   /** Environment for the base config. */
   env?: Record<string, string>;
   /** Authenticator (built after the backend exists). */
-  authenticate?: (backend: GatewayBackend, config: Config) => Promise<Authenticate> | Authenticate;
+  authenticate?: (backend: RunsBackend, config: Config) => Promise<Authenticate> | Authenticate;
 }
 
 /** Start everything. */

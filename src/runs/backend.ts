@@ -1,5 +1,5 @@
 /**
- * The NATS side of the gateway: connection, JetStream handles, the buckets (opened with short
+ * The NATS side of the run store (used by the gateway): connection, JetStream handles, the buckets (opened with short
  * request timeouts so that no route hangs) and the run index.
  *
  * @module
@@ -17,11 +17,11 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ConnectionState } from "../nats/connection.ts";
 import { ensureResources } from "../nats/resources.ts";
-import { natsUnavailable } from "./errors.ts";
-import { RunIndex } from "../runs/run_index.ts";
+import { NatsUnavailableError } from "./errors.ts";
+import { RunIndex } from "./run_index.ts";
 
 /** Everything the NATS-backed routes need. */
-export interface GatewayBackend {
+export interface RunsBackend {
   /** The connection. */
   nc: NatsConnection;
   /** Whether the connection is up now. */
@@ -72,7 +72,7 @@ export async function openBackend(
   nc: NatsConnection,
   config: Config,
   options: OpenBackendOptions = {},
-): Promise<GatewayBackend> {
+): Promise<RunsBackend> {
   const timeoutMs = options.timeoutMs ?? 3000;
   await ensureResources(nc, config);
   const js = jetstream(nc, { timeout: timeoutMs });
@@ -110,7 +110,7 @@ export async function openBackend(
  * @param what What it does, for the error detail (e.g. `Cannot read run abc`).
  * @param timeoutMs The deadline.
  * @returns The operation's result.
- * @throws {HttpError} 503 when it fails or takes longer than `timeoutMs`.
+ * @throws {NatsUnavailableError} when it fails or takes longer than `timeoutMs`.
  */
 export async function natsCall<T>(
   op: () => Promise<T>,
@@ -127,7 +127,7 @@ export async function natsCall<T>(
   try {
     return await Promise.race([op(), deadline]);
   } catch (err) {
-    throw natsUnavailable(what, err);
+    throw new NatsUnavailableError(what, { cause: err });
   } finally {
     clearTimeout(timer);
   }
