@@ -29,4 +29,6 @@ export type {
   WorkerRecord,
 } from "./wire.ts";
 export { ErrId, msgIdFor } from "./errors.ts";
+export { jsonDepthError, MAX_JSON_DEPTH } from "./limits.ts";
+export type { JsonDepthOptions } from "./limits.ts";
 export type { ErrIdValue } from "./errors.ts";

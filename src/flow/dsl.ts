@@ -23,6 +23,11 @@
  *
  * So `((a | b) & c) >> d` gives `d` the requirement `all(any(a, b), c)`.
  *
+ * Parentheses nest at most {@linkcode MAX_GRAPH_DEPTH} levels. The tokenizer (a loop) rejects
+ * deeper text before the parser runs, so the parser's recursion and the walks over the tree are
+ * bounded by that constant and never by the text: 5,000 nested parentheses are a clean
+ * {@linkcode FlowDefinitionError}, not a stack overflow.
+ *
  * @module
  */
 
@@ -46,6 +51,21 @@ export interface ParsedGraph {
   /** Task name → the requirements that must all hold before it may start (deduplicated). */
   requirements: Map<string, JoinRequirement[]>;
 }
+
+/**
+ * The deepest nesting of parentheses a graph may use (SPEC §2.2). Deeper text is rejected with a
+ * {@linkcode FlowDefinitionError} naming this limit and the position of the first `(` beyond it.
+ *
+ * @example Usage
+ * ```ts
+ * import { MAX_GRAPH_DEPTH, parseGraph } from "./dsl.ts";
+ * import assert from "node:assert/strict";
+ * const deep = "(".repeat(MAX_GRAPH_DEPTH) + "a" + ")".repeat(MAX_GRAPH_DEPTH);
+ * assert.equal(parseGraph(deep).nodes.length, 1);
+ * assert.throws(() => parseGraph("(" + deep + ")"), /nested deeper than 64/);
+ * ```
+ */
+export const MAX_GRAPH_DEPTH = 64;
 
 type _TokenKind = "name" | ">>" | "&" | "|" | "(" | ")" | ";" | "newline" | "end";
 
@@ -116,7 +136,13 @@ function _tokenize(text: string): _Token[] {
   let depth = 0;
   for (let k = 0; k < raw.length; k++) {
     const token = raw[k]!;
-    if (token.kind === "(") depth++;
+    if (token.kind === "(" && ++depth > MAX_GRAPH_DEPTH) {
+      _fail(
+        `parentheses nested deeper than ${MAX_GRAPH_DEPTH} levels`,
+        token.line,
+        token.column,
+      );
+    }
     if (token.kind === ")") depth = Math.max(0, depth - 1);
     if (token.kind !== "newline") {
       tokens.push(token);

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { jsonDepthError } from "../contract/limits.ts";
 import { TaskTimeoutError } from "./errors.ts";
 import { toJsonSafe } from "./json.ts";
 import {
@@ -124,6 +125,8 @@ function _validateOptions(flow: unknown, options: unknown): asserts options is R
   if (o.params !== undefined && !_isRecord(o.params)) {
     throw new TypeError('Cannot run flow: option "params" must be an object');
   }
+  const tooDeep = o.params === undefined ? null : jsonDepthError(o.params, { path: "params" });
+  if (tooDeep !== null) throw new RangeError(`Cannot run flow: option ${tooDeep}`);
   if (o.env !== undefined && !_isRecord(o.env)) {
     throw new TypeError('Cannot run flow: option "env" must be an object');
   }

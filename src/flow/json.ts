@@ -5,13 +5,24 @@
  * @module
  */
 
+import { MAX_JSON_DEPTH } from "../contract/limits.ts";
 import type { JsonValue } from "./types.ts";
 
 /** Options of {@linkcode toJsonSafe}. */
 export interface ToJsonSafeOptions {
-  /** Nesting depth below which values are replaced by `"[MaxDepth]"`. @default {64} */
+  /**
+   * Nesting depth below which values are replaced by `"[MaxDepth]"`; an integer from 0 to
+   * 256, so the conversion's recursion stays bounded.
+   * @default {64}
+   */
   maxDepth?: number;
 }
+
+/**
+ * The largest `maxDepth` accepted: the conversion recurses once per level, and this bound keeps
+ * that far from any runtime's stack limit.
+ */
+const _MAX_DEPTH_OPTION = 256;
 
 function _describeFunction(fn: (...args: never[]) => unknown): string {
   return fn.name ? `[Function: ${fn.name}]` : "[Function (anonymous)]";
@@ -70,9 +81,15 @@ function _setOwn(target: Record<string, JsonValue>, key: string, value: JsonValu
  * @param value Anything.
  * @param options The depth bound.
  * @returns A value made only of JSON types.
+ * @throws {RangeError} When `maxDepth` is not an integer from 0 to 256.
  */
 export function toJsonSafe(value: unknown, options: ToJsonSafeOptions = {}): JsonValue {
-  const maxDepth = options.maxDepth ?? 64;
+  const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
+  if (!Number.isInteger(maxDepth) || maxDepth < 0 || maxDepth > _MAX_DEPTH_OPTION) {
+    throw new RangeError(
+      `Invalid option "maxDepth" of toJsonSafe: expected an integer from 0 to ${_MAX_DEPTH_OPTION}, got ${maxDepth}`,
+    );
+  }
   const ancestors = new Set<object>();
 
   const convert = (v: unknown, depth: number): JsonValue | undefined => {

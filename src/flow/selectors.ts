@@ -10,6 +10,8 @@
  * @module
  */
 
+import { jsonDepthError, MAX_JSON_DEPTH } from "../contract/limits.ts";
+
 /** A parsed input selector. */
 export type Selector =
   | { source: "params"; path: string[] }
@@ -149,26 +151,45 @@ export function parseSelector(text: string): Selector | null {
 
 /**
  * Calls `visit` for every selector string inside an inputs value (nested objects and arrays
- * included), with the dotted key path where it was found.
+ * included), with the dotted key path where it was found. A loop with an explicit stack: the
+ * value may nest at most `MAX_JSON_DEPTH` levels, deeper is a clear error, never a stack overflow.
  *
  * @param value An inputs mapping or any nested value.
  * @param visit Called with each selector and its key path (e.g. `config.items.0`).
  * @param path Key path of `value` itself.
- * @throws {SelectorSyntaxError} When a selector is malformed.
+ * @throws {SelectorSyntaxError} When a selector is malformed, or when `value` nests deeper than
+ * `MAX_JSON_DEPTH` levels (`text` is then the key path where the limit was exceeded).
  */
 export function forEachSelector(
   value: unknown,
   visit: (selector: Selector, path: string) => void,
   path = "",
 ): void {
-  if (typeof value === "string") {
-    const selector = parseSelector(value);
-    if (selector !== null) visit(selector, path);
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => forEachSelector(item, visit, path ? `${path}.${i}` : `${i}`));
-  } else if (_isPlainObject(value)) {
-    for (const [key, item] of Object.entries(value)) {
-      forEachSelector(item, visit, path ? `${path}.${key}` : key);
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value, path, depth: 0 }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const at = (key: string | number) => (item.path ? `${item.path}.${key}` : `${key}`);
+    if (typeof item.value === "string") {
+      const selector = parseSelector(item.value);
+      if (selector !== null) visit(selector, item.path);
+      continue;
+    }
+    let children: [string | number, unknown][];
+    if (Array.isArray(item.value)) children = [...item.value.entries()];
+    else if (_isPlainObject(item.value)) children = Object.entries(item.value);
+    else continue;
+    if (item.depth >= MAX_JSON_DEPTH) {
+      throw new SelectorSyntaxError(
+        item.path,
+        `Invalid inputs: nested deeper than ${MAX_JSON_DEPTH} levels (the limit) at ${
+          item.path || "the top level"
+        }`,
+      );
+    }
+    // Pushed in reverse so that selectors are visited in document order.
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [key, child] = children[i]!;
+      stack.push({ value: child, path: at(key), depth: item.depth + 1 });
     }
   }
 }
@@ -273,18 +294,26 @@ export function resolveSelector(selector: Selector, text: string, scope: Selecto
  * @param scope What selectors read.
  * @returns The resolved value.
  * @throws {SelectorSyntaxError} When a selector is malformed.
- * @throws {SelectorResolutionError} When a selector cannot be resolved.
+ * @throws {SelectorResolutionError} When a selector cannot be resolved, or when `value` nests
+ * deeper than `MAX_JSON_DEPTH` levels.
  */
 export function resolveInputs(value: unknown, scope: SelectorScope): unknown {
+  // `_resolve` recurses once per level of the inputs mapping: bound the depth first.
+  const tooDeep = jsonDepthError(value, { path: "inputs" });
+  if (tooDeep !== null) throw new SelectorResolutionError("inputs", `Cannot resolve ${tooDeep}`);
+  return _resolve(value, scope);
+}
+
+function _resolve(value: unknown, scope: SelectorScope): unknown {
   if (typeof value === "string") {
     const selector = parseSelector(value);
     return selector === null ? value : resolveSelector(selector, value, scope);
   }
-  if (Array.isArray(value)) return value.map((item) => resolveInputs(item, scope));
+  if (Array.isArray(value)) return value.map((item) => _resolve(item, scope));
   if (_isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      _defineOwn(out, key, resolveInputs(item, scope));
+      _defineOwn(out, key, _resolve(item, scope));
     }
     return out;
   }

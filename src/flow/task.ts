@@ -4,6 +4,7 @@
  * @module
  */
 
+import { jsonDepthError } from "../contract/limits.ts";
 import { joinExprTasks, parseGraph } from "./dsl.ts";
 import { FlowDefinitionError } from "./errors.ts";
 import { forEachSelector, parseOutputPath, SelectorSyntaxError } from "./selectors.ts";
@@ -188,6 +189,10 @@ function _cloneDefaults(flowName: string, defaults: unknown): Record<string, unk
   if (defaults === undefined) return {};
   if (!_isRecord(defaults)) {
     throw new FlowDefinitionError(`Invalid "defaults" of flow "${flowName}": expected an object`);
+  }
+  const tooDeep = jsonDepthError(defaults, { path: "defaults" });
+  if (tooDeep !== null) {
+    throw new FlowDefinitionError(`Invalid "defaults" of flow "${flowName}": ${tooDeep}`);
   }
   try {
     return structuredClone(defaults);
