@@ -18,8 +18,8 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { nanos, type NatsConnection } from "@nats-io/nats-core";
-import { type Config, consumerName, workSubject } from "../config.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Config, consumerName, secondsToMs, secondsToNanos, workSubject } from "../config.ts";
 
 /** The KV buckets every component uses. */
 export interface PyocoBuckets {
@@ -70,7 +70,7 @@ export function workStreamConfig(config: Config): Partial<StreamConfig> & { name
     retention: RetentionPolicy.Workqueue,
     storage: _storage(config),
     num_replicas: config.jsReplicas,
-    duplicate_window: nanos(config.duplicateWindowSec * 1000),
+    duplicate_window: secondsToNanos(config.duplicateWindowSec),
   };
 }
 
@@ -92,7 +92,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     retention: RetentionPolicy.Limits,
     storage,
     num_replicas: replicas,
-    max_age: nanos(config.dlqMaxAgeSec * 1000),
+    max_age: secondsToNanos(config.dlqMaxAgeSec),
     max_msgs: config.dlqMaxMsgs,
     max_bytes: config.dlqMaxBytes,
   });
@@ -102,7 +102,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     retention: RetentionPolicy.Limits,
     storage,
     num_replicas: replicas,
-    max_age: nanos(config.eventsMaxAgeSec * 1000),
+    max_age: secondsToNanos(config.eventsMaxAgeSec),
     max_bytes: config.eventsMaxBytes,
   });
   const kvm = new Kvm(nc);
@@ -112,14 +112,14 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
       history: 1,
       storage,
       replicas,
-      ttl: config.workersKvTtlSec * 1000,
+      ttl: secondsToMs(config.workersKvTtlSec),
     }),
     kvm.create(config.authKvBucket, { history: 1, storage, replicas }),
     kvm.create(config.idempotencyKvBucket, {
       history: 1,
       storage,
       replicas,
-      ttl: config.idempotencyTtlSec * 1000,
+      ttl: secondsToMs(config.idempotencyTtlSec),
     }),
   ]);
   return { runs, workers, auth, idempotency };
@@ -152,7 +152,7 @@ export async function ensureConsumer(
       filter_subject: workSubject(config, tag),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(config.consumerAckWaitSec * 1000),
+      ack_wait: secondsToNanos(config.consumerAckWaitSec),
       max_deliver: config.consumerMaxDeliver,
       max_ack_pending: config.consumerMaxAckPending,
     });
