@@ -11,11 +11,11 @@
  * @module
  */
 
-import { nowSec } from "../contract/wire.ts";
 import { natsCall } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
-import { isWorkerAlive, PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { readWorkers } from "./workers.ts";
+import { isWorkerAlive } from "../contract/workers.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { livenessNow, readWorkers } from "./workers.ts";
 
 /** `GET /health`: always 200 `{status: "ok", nats: "connected" | "disconnected"}`. */
 export function getHealth(ctx: RouteContext): Promise<Response> {
@@ -49,7 +49,7 @@ export async function getMetrics(ctx: RouteContext): Promise<Response> {
       backend.timeoutMs,
     ),
   ]);
-  const now = nowSec();
+  const liveness = livenessNow(config);
   const queuePending: Record<string, number> = {};
   const consumerPrefix = `${config.consumerPrefix}_`;
   for (const c of consumers) {
@@ -62,7 +62,7 @@ export async function getMetrics(ctx: RouteContext): Promise<Response> {
   }
   const body = renderMetrics({
     runsByStatus: backend.index.counts(),
-    workersAlive: workers.filter((w) => isWorkerAlive(w, config, now)).length,
+    workersAlive: workers.filter((w) => isWorkerAlive(w, liveness)).length,
     dlqMessages: dlq.state.messages,
     queuePending,
   }, ctx.metrics);

@@ -6,9 +6,6 @@
  * @module
  */
 
-import type { Config } from "../config.ts";
-import type { WorkerRecord } from "../contract/wire.ts";
-
 /** Content type of the Prometheus text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -135,21 +132,6 @@ export interface SystemMetrics {
   dlqMessages: number;
   /** Jobs queued or in flight per tag. */
   queuePending: Record<string, number>;
-}
-
-/**
- * Whether a worker record counts as alive: heartbeat within the workers-bucket TTL and not
- * `STOPPED`.
- *
- * @param record The worker record.
- * @param config The configuration (`PYOCO_WORKERS_KV_TTL_SEC`).
- * @param now Current unix time in seconds.
- * @returns Whether the worker is alive.
- */
-export function isWorkerAlive(record: Partial<WorkerRecord>, config: Config, now: number): boolean {
-  return typeof record.heartbeat_at === "number" &&
-    now - record.heartbeat_at <= config.workersKvTtlSec &&
-    record.state !== "STOPPED";
 }
 
 /**

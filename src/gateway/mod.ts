@@ -53,7 +53,9 @@ export type {
 } from "../runs/idempotency.ts";
 export { parseLastEventId, WATCH_ALL_REPLAY_MAX } from "./watch.ts";
 export type { LastEventId } from "./watch.ts";
-export { readWorkers, workerView } from "./workers.ts";
+export { livenessNow, readWorkers } from "./workers.ts";
+export { isWorkerAlive, workerState, workerView } from "../contract/workers.ts";
+export type { LivenessOptions, WorkerState } from "../contract/workers.ts";
 export type { WorkerView } from "./workers.ts";
 export { gatewayLogger, startGateway } from "./server.ts";
 export type { GatewayHandle, StartGatewayOptions } from "./server.ts";

@@ -16,7 +16,6 @@
  */
 
 import type { RunSnapshot, RunTasksView, RunView, WorkerRecord } from "../contract/wire.ts";
-import { nowSec } from "../contract/wire.ts";
 import { natsCall } from "../runs/backend.ts";
 import type { RunsBackend } from "../runs/backend.ts";
 import { readRunSnapshot, readSnapshots, requireIndex, RUN_ID_PATTERN } from "../runs/reads.ts";
@@ -24,7 +23,8 @@ import { readJsonBody, readMultipartBody } from "./body.ts";
 import { json, requireBackend, type RouteContext, scopeOf } from "./context.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 import { LIST_LIMIT, parseIncludes, parseRunFilters } from "./run_filters.ts";
-import { isWorkerAlive } from "./metrics.ts";
+import { isWorkerAlive } from "../contract/workers.ts";
+import { livenessNow } from "./workers.ts";
 import {
   type RunRequest,
   submitRun,
@@ -117,7 +117,7 @@ export async function getRun(ctx: RouteContext): Promise<Response> {
   const view: RunView = {
     ...snapshot,
     worker_alive: typeof workerId === "string"
-      ? worker !== null && isWorkerAlive(worker, ctx.config, nowSec())
+      ? worker !== null && isWorkerAlive(worker, livenessNow(ctx.config))
       : null,
     worker_heartbeat_at: typeof worker?.heartbeat_at === "number" ? worker.heartbeat_at : null,
     worker_tags: Array.isArray(worker?.tags) ? worker.tags : null,

@@ -22,6 +22,9 @@ import { workerDisconnectedAfterSec } from "../config.ts";
 import type { Config } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { WorkerRecord } from "../contract/wire.ts";
+import { type LivenessOptions, type WorkerView, workerView } from "../contract/workers.ts";
+
+export type { WorkerView };
 import { nowSec } from "../contract/wire.ts";
 import { casUpdate } from "../nats/kv.ts";
 import { natsCall } from "../runs/backend.ts";
@@ -30,28 +33,16 @@ import { readJsonBody } from "./body.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest } from "./errors.ts";
 
-/** A worker record as the API shows it (`state` may be the derived `DISCONNECTED`). */
-export type WorkerView = Omit<WorkerRecord, "state"> & {
-  state?: WorkerRecord["state"] | "DISCONNECTED";
-};
-
 const _WORKER_ID = /^[-/=\w]+(\.[-/=\w]+)*$/;
 
 /**
- * The record as shown: `state` becomes `DISCONNECTED` when the heartbeat is too old and the
- * worker did not stop.
+ * The liveness options of now: the configured silence threshold and the current time.
  *
- * @param record The stored record.
- * @param config The configuration (disconnect threshold).
- * @param now Current unix time in seconds.
- * @returns The view.
+ * @param config The configuration (`PYOCO_WORKER_DISCONNECTED_AFTER_SEC`).
+ * @returns Options for `workerState`/`isWorkerAlive`/`workerView` of `src/contract/workers.ts`.
  */
-export function workerView(record: WorkerRecord, config: Config, now: number): WorkerView {
-  const silentFor = now - (typeof record.heartbeat_at === "number" ? record.heartbeat_at : 0);
-  if (record.state !== "STOPPED" && silentFor > workerDisconnectedAfterSec(config)) {
-    return { ...record, state: "DISCONNECTED" };
-  }
-  return record;
+export function livenessNow(config: Config): LivenessOptions {
+  return { disconnectedAfterSec: workerDisconnectedAfterSec(config), now: nowSec() };
 }
 
 /**
@@ -103,9 +94,9 @@ export async function listWorkers(ctx: RouteContext): Promise<Response> {
   }
   if (errors.length > 0) throw invalidRequest(errors);
   const backend = requireBackend(ctx, "Cannot list workers");
-  const now = nowSec();
+  const liveness = livenessNow(ctx.config);
   const views = (await readWorkers(backend))
-    .map((r) => workerView(r, ctx.config, now))
+    .map((r) => workerView(r, liveness))
     .filter((w) => includeHidden || w.hidden !== true)
     .filter((w) => scope === "all" || (w.state !== "STOPPED" && w.state !== "DISCONNECTED"));
   return json(views);
@@ -155,5 +146,5 @@ export async function patchWorker(ctx: RouteContext): Promise<Response> {
   if (missing) throw notFound();
   const record = written?.value ?? (unchanged as WorkerRecord | null);
   if (record === null) throw notFound();
-  return json(workerView(record, ctx.config, nowSec()));
+  return json(workerView(record, livenessNow(ctx.config)));
 }

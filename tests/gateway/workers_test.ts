@@ -85,3 +85,49 @@ Deno.test("PATCH /workers/{id} sets hidden with compare-and-set; 404 and 422 oth
   }
   assert.equal((await gw.request("/workers/w1", { method: "GET" })).status, 405);
 });
+
+Deno.test("a worker silent between the heartbeat threshold and the TTL reads the same everywhere", async () => {
+  // Defaults: heartbeat 5 s → DISCONNECTED after 10 s; the record expires after 15 s. A worker
+  // silent for 12 s must be dead on /workers, on /runs/{id} and in /metrics alike.
+  await using gw = await gatewayFixture();
+  const now = Date.now() / 1000;
+  const record = (id: string, silentSec: number) =>
+    JSON.stringify({
+      worker_id: id,
+      heartbeat_at: now - silentSec,
+      tags: ["default"],
+      state: "RUNNING",
+      current_run_id: `run-${id}`,
+    });
+  await gw.reader.workers.put("w-silent", record("w-silent", 12));
+  await gw.reader.workers.put("w-fresh", record("w-fresh", 1));
+  for (const id of ["w-silent", "w-fresh"]) {
+    await gw.reader.runs.put(
+      `run-${id}`,
+      JSON.stringify({
+        run_id: `run-${id}`,
+        flow_name: "hello",
+        status: "RUNNING",
+        params: {},
+        tasks: {},
+        heartbeat_at: now,
+        updated_at: now,
+        worker_id: id,
+      }),
+    );
+  }
+
+  const workers = await (await gw.request("/workers?scope=all")).json();
+  const states = Object.fromEntries(
+    workers.map((w: { worker_id: string; state: string }) => [w.worker_id, w.state]),
+  );
+  assert.deepEqual(states, { "w-fresh": "RUNNING", "w-silent": "DISCONNECTED" });
+
+  const silentRun = await (await gw.request("/runs/run-w-silent")).json();
+  assert.equal(silentRun.worker_alive, false);
+  const freshRun = await (await gw.request("/runs/run-w-fresh")).json();
+  assert.equal(freshRun.worker_alive, true);
+
+  const metrics = await (await gw.request("/metrics")).text();
+  assert.match(metrics, /^pyoco_workers_alive_total 1$/m);
+});
