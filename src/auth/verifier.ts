@@ -24,14 +24,13 @@
  *    `failureBurst` derivations plus the refill; beyond it the answer is an immediate
  *    `wrong_secret` with `throttled: true`, without hashing and without KV. At most `maxConcurrentDerivations` PBKDF2 run at once.
  *
- * Health (decided conservatively): the watch counts as healthy only when `start()` succeeded,
- * `close()` was not called, the watch iterator is running and a `connection` status source was
- * given and reports no disconnect since the watch was last (re)opened. On `reconnect` the watch
- * is re-opened (updates missed while disconnected are never replayed, so entries confirmed before
- * it are re-checked once). Without a `connection` the watch still invalidates entries at once,
- * but cached entries are also re-checked with `kv.get` every `staleAfterMs`. While NATS is down,
- * cached keys keep working for at most `staleAfterMs`, then verification throws
- * {@linkcode ApiKeyStoreUnavailableError} (fail closed).
+ * Health of the revocation watch is decided by {@linkcode RevocationWatch}
+ * (`revocation_watch.ts`): healthy only while it is open and a `connection` reports no
+ * disconnect since it was (re)opened. Without a `connection` the watch still invalidates entries
+ * at once, but cached entries are also re-checked with `kv.get` every `staleAfterMs`. While NATS
+ * is down, cached keys keep working for at most `staleAfterMs`, then verification throws
+ * {@linkcode ApiKeyStoreUnavailableError} (fail closed). The failure budget is
+ * `_failure_budget.ts`.
  *
  * Trade-offs: an unknown key id answers faster than a wrong secret (no PBKDF2), which tells a
  * caller whether a key id exists; key ids are 96-bit random identifiers that also appear in run
@@ -45,12 +44,14 @@
  */
 
 import type { KV, KvWatchEntry } from "@nats-io/kv";
-import { KvWatchInclude } from "@nats-io/kv";
-import type { QueuedIterator } from "@nats-io/nats-core";
 import { type ApiKeyRecord, parseApiKey, parseApiKeyRecord, verifySecret } from "./keys.ts";
 import { API_KEYS_KV_PREFIX, apiKeyKvKey } from "./store.ts";
 import { ApiKeyStoreUnavailableError, InvalidAuthOptionError } from "./errors.ts";
 import { _Lru } from "./_lru.ts";
+import { _FailureBudget } from "./_failure_budget.ts";
+import { type ConnectionStatusSource, RevocationWatch } from "./revocation_watch.ts";
+
+export type { ConnectionStatusEvent, ConnectionStatusSource } from "./revocation_watch.ts";
 
 /** Why a key was refused. */
 export type ApiKeyFailureReason = "missing" | "malformed" | "unknown" | "revoked" | "wrong_secret";
@@ -73,22 +74,6 @@ export type ApiKeyVerification =
     /** Set when the answer came from the failure budget without hashing. */
     throttled?: true;
   };
-
-/** A connection status event; a `NatsConnection`'s `Status` fits. */
-export interface ConnectionStatusEvent {
-  /** `disconnect`, `reconnecting`, `reconnect`, `staleConnection`, `close`, … */
-  type: string;
-}
-
-/** The part of a `NatsConnection` the verifier listens to (pass the `NatsConnection`). */
-export interface ConnectionStatusSource {
-  /**
-   * Connection status events.
-   *
-   * @returns An iterable of events, ended when the connection closes.
-   */
-  status(): AsyncIterable<ConnectionStatusEvent>;
-}
 
 /** Options of {@linkcode ApiKeyVerifier}. */
 export interface ApiKeyVerifierOptions {
@@ -187,11 +172,6 @@ interface _Negative {
   until: number;
 }
 
-interface _Bucket {
-  tokens: number;
-  at: number;
-}
-
 const _MISSING: ApiKeyVerification = { ok: false, reason: "missing" };
 const _MALFORMED: ApiKeyVerification = { ok: false, reason: "malformed" };
 const _UNKNOWN: ApiKeyVerification = { ok: false, reason: "unknown" };
@@ -215,35 +195,22 @@ const _THROTTLED: ApiKeyVerification = { ok: false, reason: "wrong_secret", thro
 export class ApiKeyVerifier {
   readonly #kv: KV;
   readonly #pepper: string;
-  readonly #connection: ConnectionStatusSource | undefined;
   readonly #staleAfterMs: number;
   readonly #maxTrustMs: number;
   readonly #negativeTtlMs: number;
   readonly #lookupTimeoutMs: number;
-  readonly #failureBurst: number;
-  readonly #failureRefillPerMs: number;
-  readonly #watchRetryMs: number;
+  readonly #watch: RevocationWatch;
 
   readonly #positive: _Lru<string, _Positive>;
   readonly #wrong: _Lru<string, _Negative>;
   readonly #unknown: _Lru<string, number>;
   readonly #revoked: _Lru<string, true>;
-  readonly #buckets: _Lru<string, _Bucket>;
+  readonly #budget: _FailureBudget;
   readonly #inflight = new Map<string, Promise<ApiKeyVerification>>();
   readonly #semaphore: _Semaphore;
 
   #started = false;
   #closed = false;
-  #connected = false;
-  #watch: QueuedIterator<KvWatchEntry> | null = null;
-  #watchLoop: Promise<void> = Promise.resolve();
-  #opening: Promise<void> | null = null;
-  #reopenPending = false;
-  #statusIter: AsyncIterable<ConnectionStatusEvent> | null = null;
-  #statusLoop: Promise<void> = Promise.resolve();
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryWake: (() => void) | undefined;
-  #epoch = 0;
   #eventSeq = 0;
   readonly #stats: ApiKeyVerifierStats = {
     derivations: 0,
@@ -278,18 +245,20 @@ export class ApiKeyVerifier {
     const cacheSize = _int("cacheSize", options.cacheSize ?? 10_000, 1);
     this.#kv = kv;
     this.#pepper = options.pepper ?? "";
-    this.#connection = options.connection;
     this.#staleAfterMs = _int("staleAfterMs", options.staleAfterMs ?? 1_000, 0);
     this.#maxTrustMs = _int("maxTrustMs", options.maxTrustMs ?? 300_000, 0);
     this.#negativeTtlMs = _int("negativeTtlMs", options.negativeTtlMs ?? 5_000, 0);
     this.#lookupTimeoutMs = _int("lookupTimeoutMs", options.lookupTimeoutMs ?? 2_000, 1);
-    this.#failureBurst = _int("failureBurst", options.failureBurst ?? 5, 1);
+    const burst = _int("failureBurst", options.failureBurst ?? 5, 1);
     const refill = options.failureRefillPerSec ?? 0.2;
     if (typeof refill !== "number" || !Number.isFinite(refill) || refill < 0) {
       throw new InvalidAuthOptionError("failureRefillPerSec", "must be a number >= 0");
     }
-    this.#failureRefillPerMs = refill / 1000;
-    this.#watchRetryMs = _int("watchRetryMs", options.watchRetryMs ?? 500, 1);
+    this.#watch = new RevocationWatch(kv, {
+      connection: options.connection,
+      retryMs: _int("watchRetryMs", options.watchRetryMs ?? 500, 1),
+      onEntry: (entry) => this.#onWatchEntry(entry),
+    });
     this.#semaphore = new _Semaphore(
       _int("maxConcurrentDerivations", options.maxConcurrentDerivations ?? 2, 1),
     );
@@ -297,7 +266,7 @@ export class ApiKeyVerifier {
     this.#wrong = new _Lru(cacheSize);
     this.#unknown = new _Lru(cacheSize);
     this.#revoked = new _Lru(cacheSize);
-    this.#buckets = new _Lru(cacheSize);
+    this.#budget = new _FailureBudget(cacheSize, { burst, refillPerSec: refill });
   }
 
   /**
@@ -306,8 +275,7 @@ export class ApiKeyVerifier {
    * @returns `true` when cached successes may be trusted without KV.
    */
   get healthy(): boolean {
-    return this.#started && !this.#closed && this.#connection !== undefined &&
-      this.#connected && this.#watch !== null;
+    return this.#watch.healthy;
   }
 
   /**
@@ -316,7 +284,7 @@ export class ApiKeyVerifier {
    * @returns The counters.
    */
   stats(): ApiKeyVerifierStats {
-    return { ...this.#stats };
+    return { ...this.#stats, watchOpens: this.#watch.opens };
   }
 
   /**
@@ -332,16 +300,10 @@ export class ApiKeyVerifier {
       throw new InvalidAuthOptionError("start", "the verifier was already started or closed");
     }
     this.#started = true;
-    this.#connected = true;
-    if (this.#connection) {
-      const it = this.#connection.status();
-      this.#statusIter = it;
-      this.#statusLoop = this.#runStatusLoop(it);
-    }
     try {
-      await this.#openWatch();
+      await this.#watch.start();
     } catch (err) {
-      await this.close();
+      this.#closed = true;
       throw new ApiKeyStoreUnavailableError("watch", { cause: err });
     }
   }
@@ -354,13 +316,7 @@ export class ApiKeyVerifier {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#retryTimer);
-    this.#retryWake?.();
-    const watch = this.#watch;
-    this.#watch = null;
-    watch?.stop();
-    (this.#statusIter as { stop?: () => void } | null)?.stop?.();
-    await Promise.allSettled([this.#watchLoop, this.#statusLoop, this.#opening]);
+    await this.#watch.close();
   }
 
   /**
@@ -415,7 +371,7 @@ export class ApiKeyVerifier {
     hit: _Positive | undefined,
   ): Promise<ApiKeyVerification> {
     const startedAt = Date.now();
-    const epoch = this.#epoch;
+    const epoch = this.#watch.epoch;
     const seq = this.#eventSeq;
     const healthyAtStart = this.healthy;
     const unchanged = () => this.#eventSeq === seq;
@@ -425,7 +381,7 @@ export class ApiKeyVerifier {
       this.#stats.negativeHits++;
       return _UNKNOWN;
     }
-    if (!hit && !this.#hasFailureToken(keyId)) {
+    if (!hit && !this.#budget.has(keyId)) {
       // Budget spent by earlier failures: answer without KV and without hashing.
       this.#stats.throttled++;
       return _THROTTLED;
@@ -453,7 +409,7 @@ export class ApiKeyVerifier {
     }
     if (hit) this.#positive.delete(digest);
 
-    if (!this.#takeFailureToken(keyId)) {
+    if (!this.#budget.take(keyId)) {
       this.#stats.throttled++;
       return _THROTTLED;
     }
@@ -466,7 +422,7 @@ export class ApiKeyVerifier {
       this.#semaphore.release();
     }
     if (ok) {
-      this.#refundFailureToken(keyId);
+      this.#budget.refund(keyId);
       if (unchanged()) {
         this.#positive.set(digest, {
           keyId,
@@ -486,7 +442,7 @@ export class ApiKeyVerifier {
   #trusted(entry: _Positive, now: number): boolean {
     const age = now - entry.confirmedAt;
     if (age < 0 || age >= this.#maxTrustMs) return false;
-    if (this.healthy && entry.epoch === this.#epoch) return true;
+    if (this.healthy && entry.epoch === this.#watch.epoch) return true;
     return age < this.#staleAfterMs;
   }
 
@@ -518,36 +474,6 @@ export class ApiKeyVerifier {
     }
   }
 
-  #refilled(keyId: string): _Bucket | undefined {
-    const bucket = this.#buckets.get(keyId);
-    if (!bucket) return undefined;
-    const now = Date.now();
-    bucket.tokens = Math.min(
-      this.#failureBurst,
-      bucket.tokens + Math.max(0, now - bucket.at) * this.#failureRefillPerMs,
-    );
-    bucket.at = now;
-    return bucket;
-  }
-
-  #hasFailureToken(keyId: string): boolean {
-    const bucket = this.#refilled(keyId);
-    return bucket === undefined || bucket.tokens >= 1;
-  }
-
-  #takeFailureToken(keyId: string): boolean {
-    const bucket = this.#refilled(keyId) ?? { tokens: this.#failureBurst, at: Date.now() };
-    this.#buckets.set(keyId, bucket);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-
-  #refundFailureToken(keyId: string): void {
-    const bucket = this.#buckets.peek(keyId);
-    if (bucket) bucket.tokens = Math.min(this.#failureBurst, bucket.tokens + 1);
-  }
-
   #dropKey(keyId: string): void {
     this.#positive.deleteWhere((v) => v.keyId === keyId);
     this.#wrong.deleteWhere((v) => v.keyId === keyId);
@@ -570,87 +496,6 @@ export class ApiKeyVerifier {
     }
     if (revoked) this.#revoked.set(keyId, true);
     else this.#revoked.delete(keyId);
-  }
-
-  async #openWatch(): Promise<void> {
-    const iter = await this.#kv.watch({
-      key: `${API_KEYS_KV_PREFIX}>`,
-      include: KvWatchInclude.UpdatesOnly,
-    });
-    if (this.#closed) {
-      iter.stop();
-      return;
-    }
-    this.#stats.watchOpens++;
-    this.#watch = iter;
-    // Entries confirmed before this point may have missed updates: re-check them once.
-    this.#epoch++;
-    this.#watchLoop = (async () => {
-      try {
-        for await (const entry of iter) this.#onWatchEntry(entry);
-      } catch {
-        // The watch broke; it is re-opened below.
-      }
-      if (this.#watch === iter) {
-        this.#watch = null;
-        this.#reopenWatch();
-      }
-    })();
-  }
-
-  #reopenWatch(): void {
-    if (this.#closed) return;
-    if (this.#opening) {
-      // A reconnect during an open: open once more afterwards so no update is missed.
-      this.#reopenPending = true;
-      return;
-    }
-    const old = this.#watch;
-    this.#watch = null;
-    old?.stop();
-    this.#opening = (async () => {
-      while (!this.#closed && this.#watch === null) {
-        try {
-          await this.#openWatch();
-        } catch {
-          await new Promise<void>((resolve) => {
-            this.#retryWake = resolve;
-            this.#retryTimer = setTimeout(resolve, this.#watchRetryMs);
-          });
-        }
-      }
-    })().finally(() => {
-      this.#opening = null;
-      if (this.#reopenPending && !this.#closed) {
-        this.#reopenPending = false;
-        this.#reopenWatch();
-      }
-    });
-  }
-
-  async #runStatusLoop(it: AsyncIterable<ConnectionStatusEvent>): Promise<void> {
-    try {
-      for await (const s of it) {
-        if (this.#closed) break;
-        switch (s.type) {
-          case "disconnect":
-          case "reconnecting":
-          case "staleConnection":
-          case "close":
-            this.#connected = false;
-            break;
-          case "reconnect":
-            this.#connected = true;
-            this.#reopenWatch();
-            break;
-          default:
-            break;
-        }
-      }
-    } catch {
-      // The status stream ended with the connection.
-    }
-    this.#connected = false;
   }
 }
 
