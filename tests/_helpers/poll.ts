@@ -22,7 +22,7 @@ export interface PollOptions {
   /**
    * How long to keep trying, in milliseconds, counted from the call.
    *
-   * @default {10000}
+   * @default {15000}
    */
   timeoutMs?: number;
   /**
@@ -130,7 +130,7 @@ export async function poll<T>(
   fn: () => T | Promise<T>,
   options: PollOptions = {},
 ): Promise<NonNullable<T>> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 15_000;
   const intervalMs = options.intervalMs ?? 25;
   if (!(timeoutMs >= 0)) throw new RangeError(`poll(): timeoutMs must be >= 0, got ${timeoutMs}`);
   if (!(intervalMs >= 0)) {

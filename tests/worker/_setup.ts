@@ -177,27 +177,6 @@ export function registryOf(flows: Flow[], tasks: Flow[] = []): WorkerRegistry {
   return { flows: new Map(flows.map((f) => [f.name, f])), tasks: taskMap };
 }
 
-/**
- * Poll `fn` until it returns a truthy value or the deadline passes.
- *
- * @param fn The condition (may be async).
- * @param what What is awaited (for the error).
- * @param timeoutMs Deadline.
- */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** The exact field list of a dead letter (SPEC §4). */
 export const DLQ_FIELDS: string[] = [
   "error",

@@ -20,7 +20,8 @@ import {
   quick,
   stubborn,
 } from "../fixtures/flows.ts";
-import { registryOf, setupWorkerTest, waitFor, watchRun, type WorkerTestEnv } from "./_setup.ts";
+import { registryOf, setupWorkerTest, watchRun, type WorkerTestEnv } from "./_setup.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const ALL = [quick, counted, failing, listen, stubborn, chatty];
 
@@ -55,10 +56,10 @@ async function requestCancel(
 }
 
 async function consumerSettled(t: WorkerTestEnv) {
-  return await waitFor(async () => {
+  return await poll(async () => {
     const ci = await t.consumerInfo();
     return ci.num_pending === 0 && ci.num_ack_pending === 0 ? ci : null;
-  }, "the consumer to settle");
+  }, { message: "the consumer to settle" });
 }
 
 Deno.test("PyocoWorker aborts a RUNNING run within a second of a notified CANCELLING and ends it CANCELLED", async () => {
@@ -68,27 +69,24 @@ Deno.test("PyocoWorker aborts a RUNNING run within a second of a notified CANCEL
   await worker.connect();
   const job = await t.submit("listen", { seconds: 20 });
   const once = worker.runOnce();
-  await waitFor(async () => (await t.snapshot(job.run_id))?.tasks.listen === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.tasks.listen === "RUNNING", {
+    message: "RUNNING",
+  });
   const watch = await watchRun(t, job.run_id);
   const requestedAt = await requestCancel(t, job.run_id);
   assert.ok(requestedAt !== null, "the cancel was written");
   const cancelWrittenAt = Date.now();
-  const probe = await waitFor(
-    () => {
-      const p = probes.get(job.run_id);
-      return p?.abortedAt ? p : null;
-    },
-    "the task's ctx.signal to fire",
-    1000,
-  );
-  const snap = await waitFor(
-    async () => {
-      const s = await t.snapshot(job.run_id);
-      return s?.status === "CANCELLED" ? s : null;
-    },
-    "the run to end CANCELLED",
-    Math.max(1, 1000 - (Date.now() - cancelWrittenAt)),
-  );
+  const probe = await poll(() => {
+    const p = probes.get(job.run_id);
+    return p?.abortedAt ? p : null;
+  }, { timeoutMs: 1000, message: "the task's ctx.signal to fire" });
+  const snap = await poll(async () => {
+    const s = await t.snapshot(job.run_id);
+    return s?.status === "CANCELLED" ? s : null;
+  }, {
+    timeoutMs: Math.max(1, 1000 - (Date.now() - cancelWrittenAt)),
+    message: "the run to end CANCELLED",
+  });
   assert.ok(probe.abortedAt! >= requestedAt!, "aborted after the request");
   assert.equal(snap.cancel_requested_at, requestedAt);
   assert.equal(snap.error, CANCELLED_BY_REQUEST);
@@ -116,8 +114,10 @@ Deno.test("PyocoWorker records a run CANCELLED after the grace period when a tas
   await worker.connect();
   const job = await t.submit("stubborn", { seconds: 2 });
   const once = worker.runOnce();
-  const probe = await waitFor(() => probes.get(job.run_id), "the task to start");
-  await waitFor(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", "RUNNING");
+  const probe = await poll(() => probes.get(job.run_id), { message: "the task to start" });
+  await poll(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", {
+    message: "RUNNING",
+  });
   const requestedAt = await requestCancel(t, job.run_id);
   assert.ok(requestedAt !== null);
   const result = await once;
@@ -133,7 +133,7 @@ Deno.test("PyocoWorker records a run CANCELLED after the grace period when a tas
   assert.deepEqual(done?.value.outputs, {});
 
   // The task returns later: its result is discarded, the snapshot is not touched again.
-  await waitFor(() => probe.finished, "the stubborn task to return", 10_000);
+  await poll(() => probe.finished, { timeoutMs: 10_000, message: "the stubborn task to return" });
   const after = await getJson<RunSnapshot>(t.runs, job.run_id);
   assert.equal(after?.revision, done?.revision);
   assert.ok(!JSON.stringify(after?.value).includes("this result must be"));
@@ -150,12 +150,14 @@ Deno.test("PyocoWorker: a cancel racing the completion ends in exactly one termi
     const job = await t.submit("listen", { seconds: 0.15 });
     const watch = await watchRun(t, job.run_id);
     const once = worker.runOnce();
-    await waitFor(() => probes.get(job.run_id), "the task to start");
+    await poll(() => probes.get(job.run_id), { message: "the task to start" });
     await new Promise((r) => setTimeout(r, i * 15));
     const requestedAt = await requestCancel(t, job.run_id);
     const result = await once;
     const final = await getJson<RunSnapshot>(t.runs, job.run_id);
-    await waitFor(() => watch.seen.at(-1)?.revision === final!.revision, "the watch to catch up");
+    await poll(() => watch.seen.at(-1)?.revision === final!.revision, {
+      message: "the watch to catch up",
+    });
     await watch.stop();
 
     const statuses = watch.seen.map((s) => s.snapshot.status);
@@ -300,10 +302,10 @@ Deno.test("PyocoWorker keeps `hidden` set on its record by someone else across h
     ...cur!.value,
     hidden: true,
   }));
-  await waitFor(async () => {
+  await poll(async () => {
     const r = await getJson<WorkerRecord>(t.workers, worker.workerId);
     return r && r.revision >= hidden!.revision + 2 ? r : null;
-  }, "two more heartbeats");
+  }, { message: "two more heartbeats" });
   assert.equal((await t.workerRecord(worker.workerId))?.hidden, true);
 
   // State changes keep it too, and so does the last STOPPED record.
@@ -328,7 +330,9 @@ Deno.test("PyocoWorker keeps replayed_from of a replayed job in the snapshot", a
   const done = await t.snapshot(job.run_id);
   assert.equal(done?.status, "COMPLETED");
   assert.equal(done?.replayed_from, 42);
-  await waitFor(() => watch.seen.some((s) => s.snapshot.status === "COMPLETED"), "COMPLETED");
+  await poll(() => watch.seen.some((s) => s.snapshot.status === "COMPLETED"), {
+    message: "COMPLETED",
+  });
   await watch.stop();
   assert.equal(watch.seen.find((s) => s.snapshot.status === "RUNNING")?.snapshot.replayed_from, 42);
 

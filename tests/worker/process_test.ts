@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
 import { WORKER_PERMISSIONS } from "../../src/host/permissions.ts";
 import { REPO_ROOT, startWorkerProcess } from "../_helpers/worker_process.ts";
-import { setupWorkerTest, waitFor, type WorkerTestEnv } from "./_setup.ts";
+import { setupWorkerTest, type WorkerTestEnv } from "./_setup.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const FLOWS = ["tests/fixtures/flows.ts"];
 
 async function status(t: WorkerTestEnv, runId: string, want: string, timeoutMs = 20_000) {
-  return await waitFor(
-    async () => {
-      const s = await t.snapshot(runId);
-      return s?.status === want ? s : null;
-    },
-    `run ${runId} to be ${want}`,
-    timeoutMs,
-  );
+  return await poll(async () => {
+    const s = await t.snapshot(runId);
+    return s?.status === want ? s : null;
+  }, { timeoutMs, message: `run ${runId} to be ${want}` });
 }
 
 Deno.test("worker process killed mid-run: the job is redelivered and completes on another worker", async () => {
@@ -52,9 +49,13 @@ Deno.test("worker process on a second SIGTERM stops at once; another worker comp
   const env = { PYOCO_WORKER_DRAIN_TIMEOUT_SEC: "60", PYOCO_CANCEL_GRACE_PERIOD_SEC: "1" };
   await using a = await startWorkerProcess({ natsUrl: t.srv.url, flows: FLOWS, env });
   const job = await t.submit("slow", { seconds: 4 });
-  await waitFor(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", {
+    message: "RUNNING",
+  });
   const first = a.stop("SIGTERM"); // starts the drain, which would wait for the run
-  await waitFor(() => a.records().some((r) => r.message === "Worker draining"), "the drain");
+  await poll(() => a.records().some((r) => r.message === "Worker draining"), {
+    message: "the drain",
+  });
   const code = await a.stop("SIGTERM");
   assert.equal(code, 0, a.logs());
   assert.equal(await first, 0);

@@ -13,14 +13,8 @@ import {
   slow,
   twenty,
 } from "../fixtures/flows.ts";
-import {
-  DLQ_FIELDS,
-  registryOf,
-  setupWorkerTest,
-  waitFor,
-  watchRun,
-  type WorkerTestEnv,
-} from "./_setup.ts";
+import { DLQ_FIELDS, registryOf, setupWorkerTest, watchRun, type WorkerTestEnv } from "./_setup.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const ALL = [quick, twenty, slow, failing, huge, counted, envEcho];
 
@@ -40,10 +34,10 @@ function newWorker(
 
 /** Wait until the consumer holds nothing: no pending, no unacknowledged message. */
 async function consumerSettled(t: WorkerTestEnv, tag = "default") {
-  return await waitFor(async () => {
+  return await poll(async () => {
     const ci = await t.consumerInfo(tag);
     return ci.num_pending === 0 && ci.num_ack_pending === 0 ? ci : null;
-  }, "the consumer to settle");
+  }, { message: "the consumer to settle" });
 }
 
 Deno.test("PyocoWorker validates its options and names the bad one", () => {
@@ -100,7 +94,9 @@ Deno.test("PyocoWorker.runOnce() moves a run RUNNING → COMPLETED with tasks, r
   assert.ok(snap!.start_time! <= snap!.end_time!);
   assert.equal(snap?.tag, "default");
 
-  await waitFor(() => watch.seen.some((s) => s.snapshot.status === "COMPLETED"), "COMPLETED");
+  await poll(() => watch.seen.some((s) => s.snapshot.status === "COMPLETED"), {
+    message: "COMPLETED",
+  });
   await watch.stop();
   const statuses = watch.seen.map((s) => s.snapshot.status);
   assert.equal(statuses[0], "PENDING");
@@ -321,14 +317,10 @@ Deno.test("PyocoWorker keeps a run longer than AckWait alive with in_progress AC
   const job = await t.submit("counted", { seconds: 4 });
   const stop = new AbortController();
   const running = worker.run(stop.signal);
-  const snap = await waitFor(
-    async () => {
-      const s = await t.snapshot(job.run_id);
-      return s?.status === "COMPLETED" ? s : null;
-    },
-    "the run to complete",
-    20_000,
-  );
+  const snap = await poll(async () => {
+    const s = await t.snapshot(job.run_id);
+    return s?.status === "COMPLETED" ? s : null;
+  }, { timeoutMs: 20_000, message: "the run to complete" });
   stop.abort();
   await running;
   assert.equal(executions.counted, before + 1, "executed once");
@@ -361,7 +353,9 @@ Deno.test("PyocoWorker refreshes heartbeat_at while a task runs, at most 4 write
   const job = await t.submit("slow", { seconds: 1.5 });
   const watch = await watchRun(t, job.run_id);
   assert.equal((await worker.runOnce())?.outcome, "completed");
-  await waitFor(() => watch.seen.some((s) => s.snapshot.status === "COMPLETED"), "COMPLETED");
+  await poll(() => watch.seen.some((s) => s.snapshot.status === "COMPLETED"), {
+    message: "COMPLETED",
+  });
   await watch.stop();
   const running = watch.seen.filter((s) => s.snapshot.status === "RUNNING");
   assert.ok(running.length >= 4, `${running.length} RUNNING writes`);
@@ -383,7 +377,9 @@ Deno.test("PyocoWorker never loses a CANCELLING and ends the run CANCELLED", asy
   await worker.connect();
   const job = await t.submit("slow", { seconds: 10 });
   const once = worker.runOnce();
-  await waitFor(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", {
+    message: "RUNNING",
+  });
   const watch = await watchRun(t, job.run_id);
   await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
     ...cur!.value,
@@ -410,7 +406,9 @@ Deno.test("PyocoWorker never overwrites a snapshot made terminal by someone else
   await worker.connect();
   const job = await t.submit("slow", { seconds: 10 });
   const once = worker.runOnce();
-  await waitFor(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", {
+    message: "RUNNING",
+  });
   const foreign = await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
     ...cur!.value,
     status: "COMPLETED",
@@ -435,7 +433,9 @@ Deno.test("PyocoWorker drain NAKs an unfinished run, which another worker then c
   const job = await t.submit("slow", { seconds: 3 });
   const stop = new AbortController();
   const running = first.run(stop.signal);
-  await waitFor(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", {
+    message: "RUNNING",
+  });
   stop.abort();
   await running;
   assert.equal((await t.workerRecord(first.workerId))?.state, "STOPPED");
@@ -444,7 +444,10 @@ Deno.test("PyocoWorker drain NAKs an unfinished run, which another worker then c
 
   await using second = newWorker(t);
   await second.connect();
-  const result = await waitFor(() => second.runOnce(), "the redelivery", 20_000);
+  const result = await poll(() => second.runOnce(), {
+    timeoutMs: 20_000,
+    message: "the redelivery",
+  });
   assert.equal(result.outcome, "completed");
   assert.equal(result.deliveryCount, 2);
   const snap = await t.snapshot(job.run_id);
@@ -464,7 +467,9 @@ Deno.test("PyocoWorker fails, TERMs and dead-letters a job still failing on its 
   const job = await t.submit("slow", { seconds: 5 });
   const stop = new AbortController();
   const running = worker.run(stop.signal);
-  await waitFor(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", {
+    message: "RUNNING",
+  });
   stop.abort();
   await running;
   const snap = await t.snapshot(job.run_id);
@@ -488,16 +493,18 @@ Deno.test("PyocoWorker runs up to `concurrency` jobs at once across several tags
   const j3 = await t.submit("quick", {}, { tag: "b" });
   const stop = new AbortController();
   const running = worker.run(stop.signal);
-  const rec = await waitFor(async () => {
+  const rec = await poll(async () => {
     const r = await t.workerRecord(worker.workerId);
     return r?.current_run_ids?.length === 2 ? r : null;
-  }, "two runs at once");
+  }, { message: "two runs at once" });
   assert.equal(rec.state, "RUNNING");
   assert.deepEqual(new Set(rec.current_run_ids), new Set([j1.run_id, j2.run_id]));
   assert.equal(rec.concurrency, 2);
   assert.equal((await t.snapshot(j3.run_id))?.status, "PENDING", "no third slot");
   for (const j of [j1, j2, j3]) {
-    await waitFor(async () => (await t.snapshot(j.run_id))?.status === "COMPLETED", j.run_id);
+    await poll(async () => (await t.snapshot(j.run_id))?.status === "COMPLETED", {
+      message: j.run_id,
+    });
   }
   stop.abort();
   await running;
@@ -525,7 +532,7 @@ Deno.test("PyocoWorker NAKs when the terminal write fails, then gives up on the 
   assert.equal((await t.snapshot(job.run_id))?.status, "RUNNING", "snapshot unchanged");
   assert.ok(t.lines.some((l) => l.includes("ERR-PYOCO-0008")));
 
-  const second = await waitFor(() => worker.runOnce(), "the redelivery");
+  const second = await poll(() => worker.runOnce(), { message: "the redelivery" });
   assert.equal(second.deliveryCount, 2);
   assert.equal(second.outcome, "max_deliveries");
   assert.equal(second.action, "term");
@@ -551,9 +558,11 @@ Deno.test("PyocoWorker.forceStop() ends a drain at once and NAKs the active job"
   const stop = new AbortController();
   let finished = false;
   const running = worker.run(stop.signal).then(() => finished = true);
-  await waitFor(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", "RUNNING");
+  await poll(async () => (await t.snapshot(job.run_id))?.tasks.nap === "RUNNING", {
+    message: "RUNNING",
+  });
   stop.abort();
-  await waitFor(() => t.lines.some((l) => l.includes("Worker draining")), "the drain");
+  await poll(() => t.lines.some((l) => l.includes("Worker draining")), { message: "the drain" });
   assert.equal(finished, false, "the drain waits for the run");
   worker.forceStop();
   await running;
