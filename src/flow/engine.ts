@@ -2,9 +2,11 @@
  * `runFlow()`: runs one flow in-process (SPEC §2.3). Web APIs only.
  *
  * Scheduling is event-driven: each task's requirements are compiled into a small tree of
- * AND/OR counters; when a task settles, only the counters that refer to it are updated, and a task
- * whose requirements all hold is appended to a FIFO ready queue. Every counter resolves at most
- * once, so a whole run costs O(tasks + graph size) scheduling work.
+ * AND/OR counters (`_join.ts`); when a task settles, only the counters that refer to it are
+ * updated, and a task whose requirements all hold is appended to a FIFO ready queue. Every counter
+ * resolves at most once, so a whole run costs O(tasks + graph size) scheduling work. One attempt
+ * (timeout, retry backoff, the wait before a retry) is `_attempt.ts`; checking the options is
+ * `_run_options.ts`.
  *
  * Context semantics:
  * - `ctx.params` is the run's params (flow defaults overlaid by submitted params, cloned);
@@ -18,20 +20,22 @@
  * @module
  */
 
-import { jsonDepthError } from "../contract/limits.ts";
-import { TaskTimeoutError } from "./errors.ts";
-import { toJsonSafe } from "./json.ts";
 import {
-  type OutputPath,
-  parseOutputPath,
-  resolveInputs,
-  type SelectorScope,
-  setPath,
-} from "./selectors.ts";
+  type AttemptHandle,
+  type AttemptOutcome,
+  errorMessage,
+  retryDelaySec,
+  RetryWaits,
+  runAttempt,
+  traceback,
+} from "./_attempt.ts";
+import { JoinTracker } from "./_join.ts";
+import { newRunId, validateRunFlowArgs } from "./_run_options.ts";
+import { RunData } from "./_run_data.ts";
+import { toJsonSafe } from "./json.ts";
 import type {
   Flow,
   FlowEvent,
-  JoinExpr,
   JsonValue,
   RunFlowOptions,
   RunResult,
@@ -41,65 +45,9 @@ import type {
   TaskState,
 } from "./types.ts";
 
-/** A node of a task's compiled requirement tree: counts child outcomes until it resolves. */
-interface _JoinNode {
-  kind: "all" | "any";
-  total: number;
-  trues: number;
-  falses: number;
-  done: boolean;
-  /** `null` for the root, which belongs to `owner`. */
-  parent: _JoinNode | null;
-  owner: string;
-}
-
-type _Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 type _AbortKind = "cancelled" | "failed";
 
 const _DEFAULT_ABORT_GRACE_MS = 5000;
-
-function _isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function _isFlow(value: unknown): value is Flow {
-  return _isRecord(value) && value.kind === "pyoco.flow" && value.tasks instanceof Map &&
-    value.requirements instanceof Map && value.upstream instanceof Map &&
-    Array.isArray(value.order) && Array.isArray(value.sinks);
-}
-
-function _errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  if (typeof error === "string") return error;
-  try {
-    return JSON.stringify(error) ?? String(error);
-  } catch {
-    return String(error);
-  }
-}
-
-function _traceback(error: unknown): string | null {
-  return error instanceof Error && typeof error.stack === "string" ? error.stack : null;
-}
-
-function _randomId(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (typeof c?.randomUUID === "function") return c.randomUUID();
-  return `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
-}
-
-function _mergeParams(
-  defaults: Readonly<Record<string, unknown>>,
-  params: Record<string, unknown>,
-): Record<string, unknown> {
-  const merged = { ...defaults, ...params };
-  try {
-    return structuredClone(merged);
-  } catch {
-    return merged;
-  }
-}
 
 function _emptyRecord(): TaskRecord {
   return {
@@ -116,45 +64,6 @@ function _emptyRecord(): TaskRecord {
   };
 }
 
-function _validateOptions(flow: unknown, options: unknown): asserts options is RunFlowOptions {
-  if (!_isFlow(flow)) {
-    throw new TypeError("Cannot run flow: expected a Flow created with flow()");
-  }
-  if (!_isRecord(options)) throw new TypeError("Cannot run flow: options must be an object");
-  const o = options as RunFlowOptions;
-  if (o.params !== undefined && !_isRecord(o.params)) {
-    throw new TypeError('Cannot run flow: option "params" must be an object');
-  }
-  const tooDeep = o.params === undefined ? null : jsonDepthError(o.params, { path: "params" });
-  if (tooDeep !== null) throw new RangeError(`Cannot run flow: option ${tooDeep}`);
-  if (o.env !== undefined && !_isRecord(o.env)) {
-    throw new TypeError('Cannot run flow: option "env" must be an object');
-  }
-  if (o.runId !== undefined && (typeof o.runId !== "string" || o.runId === "")) {
-    throw new TypeError('Cannot run flow: option "runId" must be a non-empty string');
-  }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new TypeError('Cannot run flow: option "signal" must be an AbortSignal');
-  }
-  for (const key of ["onEvent", "onProgress"] as const) {
-    if (o[key] !== undefined && typeof o[key] !== "function") {
-      throw new TypeError(`Cannot run flow: option "${key}" must be a function`);
-    }
-  }
-  const max = o.maxConcurrency;
-  if (max !== undefined && !(max === Infinity || (Number.isInteger(max) && max >= 1))) {
-    throw new RangeError(
-      `Cannot run flow: option "maxConcurrency" must be a positive integer or Infinity, got ${max}`,
-    );
-  }
-  const grace = o.abortGraceMs;
-  if (grace !== undefined && !(typeof grace === "number" && grace >= 0 && grace <= 2 ** 31 - 1)) {
-    throw new RangeError(
-      `Cannot run flow: option "abortGraceMs" must be a number from 0 to 2147483647, got ${grace}`,
-    );
-  }
-}
-
 /** One run of one flow. Private to this module; see {@linkcode runFlow}. */
 class _Run {
   readonly #flow: Flow;
@@ -165,30 +74,22 @@ class _Run {
   readonly #abortGraceMs: number;
   readonly #signal: AbortSignal | undefined;
 
-  readonly #params: Record<string, unknown>;
-  readonly #results: Record<string, unknown> = {};
-  readonly #scratch: Record<string, unknown> = {};
-  readonly #artifacts: Record<string, unknown> = {};
-  readonly #env: Readonly<Record<string, string>>;
-  readonly #scope: SelectorScope;
+  /** What the run's tasks share: params, results, scratch, artifacts, env. */
+  readonly #data: RunData;
 
   readonly #records = new Map<string, TaskRecord>();
   readonly #startedMs = new Map<string, number>();
-  readonly #artifactKeys = new Map<string, Set<string>>();
-  readonly #artifactViews = new Map<string, Record<string, unknown>>();
-  readonly #outputPaths = new Map<string, OutputPath[]>();
 
-  /** Upstream task name → the requirement nodes its outcome feeds. */
-  readonly #leaves = new Map<string, _JoinNode[]>();
+  readonly #joins: JoinTracker;
   readonly #ready: string[] = [];
   #readyHead = 0;
   #running = 0;
   #terminal = 0;
 
   /** Per running attempt: abort it, and stop its timer (on finalize). */
-  readonly #attempts = new Set<{ abort(reason: unknown): void; dispose(): void }>();
-  /** Wakes tasks sleeping before a retry. */
-  readonly #sleepers = new Set<() => void>();
+  readonly #attempts = new Set<AttemptHandle>();
+  /** Waits before retries; woken when the run is aborted. */
+  readonly #retryWaits = new RetryWaits();
 
   #abortKind: _AbortKind | null = null;
   #error: string | null = null;
@@ -202,73 +103,18 @@ class _Run {
 
   constructor(flow: Flow, options: RunFlowOptions) {
     this.#flow = flow;
-    this.#runId = options.runId ?? _randomId();
+    this.#runId = options.runId ?? newRunId();
     this.#onEvent = options.onEvent;
     this.#onProgress = options.onProgress;
     this.#maxConcurrency = options.maxConcurrency ?? Infinity;
     this.#abortGraceMs = options.abortGraceMs ?? _DEFAULT_ABORT_GRACE_MS;
     this.#signal = options.signal;
-    this.#params = _mergeParams(flow.defaults, options.params ?? {});
-
-    const env: Record<string, string> = {};
-    const given = options.env ?? {};
-    for (const name of flow.exposeEnv) {
-      if (Object.hasOwn(given, name)) env[name] = String(given[name]);
-    }
-    this.#env = Object.freeze(env);
-    this.#scope = {
-      params: this.#params,
-      results: this.#results,
-      scratch: this.#scratch,
-      artifacts: this.#artifacts,
-      env: this.#env,
-      exposeEnv: new Set(flow.exposeEnv),
-    };
+    this.#data = new RunData(flow, { params: options.params, env: options.env });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
 
-    for (const name of flow.order) {
-      this.#records.set(name, _emptyRecord());
-      this.#leaves.set(name, []);
-      const t = flow.tasks.get(name)!;
-      this.#outputPaths.set(name, t.options.outputs.map(parseOutputPath));
-    }
-    for (const name of flow.order) this.#compile(name);
-  }
-
-  /** Builds the requirement tree of a task; a task without requirements is ready at once. */
-  #compile(name: string): void {
-    const reqs = this.#flow.requirements.get(name) ?? [];
-    const root: _JoinNode = {
-      kind: "all",
-      total: reqs.length,
-      trues: 0,
-      falses: 0,
-      done: false,
-      parent: null,
-      owner: name,
-    };
-    if (reqs.length === 0) {
-      root.done = true;
-      this.#ready.push(name);
-      return;
-    }
-    const attach = (expr: JoinExpr, parent: _JoinNode) => {
-      if (expr.kind === "task") {
-        this.#leaves.get(expr.name)!.push(parent);
-        return;
-      }
-      const node: _JoinNode = {
-        kind: expr.kind,
-        total: expr.of.length,
-        trues: 0,
-        falses: 0,
-        done: false,
-        parent,
-        owner: name,
-      };
-      for (const sub of expr.of) attach(sub, node);
-    };
-    for (const req of reqs) attach(req.when, root);
+    for (const name of flow.order) this.#records.set(name, _emptyRecord());
+    this.#joins = new JoinTracker(flow);
+    this.#ready.push(...this.#joins.initial);
   }
 
   run(): Promise<RunResult> {
@@ -332,40 +178,13 @@ class _Run {
   }
 
   /**
-   * Feeds a settled task's outcome into the requirement trees that refer to it. Tasks whose
-   * requirements now hold join the ready queue; tasks whose requirements can no longer hold end
-   * FAILED without running, and their outcome is fed on in turn (iteratively, no recursion).
+   * Feeds a settled task's outcome into the requirement trees: tasks whose requirements now hold
+   * join the ready queue; tasks whose requirements can no longer hold end FAILED without running.
    */
   #propagate(name: string, ok: boolean): void {
-    const settled: [string, boolean][] = [[name, ok]];
-    while (settled.length > 0) {
-      const [from, success] = settled.pop()!;
-      for (const leafParent of this.#leaves.get(from)!) {
-        let node: _JoinNode | null = leafParent;
-        let value = success;
-        while (node !== null && !node.done) {
-          if (value) node.trues++;
-          else node.falses++;
-          const result = node.kind === "all"
-            ? (!value ? false : node.trues === node.total ? true : null)
-            : (value ? true : node.falses === node.total ? false : null);
-          if (result === null) break;
-          node.done = true;
-          if (node.parent !== null) {
-            node = node.parent;
-            value = result;
-            continue;
-          }
-          if (result) {
-            this.#ready.push(node.owner);
-          } else {
-            this.#block(node.owner, from);
-            settled.push([node.owner, false]);
-          }
-          node = null;
-        }
-      }
-    }
+    const { ready, blocked } = this.#joins.settle(name, ok);
+    this.#ready.push(...ready);
+    for (const { task, culprit } of blocked) this.#block(task, culprit);
   }
 
   /** Ends a task FAILED without running because an upstream failure made it unreachable. */
@@ -409,18 +228,6 @@ class _Run {
 
   // ---- one task -------------------------------------------------------------------------
 
-  #inputFor(t: Task): unknown {
-    if (t.options.inputs !== undefined) return resolveInputs(t.options.inputs, this.#scope);
-    const upstream = this.#flow.upstream.get(t.name) ?? [];
-    if (upstream.length === 0) return this.#params;
-    if (upstream.length === 1) return this.#results[upstream[0]!];
-    const input: Record<string, unknown> = {};
-    for (const name of upstream) {
-      if (Object.hasOwn(this.#results, name)) input[name] = this.#results[name];
-    }
-    return input;
-  }
-
   async #runTask(name: string): Promise<void> {
     await Promise.resolve(); // never run task code inside #pump
     const t = this.#flow.tasks.get(name)!;
@@ -430,7 +237,7 @@ class _Run {
 
     let input: unknown;
     try {
-      input = this.#inputFor(t);
+      input = this.#data.inputFor(t);
     } catch (error) {
       record.attempts = 1;
       this.#emit({ type: "task.started", run_id: this.#runId, task: name, attempt: 1, ts: _now() });
@@ -448,7 +255,7 @@ class _Run {
       if (this.#finalized) return; // finished without us (abort grace expired): discard
       if (outcome.ok) {
         try {
-          this.#saveOutputs(name, outcome.value);
+          this.#data.saveOutputs(name, outcome.value);
         } catch (error) {
           outcome = { ok: false, error };
         }
@@ -457,9 +264,9 @@ class _Run {
       if (this.#abortKind !== null) return this.#end(name, "CANCELLED", outcome.error);
       if (attempt > t.options.retries) return this.#fail(name, outcome.error);
 
-      const delaySec = t.options.retryDelaySec * t.options.retryBackoff ** (attempt - 1);
-      record.error = _errorMessage(outcome.error);
-      record.traceback = _traceback(outcome.error);
+      const delaySec = retryDelaySec(t.options, attempt);
+      record.error = errorMessage(outcome.error);
+      record.traceback = traceback(outcome.error);
       this.#emit({
         type: "task.retrying",
         run_id: this.#runId,
@@ -477,117 +284,37 @@ class _Run {
   }
 
   /** Runs one attempt, racing it against its timeout. Never rejects. */
-  #attempt(t: Task, attempt: number, input: unknown): Promise<_Outcome> {
-    const controller = new AbortController();
-    const ctx: TaskContext = Object.freeze({
-      run_id: this.#runId,
-      flow_name: this.#flow.name,
-      task_name: t.name,
-      attempt,
-      params: this.#params,
-      results: this.#results,
-      scratch: this.#scratch,
-      artifacts: this.#artifactView(t.name),
-      env: this.#env,
-      signal: controller.signal,
-      log: (message: string) => {
-        this.#emit({
-          type: "task.log",
-          run_id: this.#runId,
-          task: t.name,
-          attempt,
-          message: String(message),
-          ts: _now(),
-        });
-      },
-    });
-    return new Promise<_Outcome>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const handle = {
-        abort: (reason: unknown) => controller.abort(reason),
-        dispose: () => clearTimeout(timer),
-      };
-      let settled = false;
-      const settle = (outcome: _Outcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#attempts.delete(handle);
-        resolve(outcome);
-      };
-      this.#attempts.add(handle);
-      const timeoutSec = t.options.timeoutSec;
-      if (timeoutSec !== undefined) {
-        timer = setTimeout(() => {
-          const error = new TaskTimeoutError(t.name, timeoutSec);
-          controller.abort(error);
-          settle({ ok: false, error });
-        }, timeoutSec * 1000);
-      }
-      let result: Promise<unknown>;
-      try {
-        result = Promise.resolve(t.fn(ctx, input));
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      result.then(
-        (value) => settle({ ok: true, value }),
-        (error) => settle({ ok: false, error }),
-      );
-    });
-  }
-
-  /** A view of the shared artifacts that remembers which top-level keys this task assigned. */
-  #artifactView(name: string): Record<string, unknown> {
-    let view = this.#artifactViews.get(name);
-    if (view !== undefined) return view;
-    const keys = this.#artifactKeysOf(name);
-    view = new Proxy(this.#artifacts, {
-      set(target, key, value) {
-        if (typeof key === "string") keys.add(key);
-        return Reflect.set(target, key, value);
-      },
-      defineProperty(target, key, descriptor) {
-        if (typeof key === "string") keys.add(key);
-        return Reflect.defineProperty(target, key, descriptor);
-      },
-    });
-    this.#artifactViews.set(name, view);
-    return view;
-  }
-
-  #artifactKeysOf(name: string): Set<string> {
-    let keys = this.#artifactKeys.get(name);
-    if (keys === undefined) this.#artifactKeys.set(name, keys = new Set());
-    return keys;
-  }
-
-  #saveOutputs(name: string, value: unknown): void {
-    for (const { target, path } of this.#outputPaths.get(name)!) {
-      if (target === "scratch") {
-        setPath(this.#scratch, path, value);
-      } else {
-        setPath(this.#artifacts, path, value);
-        this.#artifactKeysOf(name).add(path[0]!);
-      }
-    }
+  #attempt(t: Task, attempt: number, input: unknown): Promise<AttemptOutcome> {
+    const context = (signal: AbortSignal): TaskContext =>
+      Object.freeze({
+        run_id: this.#runId,
+        flow_name: this.#flow.name,
+        task_name: t.name,
+        attempt,
+        params: this.#data.params,
+        results: this.#data.results,
+        scratch: this.#data.scratch,
+        artifacts: this.#data.artifactView(t.name),
+        env: this.#data.env,
+        signal,
+        log: (message: string) => {
+          this.#emit({
+            type: "task.log",
+            run_id: this.#runId,
+            task: t.name,
+            attempt,
+            message: String(message),
+            ts: _now(),
+          });
+        },
+      });
+    return runAttempt(t, input, { context, running: this.#attempts });
   }
 
   /** Waits `ms`; resolves `false` at once if the run is (or gets) aborted. */
   #sleep(ms: number): Promise<boolean> {
     if (this.#abortKind !== null) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#sleepers.delete(wake);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        this.#sleepers.delete(wake);
-        resolve(true);
-      }, ms);
-      this.#sleepers.add(wake);
-    });
+    return this.#retryWaits.wait(ms);
   }
 
   /** Common bookkeeping of a task that stops running. */
@@ -599,31 +326,18 @@ class _Run {
     const started = this.#startedMs.get(name);
     record.duration_ms = started === undefined ? null : now - started;
     if (error !== null) {
-      record.error = _errorMessage(error);
-      record.traceback = _traceback(error);
+      record.error = errorMessage(error);
+      record.traceback = traceback(error);
     }
-    const keys = this.#artifactKeys.get(name);
-    if (keys !== undefined) {
-      const artifacts: Record<string, JsonValue> = {};
-      for (const key of keys) {
-        if (Object.hasOwn(this.#artifacts, key)) {
-          Object.defineProperty(artifacts, key, {
-            value: toJsonSafe(this.#artifacts[key]),
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        }
-      }
-      record.artifacts = artifacts;
-    }
+    const artifacts = this.#data.artifactsOf(name);
+    if (artifacts !== null) record.artifacts = artifacts;
     this.#running--;
     this.#terminal++;
     return record;
   }
 
   #succeed(name: string, attempt: number, value: unknown): void {
-    this.#results[name] = value;
+    this.#data.results[name] = value;
     const record = this.#close(name, "SUCCEEDED", null);
     record.output = toJsonSafe(value);
     record.error = null;
@@ -680,7 +394,7 @@ class _Run {
     this.#abortKind = kind;
     this.#error = message;
     for (const attempt of [...this.#attempts]) attempt.abort(reason);
-    for (const wake of [...this.#sleepers]) wake();
+    this.#retryWaits.wakeAll();
     if (this.#running > 0) {
       this.#graceTimer = setTimeout(() => this.#finalize(), this.#abortGraceMs);
     }
@@ -694,7 +408,7 @@ class _Run {
     this.#signal?.removeEventListener("abort", this.#onAbort);
     for (const attempt of this.#attempts) attempt.dispose();
     this.#attempts.clear();
-    for (const wake of [...this.#sleepers]) wake();
+    this.#retryWaits.wakeAll();
 
     const now = Date.now();
     for (const [name, record] of this.#records) {
@@ -791,7 +505,7 @@ function _now(): number {
  */
 export function runFlow(flow: Flow, options: RunFlowOptions = {}): Promise<RunResult> {
   try {
-    _validateOptions(flow, options);
+    validateRunFlowArgs(flow, options);
     return new _Run(flow, options).run();
   } catch (error) {
     return Promise.reject(error);

@@ -22,7 +22,7 @@ export { flow, task } from "./task.ts";
 export { runFlow } from "./engine.ts";
 export { toJsonSafe } from "./json.ts";
 export type { ToJsonSafeOptions } from "./json.ts";
-export { parseGraph } from "./dsl.ts";
+export { MAX_GRAPH_DEPTH, parseGraph } from "./dsl.ts";
 export type { GraphNode, ParsedGraph } from "./dsl.ts";
 export { SelectorResolutionError, SelectorSyntaxError } from "./selectors.ts";
 export {
