@@ -111,19 +111,6 @@ export function postJson(body: unknown, headers: Record<string, string> = {}): R
   };
 }
 
-/** Poll `cond` until it is true, or throw after `timeoutMs`. */
-export async function pollUntil(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A run snapshot for tests: a PENDING `hello` run with `fields` on top. */
 export function snapshot(runId: string, fields: Partial<RunSnapshot> = {}): RunSnapshot {
   return {

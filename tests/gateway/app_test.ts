@@ -4,7 +4,8 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { createApp } from "../../src/gateway/app.ts";
 import { apiKeyAuthenticator } from "../../src/gateway/auth.ts";
 import { Logger } from "../../src/log.ts";
-import { gatewayFixture, pollUntil, postJson, snapshot } from "./_fixture.ts";
+import { gatewayFixture, postJson, snapshot } from "./_fixture.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const YAML = `version: 1
 flow:
@@ -362,7 +363,7 @@ Deno.test("GET /runs lists summaries newest first with filters, limit and includ
     ["r4", { updated_at: 40, status: "PENDING", flow_name: "a", tag: "gpu", tags: ["gpu"] }],
   ];
   for (const [id, f] of rows) await gw.reader.runs.put(id, JSON.stringify(snapshot(id, f)));
-  await pollUntil(() => gw.backend.index.size === 4, "the index to see 4 runs");
+  await poll(() => gw.backend.index.size === 4, { message: "the index to see 4 runs" });
 
   const all = await (await gw.request("/runs")).json();
   assert.deepEqual(all.map((r: { run_id: string }) => r.run_id), ["r4", "r2", "r3", "r1"]);
@@ -395,8 +396,8 @@ Deno.test("GET /runs lists summaries newest first with filters, limit and includ
     JSON.stringify(snapshot("r1", { updated_at: 50, status: "RUNNING" })),
   );
   await gw.reader.runs.delete("r2");
-  await pollUntil(async () => (await ids("limit=1"))[0] === "r1", "r1 to move up");
-  await pollUntil(async () => !(await ids("")).includes("r2"), "r2 to disappear");
+  await poll(async () => (await ids("limit=1"))[0] === "r1", { message: "r1 to move up" });
+  await poll(async () => !(await ids("")).includes("r2"), { message: "r2 to disappear" });
 
   for (
     const q of ["status=DONE", "limit=0", "limit=201", "limit=x", "include=records", "tag=a.b"]
@@ -444,9 +445,9 @@ Deno.test("GET /metrics answers Prometheus text with every family", async () => 
   );
   await gw.reader.nc.publish("pyoco.dlq.q1", "{}");
   await gw.reader.nc.flush();
-  await pollUntil(
+  await poll(
     async () => (await gw.reader.jsm.streams.info(gw.config.dlqStream)).state.messages === 1,
-    "the DLQ message",
+    { message: "the DLQ message" },
   );
   const res = await gw.request("/metrics");
   assert.equal(res.status, 200);
@@ -599,10 +600,9 @@ Deno.test("api_key auth: 401 without key, 403 for a bad or revoked key, tenant-s
     assert.equal((await gw.request("/workers", as(other.apiKey))).status, 200);
 
     await store.revoke(acme.keyId);
-    await pollUntil(
-      async () => (await gw.request("/runs", as(acme.apiKey))).status === 403,
-      "the revoked key to be refused",
-    );
+    await poll(async () => (await gw.request("/runs", as(acme.apiKey))).status === 403, {
+      message: "the revoked key to be refused",
+    });
     assert.ok(!gw.logs.some((l) => l.includes(acme.apiKey)), "an API key was logged");
   } finally {
     for (const v of verifiers) await v.close();

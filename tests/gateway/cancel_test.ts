@@ -4,7 +4,8 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { isTerminal } from "../../src/contract/wire.ts";
 import { casUpdate } from "../../src/nats/kv.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
-import { gatewayFixture, pollUntil, postJson, snapshot } from "./_fixture.ts";
+import { gatewayFixture, postJson, snapshot } from "./_fixture.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const cancel = (_id: string, headers: Record<string, string> = {}): RequestInit => ({
   method: "POST",
@@ -29,10 +30,9 @@ Deno.test("POST /runs/{id}/cancel: PENDING → CANCELLED at once, idempotent", a
   const again = await (await gw.request(`/runs/${run_id}/cancel`, cancel(run_id))).json();
   assert.equal(again.status, "CANCELLED");
   assert.equal((await gw.reader.runs.get(run_id))!.revision, revision, "no second write");
-  await pollUntil(
-    async () => (await (await gw.request(`/runs?status=CANCELLED`)).json()).length === 1,
-    "the list to show the cancelled run",
-  );
+  await poll(async () => (await (await gw.request(`/runs?status=CANCELLED`)).json()).length === 1, {
+    message: "the list to show the cancelled run",
+  });
 });
 
 Deno.test("POST /runs/{id}/cancel: RUNNING → CANCELLING; CANCELLING and terminal runs unchanged", async () => {

@@ -6,7 +6,8 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { decodeCursor, encodeCursor } from "../../src/gateway/delta.ts";
 import { RunIndex } from "../../src/runs/run_index.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
-import { gatewayFixture, pollUntil } from "./_fixture.ts";
+import { gatewayFixture } from "./_fixture.ts";
+import { poll } from "../_helpers/poll.ts";
 
 function snapshot(runId: string, fields: Partial<RunSnapshot> = {}): string {
   return JSON.stringify({
@@ -33,7 +34,7 @@ Deno.test("GET /runs with a cursor pages every updated run exactly once while ru
   await using gw = await gatewayFixture();
   for (let i = 0; i < 30; i++) await gw.reader.runs.put(`r${i}`, snapshot(`r${i}`));
   const last = await gw.reader.runs.put("r30", snapshot("r30"));
-  await pollUntil(() => gw.backend.index.watermark >= last, "the index to catch up");
+  await poll(() => gw.backend.index.watermark >= last, { message: "the index to catch up" });
   // The plain list is unchanged.
   assert.ok(Array.isArray(await (await gw.request("/runs?limit=5")).json()));
 
@@ -50,7 +51,7 @@ Deno.test("GET /runs with a cursor pages every updated run exactly once while ru
       changed = true;
       const a = await gw.reader.runs.put("r0", snapshot("r0", { status: "RUNNING" }));
       const b = await gw.reader.runs.put("r20", snapshot("r20", { status: "RUNNING" }));
-      await pollUntil(() => gw.backend.index.watermark >= Math.max(a, b), "the updates");
+      await poll(() => gw.backend.index.watermark >= Math.max(a, b), { message: "the updates" });
     }
     if (!body.has_more) break;
   }
@@ -66,7 +67,7 @@ Deno.test("GET /runs with a cursor pages every updated run exactly once while ru
   assert.deepEqual(idle.items, []);
   assert.equal(idle.next_cursor, cursor);
   const rev = await gw.reader.runs.put("r5", snapshot("r5", { status: "COMPLETED" }));
-  await pollUntil(() => gw.backend.index.watermark >= rev, "the update");
+  await poll(() => gw.backend.index.watermark >= rev, { message: "the update" });
   const delta: Page = await (await gw.request(`/runs?cursor=${cursor}`)).json();
   assert.deepEqual(delta.items.map((r) => [r.run_id, r.status]), [["r5", "COMPLETED"]]);
   assert.equal(decodeCursor(delta.next_cursor)?.rev, rev);
@@ -82,7 +83,7 @@ Deno.test("GET /runs?updated_after= starts after a time; a bad cursor or time is
     await gw.reader.runs.put(`t${i}`, snapshot(`t${i}`, { updated_at: 5000 + i }));
   }
   const last = await gw.reader.runs.put("t10", snapshot("t10", { updated_at: 5010 }));
-  await pollUntil(() => gw.backend.index.watermark >= last, "the index to catch up");
+  await poll(() => gw.backend.index.watermark >= last, { message: "the index to catch up" });
   const page: Page = await (await gw.request("/runs?updated_after=5006&limit=2")).json();
   assert.deepEqual(page.items.map((r) => r.run_id), ["t7", "t8"]);
   assert.equal(page.has_more, true);
@@ -90,7 +91,7 @@ Deno.test("GET /runs?updated_after= starts after a time; a bad cursor or time is
   assert.deepEqual(next.items.map((r) => r.run_id), ["t9", "t10"]);
   // The cursor carries updated_after: an older update after the cursor is still filtered out.
   const old = await gw.reader.runs.put("t1", snapshot("t1", { updated_at: 10 }));
-  await pollUntil(() => gw.backend.index.watermark >= old, "the update");
+  await poll(() => gw.backend.index.watermark >= old, { message: "the update" });
   const after: Page = await (await gw.request(`/runs?cursor=${next.next_cursor}`)).json();
   assert.deepEqual(after.items, []);
   // cursor wins over updated_after.
@@ -143,7 +144,7 @@ Deno.test("RunIndex.listDelta() page cost does not grow with the number of runs 
       fill(filled, n);
       filled = n;
       const bump = await kv.put("bump", snapshot("bump", { updated_at: n }));
-      await pollUntil(() => index.watermark >= bump, "the bump");
+      await poll(() => index.watermark >= bump, { message: "the bump" });
       // A page from the middle, several times (warm), timed per page.
       const after = Math.floor(n / 2);
       const t0 = performance.now();

@@ -6,7 +6,7 @@ import { nanos } from "@nats-io/nats-core";
 import { ApiKeyStore } from "../../src/auth/mod.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
-import { pollUntil } from "./_fixture.ts";
+import { poll } from "../_helpers/poll.ts";
 
 /** A fetch that fails the test instead of hanging. */
 async function call(
@@ -30,18 +30,16 @@ Deno.test("gateway process serves, answers 503 while NATS is down and recovers b
   await using srv = await startNatsServer();
   await using gw = await startGatewayProcess({ natsUrl: srv.url });
   assert.match(gw.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  await pollUntil(
-    async () => (await call(`${gw.url}/health`)).body.nats === "connected",
-    "the gateway to connect",
-  );
+  await poll(async () => (await call(`${gw.url}/health`)).body.nats === "connected", {
+    message: "the gateway to connect",
+  });
   const first = await submit(gw.url);
   assert.equal(first.status, 200);
 
   await srv.kill();
-  await pollUntil(
-    async () => (await call(`${gw.url}/health`)).body.nats === "disconnected",
-    "the gateway to notice NATS is down",
-  );
+  await poll(async () => (await call(`${gw.url}/health`)).body.nats === "disconnected", {
+    message: "the gateway to notice NATS is down",
+  });
   const health = await call(`${gw.url}/health`);
   assert.equal(health.status, 200);
   assert.equal(health.body.status, "ok");
@@ -54,11 +52,10 @@ Deno.test("gateway process serves, answers 503 while NATS is down and recovers b
   assert.equal(down.status, 503);
 
   await srv.restart();
-  await pollUntil(
-    async () => (await submit(gw.url)).status === 200,
-    "submits to work again",
-    20_000,
-  );
+  await poll(async () => (await submit(gw.url)).status === 200, {
+    timeoutMs: 20_000,
+    message: "submits to work again",
+  });
   const got = await call(`${gw.url}/runs/${first.body.run_id}`);
   assert.equal(got.status, 200);
   assert.equal(got.body.status, "PENDING");
@@ -76,11 +73,10 @@ Deno.test("gateway process started before NATS waits for it", async () => {
   assert.deepEqual((await call(`${gw.url}/health`)).body, { status: "ok", nats: "disconnected" });
   assert.equal((await submit(gw.url)).status, 503);
   await srv.restart();
-  await pollUntil(
-    async () => (await submit(gw.url)).status === 200,
-    "the gateway to connect",
-    20_000,
-  );
+  await poll(async () => (await submit(gw.url)).status === 200, {
+    timeoutMs: 20_000,
+    message: "the gateway to connect",
+  });
   assert.equal(await gw.stop(), 0);
 });
 
@@ -97,7 +93,7 @@ Deno.test("gateway process leaves existing resources' settings as they were", as
     });
     await new Kvm(nc).create("pyoco_runs", { history: 5 });
     await using gw = await startGatewayProcess({ natsUrl: srv.url });
-    await pollUntil(async () => (await submit(gw.url)).status === 200, "a submit to work");
+    await poll(async () => (await submit(gw.url)).status === 200, { message: "a submit to work" });
     const work = await jsm.streams.info("PYOCO_WORK");
     assert.equal(work.config.duplicate_window, nanos(300_000));
     assert.equal(work.state.messages, 1);
@@ -140,10 +136,9 @@ Deno.test("gateway process with api_key auth checks keys against the auth bucket
     natsUrl: srv.url,
     env: { PYOCO_HTTP_AUTH_MODE: "api_key", PYOCO_AUTH_PEPPER: pepper },
   });
-  await pollUntil(
-    async () => (await call(`${gw.url}/health`)).body.nats === "connected",
-    "the gateway to connect",
-  );
+  await poll(async () => (await call(`${gw.url}/health`)).body.nats === "connected", {
+    message: "the gateway to connect",
+  });
   const nc = await connect({ servers: srv.url });
   try {
     const store = new ApiKeyStore(await new Kvm(nc).open("pyoco_auth"), {

@@ -4,7 +4,7 @@ import { Kvm } from "@nats-io/kv";
 import { RunIndex, toSummary } from "../../src/runs/run_index.ts";
 import { RUN_STATUSES } from "../../src/contract/wire.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
-import { pollUntil } from "./_fixture.ts";
+import { poll } from "../_helpers/poll.ts";
 
 Deno.test("RunIndex loads existing runs, follows updates and deletes, and ignores stale revisions", async () => {
   await using srv = await startNatsServer();
@@ -29,8 +29,8 @@ Deno.test("RunIndex loads existing runs, follows updates and deletes, and ignore
       JSON.stringify({ run_id: "r0", flow_name: "f", status: "COMPLETED", updated_at: 999 }),
     );
     await kv.delete("r1");
-    await pollUntil(() => index.get("r0")?.status === "COMPLETED", "the update");
-    await pollUntil(() => index.get("r1") === undefined, "the delete");
+    await poll(() => index.get("r0")?.status === "COMPLETED", { message: "the update" });
+    await poll(() => index.get("r1") === undefined, { message: "the delete" });
     assert.equal(index.counts().COMPLETED, 1);
     assert.equal(index.counts().PENDING, 298);
     // An older revision never replaces a newer one.

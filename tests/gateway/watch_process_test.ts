@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
-import { pollUntil } from "./_fixture.ts";
 import { SseReader } from "./_sse.ts";
+import { poll } from "../_helpers/poll.ts";
 
 Deno.test("gateway process: a watch ends with an error event when NATS dies, and works again after", async () => {
   await using srv = await startNatsServer();
@@ -14,7 +14,7 @@ Deno.test("gateway process: a watch ends with an error event when NATS dies, and
     const res = await fetch(`${gw.url}/health`, { signal: AbortSignal.timeout(5000) });
     return (await res.json()).nats === "connected";
   };
-  await pollUntil(ready, "the gateway to connect", 20_000);
+  await poll(ready, { timeoutMs: 20_000, message: "the gateway to connect" });
   const submitted = await fetch(`${gw.url}/runs`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -45,22 +45,18 @@ Deno.test("gateway process: a watch ends with an error event when NATS dies, and
   await srv.restart();
   // A new watch works again; resuming with Last-Event-ID sends nothing old (only heartbeats).
   let again: Response | null = null;
-  await pollUntil(
-    async () => {
-      const r = await fetch(`${gw.url}/runs/${run_id}/watch`, {
-        headers: { "Last-Event-ID": String(revision) },
-        signal: AbortSignal.timeout(5000),
-      }).catch(() => null);
-      if (r?.status === 200) {
-        again = r;
-        return true;
-      }
-      await r?.body?.cancel();
-      return false;
-    },
-    "the watch to work again",
-    30_000,
-  );
+  await poll(async () => {
+    const r = await fetch(`${gw.url}/runs/${run_id}/watch`, {
+      headers: { "Last-Event-ID": String(revision) },
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => null);
+    if (r?.status === 200) {
+      again = r;
+      return true;
+    }
+    await r?.body?.cancel();
+    return false;
+  }, { timeoutMs: 30_000, message: "the watch to work again" });
   const resumed = new SseReader(again!);
   assert.equal((await resumed.next(5000))?.event, "heartbeat");
   const cancel = await fetch(`${gw.url}/runs/${run_id}/cancel`, {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
-import { gatewayFixture, pollUntil, snapshot } from "./_fixture.ts";
+import { gatewayFixture, snapshot } from "./_fixture.ts";
 import { SseReader } from "./_sse.ts";
+import { poll } from "../_helpers/poll.ts";
 
 /** Tenant from an `x-tenant` header (the API-key path is tested in app_test.ts). */
 function headerTenant(): (req: Request) => Promise<Principal | null> {
@@ -138,7 +139,9 @@ Deno.test("GET /runs/{id}/watch sends heartbeats when idle and stops its KV watc
   for (let i = 0; i < 3; i++) assert.equal((await sse.next())?.event, "heartbeat");
   assert.equal(await kvConsumers(gw), before + 1, "one KV watch per stream");
   await sse.cancel();
-  await pollUntil(async () => (await kvConsumers(gw)) === before, "the KV watch to be removed");
+  await poll(async () => (await kvConsumers(gw)) === before, {
+    message: "the KV watch to be removed",
+  });
 });
 
 Deno.test("GET /runs/{id}/watch?events=1 interleaves stored and new events and resumes after them", async () => {
