@@ -169,6 +169,12 @@ export interface DlqMessage {
   subject: string;
   /** The original job payload (parsed when it was JSON, else the raw text). */
   job: Job | string | null;
+  /** The job's tenant (SPEC §16: on every entry, null when unknown; older entries lack it). */
+  tenant_id?: string | null;
+  /** The job's API key id (SPEC §16: on every entry, null when unknown). */
+  api_key_id?: string | null;
+  /** `invalid_job` entries: the raw message text, first 4096 characters (SPEC §16). */
+  payload?: string;
 }
 
 /** One row of `GET /runs`. */
