@@ -30,5 +30,7 @@ export type {
 } from "./wire.ts";
 export { ErrId, msgIdFor } from "./errors.ts";
 export { jsonDepthError, MAX_JSON_DEPTH } from "./limits.ts";
+export type { RunEvent } from "./events.ts";
+export type { DeadLetter } from "./views.ts";
 export type { JsonDepthOptions } from "./limits.ts";
 export type { ErrIdValue } from "./errors.ts";

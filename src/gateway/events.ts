@@ -17,21 +17,15 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { type Config, eventsSubject } from "../config.ts";
 import { natsCall } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
+import type { RunEvent } from "../contract/events.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 import { readRun } from "./runs.ts";
 
 /** Default and maximum of `GET /runs/{id}/events?limit=`. */
 export const EVENTS_LIMIT = { default: 100, max: 1000 } as const;
 
-/** One stored event: its stream sequence plus the published JSON object. */
-export interface StoredRunEvent {
-  /** Stream sequence (use it as `after_seq` to continue). */
-  seq: number;
-  /** Event type (`run.started`, `task.log`, …). */
-  type: string;
-  /** Other fields of the event. */
-  [field: string]: unknown;
-}
+/** One stored event: its stream sequence plus the published JSON object (the shared wire shape). */
+export type StoredRunEvent = RunEvent;
 
 /**
  * Turn a stored message into an event (a payload that is not a JSON object is kept as text).

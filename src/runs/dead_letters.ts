@@ -22,6 +22,7 @@
 
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { type Config, dlqSubject } from "../config.ts";
+import type { DeadLetter } from "../contract/views.ts";
 import type { DlqMessage, Job, SubmitResponse } from "../contract/wire.ts";
 import type { Principal } from "./principal.ts";
 import {
@@ -32,11 +33,7 @@ import {
   type YamlSubmission,
 } from "./submit.ts";
 
-/** A dead letter with its stream sequence. */
-export interface DeadLetter extends DlqMessage {
-  /** Stream sequence (the id used by replay). */
-  seq: number;
-}
+export type { DeadLetter };
 
 /** The DLQ reasons of SPEC §4. */
 export const DLQ_REASONS = ["invalid_job", "flow_not_found", "execution_error"] as const;

@@ -16,8 +16,21 @@ import type {
   SubmitResponse,
   WorkerRecord,
 } from "../../contract/wire.ts";
+import type { RunEvent } from "../../contract/events.ts";
+import type { DeadLetter } from "../../contract/views.ts";
+import type { WorkerView } from "../../contract/workers.ts";
 
-export type { DlqMessage, RunSnapshot, RunSummary, RunView, SubmitResponse, WorkerRecord };
+export type {
+  DeadLetter,
+  DlqMessage,
+  RunEvent,
+  RunSnapshot,
+  RunSummary,
+  RunView,
+  SubmitResponse,
+  WorkerRecord,
+  WorkerView,
+};
 
 /**
  * Header that carries the API key: the gateway's `PYOCO_HTTP_API_KEY_HEADER`, which it writes
@@ -31,33 +44,8 @@ export const API_KEY_HEADER: string =
 
 const _KEY_STORAGE = "pyoco.apiKey";
 
-/** A worker as `GET /workers` shows it (`DISCONNECTED` is derived by the gateway). */
-export type WorkerView = Omit<WorkerRecord, "state"> & {
-  state?: WorkerRecord["state"] | "DISCONNECTED";
-};
-
-/** One entry of `GET /dlq`. */
-export type DlqEntry = DlqMessage & { seq: number };
-
-/** One item of `GET /runs/{id}/events` and of `event: event` frames. */
-export interface RunEvent {
-  /** Stream sequence. */
-  seq: number;
-  /** `run.started`, `task.log`, … */
-  type: string;
-  /** Unix seconds. */
-  ts?: number;
-  /** Task name, for task events. */
-  task?: string;
-  /** Attempt number, for task events. */
-  attempt?: number;
-  /** Log text of `task.log`. */
-  message?: string;
-  /** Error text of failures. */
-  error?: string | null;
-  /** Other fields. */
-  [field: string]: unknown;
-}
+/** One entry of `GET /dlq` (the shared {@linkcode DeadLetter} shape). */
+export type DlqEntry = DeadLetter;
 
 /** A run as the run page reads it (`graph`: the flow's DSL, from the worker). */
 export type RunDetail = RunView;

@@ -1,0 +1,14 @@
+/**
+ * Stored records as the HTTP API shows them, shared by the gateway, the admin CLI and the
+ * dashboard. (A worker as shown, `WorkerView`, lives with its liveness rule in `workers.ts`.)
+ *
+ * @module
+ */
+
+import type { DlqMessage } from "./wire.ts";
+
+/** A dead letter with its stream sequence: one entry of `GET /dlq` and `GET /dlq/{seq}`. */
+export interface DeadLetter extends DlqMessage {
+  /** Stream sequence (the id used by replay). */
+  seq: number;
+}
