@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { PyocoClient } from "../../src/client/mod.ts";
 import { freePort } from "../_helpers/nats_server.ts";
-import { pollUntil, startStack } from "../client/_stack.ts";
+import { startStack } from "../client/_stack.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 /** The permissions of the `pyoco` task in deno.json. */
@@ -111,10 +112,10 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
     });
 
     await t.step("workers lists the worker", async () => {
-      const r = await pollUntil(async () => {
+      const r = await poll(async () => {
         const res = await pyoco(["workers", "--json"], env);
         return res.code === 0 && JSON.parse(res.stdout).length > 0 ? res : null;
-      }, "a worker");
+      }, { message: "a worker" });
       assert.ok(Array.isArray(JSON.parse(r.stdout)));
     });
 
@@ -238,7 +239,9 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
     await t.step("cancel ID --wait stops a RUNNING sleepy run through its worker", async () => {
       const client = new PyocoClient({ baseUrl: stack.url });
       const { run_id } = await client.submitRun({ flowName: "sleepy" });
-      await pollUntil(async () => (await client.getRun(run_id)).status === "RUNNING", "RUNNING");
+      await poll(async () => (await client.getRun(run_id)).status === "RUNNING", {
+        message: "RUNNING",
+      });
       const r = await pyoco(["cancel", run_id, "--wait"], env);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${stack.logs()}`);
       assert.match(r.stderr, new RegExp(`^Run ${run_id} CANCELLING: waiting for its worker`, "m"));
@@ -299,7 +302,9 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
         for await (const chunk of child.stderr) stderr += dec.decode(chunk, { stream: true });
       })();
       const stdout = child.stdout.text();
-      await pollUntil(() => stderr.includes(`run ${run_id} PENDING`), "the first progress line");
+      await poll(() => stderr.includes(`run ${run_id} PENDING`), {
+        message: "the first progress line",
+      });
       child.kill("SIGINT");
       const status = await child.status;
       await reading;

@@ -50,18 +50,3 @@ export async function startStack(options: { worker?: boolean } = {}): Promise<St
     throw err;
   }
 }
-
-/** Poll `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function pollUntil<T>(
-  fn: () => Promise<T> | T,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

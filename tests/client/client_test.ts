@@ -7,7 +7,8 @@ import {
 } from "../../src/client/mod.ts";
 import type { RunSnapshot } from "../../src/client/mod.ts";
 import { freePort } from "../_helpers/nats_server.ts";
-import { pollUntil, startStack } from "./_stack.ts";
+import { startStack } from "./_stack.ts";
+import { poll } from "../_helpers/poll.ts";
 
 /** A fetch that records every request and passes it on to the real fetch (optionally elsewhere). */
 function recordingFetch(rewrite?: (url: URL) => URL) {
@@ -260,10 +261,10 @@ Deno.test("PyocoClient against a real gateway and worker", async (t) => {
     });
 
     await t.step("listWorkers() lists the running worker", async () => {
-      const workers = await pollUntil(async () => {
+      const workers = await poll(async () => {
         const list = await client.listWorkers();
         return list.length > 0 ? list : null;
-      }, "a worker record");
+      }, { message: "a worker record" });
       assert.equal(typeof workers[0]?.worker_id, "string");
       assert.ok(workers[0]?.tags.includes("default"));
     });
@@ -283,7 +284,7 @@ Deno.test("PyocoClient retries on 503 only where it is safe", async (t) => {
   const rec = recordingFetch();
   const client = new PyocoClient({ baseUrl: stack.url, fetch: rec.fetch, retry: FAST_RETRY });
   await stack.nats.kill();
-  await pollUntil(async () => (await client.health()).nats === "disconnected", "NATS down");
+  await poll(async () => (await client.health()).nats === "disconnected", { message: "NATS down" });
 
   await t.step("a GET is retried on 503, then fails with the 503", async () => {
     rec.calls.length = 0;
@@ -366,7 +367,7 @@ Deno.test("PyocoClient reports unreachable and hanging gateways", async (t) => {
       const controller = new AbortController();
       const reason = new Error("stop");
       const pending = client.health({ signal: controller.signal }).catch((e) => e);
-      await pollUntil(() => conns.length > 0, "the request to arrive");
+      await poll(() => conns.length > 0, { message: "the request to arrive" });
       controller.abort(reason);
       assert.equal(await pending, reason);
     });

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { PyocoClient, PyocoHttpError } from "../../src/client/mod.ts";
 import type { RunEvent, RunSnapshot, RunSummary, RunWatchItem } from "../../src/client/mod.ts";
-import { pollUntil, startStack } from "./_stack.ts";
+import { startStack } from "./_stack.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const FAST_RETRY = { attempts: 3, baseDelayMs: 20, maxDelayMs: 100 };
 
@@ -201,13 +202,13 @@ Deno.test("PyocoClient live operations against a real gateway and worker", async
         submitted.add((await client.submitRun({ flowName, tag: "nobody_paged" })).run_id);
       }
       // The gateway's index follows the runs bucket asynchronously: wait until it has all 25.
-      const pages = await pollUntil(async () => {
+      const pages = await poll(async () => {
         const out = [];
         for await (const page of client.iterateRuns({ flow: flowName, pageSize: 10 })) {
           out.push(page);
         }
         return out.flatMap((p) => p.items).length === 25 ? out : null;
-      }, "25 runs in the delta listing");
+      }, { message: "25 runs in the delta listing" });
       assert.deepEqual(pages.map((p) => p.items.length), [10, 10, 5]);
       assert.deepEqual(pages.map((p) => p.has_more), [true, true, false]);
       const ids = pages.flatMap((p) => p.items.map((r: RunSummary) => r.run_id));
@@ -218,10 +219,10 @@ Deno.test("PyocoClient live operations against a real gateway and worker", async
       // Following the last cursor later gives only what changed since.
       const cursor = pages.at(-1)!.next_cursor;
       const { run_id: late } = await client.submitRun({ flowName, tag: "nobody_paged" });
-      const after = await pollUntil(async () => {
+      const after = await poll(async () => {
         const page = await client.listRunsPage({ flow: flowName, cursor });
         return page.items.length > 0 ? page : null;
-      }, "the late run after the cursor");
+      }, { message: "the late run after the cursor" });
       assert.deepEqual(after.items.map((r) => r.run_id), [late]);
       assert.equal(after.has_more, false);
 
@@ -267,14 +268,18 @@ Deno.test("PyocoClient live operations against a real gateway and worker", async
             if (item.type === "summary") seen.push(`${item.summary.run_id} ${item.summary.status}`);
           }
         })().catch((e) => e);
-        await pollUntil(() => seen.includes(`${run_id} PENDING`), "the replayed PENDING summary");
+        await poll(() => seen.includes(`${run_id} PENDING`), {
+          message: "the replayed PENDING summary",
+        });
         await client.cancelRun(run_id);
-        await pollUntil(() => seen.includes(`${run_id} CANCELLED`), "the CANCELLED summary");
+        await poll(() => seen.includes(`${run_id} CANCELLED`), {
+          message: "the CANCELLED summary",
+        });
         // Another flow's run is not reported.
         const other = await client.submitRun({ flowName: "hello", tag: "nobody_w" });
         await client.cancelRun(other.run_id);
         const marker = await client.submitRun({ flowName, tag: "nobody_w" });
-        await pollUntil(() => seen.includes(`${marker.run_id} PENDING`), "a later summary");
+        await poll(() => seen.includes(`${marker.run_id} PENDING`), { message: "a later summary" });
         controller.abort(new Error("done"));
         const ended = await watching;
         assert.equal((ended as Error).message, "done");
