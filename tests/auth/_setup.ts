@@ -50,19 +50,3 @@ export async function authFixture(bucket = "pyoco_auth_test_x"): Promise<AuthFix
     throw err;
   }
 }
-
-/** Poll `cond` every 10 ms until it is true or `timeoutMs` passes; returns the elapsed ms. */
-export async function pollUntil(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const start = performance.now();
-  while (true) {
-    if (await cond()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
