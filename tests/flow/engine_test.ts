@@ -8,15 +8,7 @@ import {
   type TaskContext,
   TaskTimeoutError,
 } from "../../src/flow/mod.ts";
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("Condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
+import { poll } from "../_helpers/poll.ts";
 
 /** Resolves when the signal aborts (a well-behaved long task). */
 function aborted(signal: AbortSignal): Promise<void> {
@@ -76,7 +68,7 @@ Deno.test("runFlow() runs independent tasks concurrently", async () => {
   const branch = (name: string, other: string) =>
     task(name, async () => {
       started.add(name);
-      await waitFor(() => started.has(other));
+      await poll(() => started.has(other), { message: `${other} to start` });
       return name;
     }, { timeoutSec: 5 });
   const f = flow("f", {
@@ -426,7 +418,7 @@ Deno.test("runFlow() cancels the run when its signal aborts", async () => {
     signal: controller.signal,
     onEvent: rec.onEvent,
   });
-  await waitFor(() => rec.names().includes("task.started:a"));
+  await poll(() => rec.names().includes("task.started:a"), { message: "a to start" });
   controller.abort("user request");
   const result = await running;
   assert.equal(result.status, "CANCELLED");
@@ -464,7 +456,7 @@ Deno.test("runFlow() interrupts a delay between retries when cancelled", async (
     signal: controller.signal,
     onEvent: rec.onEvent,
   });
-  await waitFor(() => rec.names().includes("task.retrying:a"));
+  await poll(() => rec.names().includes("task.retrying:a"), { message: "a to retry" });
   controller.abort();
   const result = await running;
   assert.equal(result.status, "CANCELLED");
@@ -491,7 +483,9 @@ Deno.test("runFlow() does not hang on a task that ignores its signal", async () 
       abortGraceMs: 20,
     },
   );
-  await waitFor(() => rec.names().includes("task.started:stubborn"));
+  await poll(() => rec.names().includes("task.started:stubborn"), {
+    message: "stubborn to start",
+  });
   controller.abort();
   const result = await running;
   assert.equal(result.status, "CANCELLED");
