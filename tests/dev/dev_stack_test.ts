@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { freePort } from "../_helpers/nats_server.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -28,24 +29,15 @@ function startDev(args: string[], env: Record<string, string> = {}) {
   return { proc, output: () => output, pump };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 Deno.test("deno task dev runs NATS, gateway and worker, completes a run and stops on SIGINT", async () => {
   const port = freePort();
   const natsPort = freePort();
   const dev = startDev(["--port", String(port), "--nats-port", String(natsPort)]);
   try {
-    await until(
-      () => dev.output().includes("Press Ctrl-C"),
-      60_000,
-      `the ready banner:\n${dev.output()}`,
-    );
+    await poll(() => dev.output().includes("Press Ctrl-C"), {
+      timeoutMs: 60_000,
+      message: () => `the ready banner:\n${dev.output()}`,
+    });
     const url = `http://127.0.0.1:${port}`;
     assert.ok(dev.output().includes(`Gateway:   ${url}`));
     assert.ok(dev.output().includes(`Dashboard: ${url}/`), "it prints the dashboard URL");
@@ -64,15 +56,11 @@ Deno.test("deno task dev runs NATS, gateway and worker, completes a run and stop
       body: JSON.stringify({ flow_name: "hello", params: { x: 2 } }),
     }).then((r) => r.json());
     let status = "";
-    await until(
-      async () => {
-        const run = await fetch(`${url}/runs/${submitted.run_id}`).then((r) => r.json());
-        status = run.status;
-        return status === "COMPLETED" || status === "FAILED";
-      },
-      30_000,
-      "the run to finish",
-    );
+    await poll(async () => {
+      const run = await fetch(`${url}/runs/${submitted.run_id}`).then((r) => r.json());
+      status = run.status;
+      return status === "COMPLETED" || status === "FAILED";
+    }, { timeoutMs: 30_000, message: "the run to finish" });
     assert.equal(status, "COMPLETED");
 
     dev.proc.kill("SIGINT");
