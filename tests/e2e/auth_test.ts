@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startWorkerProcess } from "../_helpers/worker_process.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const root = new URL("../../", import.meta.url);
 const PEPPER = "e2e-pepper-that-must-never-be-logged";
@@ -81,12 +82,14 @@ Deno.test("api_key auth end to end: admin CLI keys, tenants, revocation within 1
   assert.equal(submitted.status, 200);
   const runId = submitted.body.run_id as string;
   let run: Record<string, unknown> = {};
-  const deadline = Date.now() + 30_000;
-  while (run.status !== "COMPLETED") {
+  await poll(async () => {
     run = (await call(`${url}/runs/${runId}`, acme.api_key)).body;
-    if (Date.now() > deadline) throw new Error(`run did not complete: ${JSON.stringify(run)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return run.status === "COMPLETED";
+  }, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    message: () => `the run to complete: ${JSON.stringify(run)}`,
+  });
   assert.equal(run.tenant_id, "acme");
   assert.equal(run.api_key_id, acme.key_id);
 
@@ -112,13 +115,10 @@ Deno.test("api_key auth end to end: admin CLI keys, tenants, revocation within 1
 
   // Revoking with the admin CLI takes effect on the running gateway within a second.
   await admin(["api-key", "revoke", "--key-id", acme.key_id], nats.url);
-  const revokedAt = Date.now();
-  let status = 0;
-  while (Date.now() - revokedAt < 1000) {
-    status = (await call(`${url}/runs`, acme.api_key)).status;
-    if (status === 403) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const status = await poll(async () => {
+    const s = (await call(`${url}/runs`, acme.api_key)).status;
+    return s === 403 ? s : null;
+  }, { timeoutMs: 1000, message: "the revoked key to be refused within 1 s" });
   assert.equal(status, 403, "the revoked key is refused within 1 s");
   assert.equal((await call(`${url}/runs`, globex.api_key)).status, 200, "other keys still work");
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startWorkerProcess } from "../_helpers/worker_process.ts";
+import { poll } from "../_helpers/poll.ts";
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
 
@@ -59,23 +60,22 @@ Deno.test("NATS stopped and restarted: 503 meanwhile, then every accepted run re
 
   await nats.restart();
   // It recovers by itself: keep submitting until a 200 comes back.
-  const deadline = Date.now() + 30_000;
-  while (true) {
+  const recovered = await poll(async () => {
     const { status, runId } = await submit(gateway.url);
-    if (runId) {
-      accepted.push(runId);
-      break;
-    }
-    assert.equal(status, 503);
-    if (Date.now() > deadline) throw new Error("the gateway did not recover after NATS restarted");
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    if (!runId) assert.equal(status, 503);
+    return runId;
+  }, {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+    message: "the gateway to recover after NATS restarted",
+    retryErrors: false,
+  });
+  accepted.push(recovered);
   await burst(10);
 
   // Every run answered with 200 reaches a terminal state (the worker reconnects too).
   const pending = new Set(accepted);
-  const finalDeadline = Date.now() + 60_000;
-  while (pending.size > 0) {
+  await poll(async () => {
     for (const id of [...pending]) {
       const res = await fetch(`${gateway.url}/runs/${id}`);
       if (res.status === 200) {
@@ -89,13 +89,12 @@ Deno.test("NATS stopped and restarted: 503 meanwhile, then every accepted run re
         assert.notEqual(res.status, 404, `an accepted run (${id}) was lost`);
       }
     }
-    if (pending.size === 0) break;
-    if (Date.now() > finalDeadline) {
-      throw new Error(
-        `${pending.size} accepted runs never finished:\n${gateway.logs().slice(-3000)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    return pending.size === 0;
+  }, {
+    timeoutMs: 60_000,
+    intervalMs: 250,
+    message: () => `${pending.size} accepted runs to finish:\n${gateway.logs().slice(-3000)}`,
+    retryErrors: false,
+  });
   assert.ok(accepted.length >= 21);
 });
