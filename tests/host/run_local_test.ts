@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEventFormatter, FlowNotFoundError, runLocal } from "../../src/host/run_local.ts";
 import type { FlowEvent, RunResult } from "../../src/flow/types.ts";
+import { poll, StopPolling } from "../_helpers/poll.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(ROOT, "cli/pyoco.ts");
@@ -168,20 +169,17 @@ Deno.test("pyoco run cancels the run on SIGINT and exits 130", {
   }).spawn();
   const stdoutText = new Response(child.stdout).text();
   let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const deadline = Date.now() + 15_000;
-  while (!/nap1: started/.test(stderr)) {
-    assert.ok(Date.now() < deadline, `nap1 never started: ${stderr}`);
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += value;
-  }
+  let ended = false;
+  const stderrDone = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+    ended = true;
+  })();
+  await poll(() => {
+    if (ended) throw new StopPolling(`nap1 never started: ${stderr}`);
+    return /nap1: started/.test(stderr);
+  }, { timeoutMs: 15_000, message: () => `nap1 to start: ${stderr}` });
   child.kill("SIGINT");
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += value;
-  }
+  await stderrDone;
   const status = await child.status;
   assert.equal(status.code, 130, stderr);
   const result: RunResult = JSON.parse(await stdoutText);

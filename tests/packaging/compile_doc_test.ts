@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
+import { poll, StopPolling } from "../_helpers/poll.ts";
 import { WORKER_PERMISSIONS } from "../../src/host/permissions.ts";
 import { REPO_ROOT } from "./_run.ts";
 
@@ -71,13 +72,12 @@ Deno.test({
         exited = s.code;
         return s.code;
       });
-      const deadline = Date.now() + 30_000;
-      while (!/Worker \S+ ready/.test(logs)) {
-        if (exited !== null || Date.now() > deadline) {
-          throw new Error(`my_worker.ts did not get ready (exit ${exited}):\n${logs}`);
+      await poll(() => {
+        if (exited !== null) {
+          throw new StopPolling(`my_worker.ts did not get ready (exit ${exited}):\n${logs}`);
         }
-        await new Promise((r) => setTimeout(r, 25));
-      }
+        return /Worker \S+ ready/.test(logs);
+      }, { timeoutMs: 30_000, message: () => `my_worker.ts to get ready:\n${logs}` });
 
       const res = await fetch(`${gateway.url}/runs`, {
         method: "POST",
@@ -87,12 +87,14 @@ Deno.test({
       assert.equal(res.status, 200, await res.clone().text());
       const { run_id } = await res.json();
       let run: Record<string, unknown> = {};
-      const runDeadline = Date.now() + 30_000;
-      while (Date.now() < runDeadline) {
+      await poll(async () => {
         run = await (await fetch(`${gateway.url}/runs/${run_id}`)).json();
-        if (run.status === "COMPLETED" || run.status === "FAILED") break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return run.status === "COMPLETED" || run.status === "FAILED";
+      }, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        message: () => `the run to end: ${JSON.stringify(run)}\n${logs}`,
+      });
       assert.equal(run.status, "COMPLETED", `${JSON.stringify(run)}\n${logs}`);
       assert.deepEqual(run.outputs, { report: { doubled: 42 } });
 

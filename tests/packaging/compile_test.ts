@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startNatsServer } from "../_helpers/nats_server.ts";
+import { poll, StopPolling } from "../_helpers/poll.ts";
 import { REPO_ROOT, runProcess } from "./_run.ts";
 
 const _DENORT_BIN = Deno.env.get("DENORT_BIN") ?? "";
@@ -36,15 +37,12 @@ function _spawn(cmd: string, args: string[], env: Record<string, string>): _Proc
   return {
     logs: () => text,
     async waitFor(pattern, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (true) {
-        const m = text.match(pattern);
-        if (m) return m;
-        if (code !== null || Date.now() > deadline) {
-          throw new Error(`${cmd} did not print ${pattern} (exit ${code}):\n${text}`);
+      return await poll(() => {
+        if (code !== null) {
+          throw new StopPolling(`${cmd} did not print ${pattern} (exit ${code}):\n${text}`);
         }
-        await new Promise((r) => setTimeout(r, 25));
-      }
+        return text.match(pattern);
+      }, { timeoutMs, message: () => `${cmd} to print ${pattern}:\n${text}` });
     },
     async stop() {
       if (code === null) {
@@ -153,13 +151,15 @@ Deno.test({
       });
       assert.equal(res.status, 200, await res.clone().text());
       const { run_id } = await res.json();
-      const deadline = Date.now() + 30_000;
       let run: Record<string, unknown> = {};
-      while (Date.now() < deadline) {
+      await poll(async () => {
         run = await (await fetch(`${url}/runs/${run_id}`)).json();
-        if (run.status === "COMPLETED" || run.status === "FAILED") break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return run.status === "COMPLETED" || run.status === "FAILED";
+      }, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        message: () => `the run to end: ${JSON.stringify(run)}\n${worker.logs()}`,
+      });
       assert.equal(run.status, "COMPLETED", `run: ${JSON.stringify(run)}\n${worker.logs()}`);
       assert.equal(run.worker_id, workerId);
       assert.deepEqual(run.outputs, { shout: "CARROT" });
