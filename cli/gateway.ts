@@ -83,11 +83,12 @@ export async function main(args: string[]): Promise<number> {
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
-  const sig = await stopped;
-  logger.info("Stopping the gateway", { signal: sig });
+  const outcome = await Promise.race([stopped, gateway.failed]);
+  if (outcome instanceof Error) logger.info("Stopping the gateway: it cannot go on");
+  else logger.info("Stopping the gateway", { signal: outcome });
   await gateway.close();
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-  return 0;
+  return outcome instanceof Error ? 1 : 0;
 }
 
 if (import.meta.main) Deno.exit(await main(cliArgs()));

@@ -220,6 +220,61 @@ export class InvalidAuthOptionError extends Error {
   }
 }
 
+/** How a pepper differs from the one the stored keys were made with. */
+export type PepperMismatch = "differs" | "empty_here" | "empty_there";
+
+/**
+ * This process's `PYOCO_AUTH_PEPPER` is not the one the API keys in the auth bucket were made
+ * with (compared through the bucket's pepper fingerprint, never the pepper itself). Keys made on
+ * one side would answer 403 on the other, so start-up refuses. The message says which side
+ * differs and how to fix it; the pepper is never part of it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PepperMismatchError } from "./errors.ts";
+ * const err = new PepperMismatchError("empty_here", { who: "gateway", bucket: "pyoco_auth" });
+ * assert.match(err.message, /this gateway's PYOCO_AUTH_PEPPER is empty while/);
+ * ```
+ */
+export class PepperMismatchError extends Error {
+  /** `differs`: both set, not equal; `empty_here`: ours is empty; `empty_there`: theirs was. */
+  readonly mismatch: PepperMismatch;
+  /** The auth bucket. */
+  readonly bucket: string;
+  /** The message without its "Refusing to start: " lead (for warnings). */
+  readonly detail: string;
+
+  /**
+   * Create the error.
+   *
+   * @param mismatch How the peppers differ.
+   * @param options `who` names this process (`"gateway"`, `"admin CLI"`), `bucket` the auth
+   * bucket; `cause` as usual.
+   */
+  constructor(
+    mismatch: PepperMismatch,
+    options: { who: string; bucket: string } & ErrorOptions,
+  ) {
+    const mine = `this ${options.who}'s PYOCO_AUTH_PEPPER`;
+    const keys = `the API keys in KV bucket ${options.bucket}`;
+    const text = {
+      differs: `${mine} differs from the one ${keys} were made with; ` +
+        "set the same PYOCO_AUTH_PEPPER everywhere (keys made with another pepper answer 403)",
+      empty_here: `${mine} is empty while ${keys} were made with a pepper; ` +
+        "set the PYOCO_AUTH_PEPPER the keys were made with",
+      empty_there: `${mine} is set while ${keys} were made without one; ` +
+        "unset it, or re-create the keys with this pepper",
+    }[mismatch] +
+      " (to change the pepper on purpose: pyoco-admin api-key pepper-reset, docs/auth.md)";
+    super(`Refusing to start: ${text}`, { cause: options.cause });
+    this.name = "PepperMismatchError";
+    this.mismatch = mismatch;
+    this.bucket = options.bucket;
+    this.detail = text;
+  }
+}
+
 function _quote(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
 }

@@ -1,6 +1,7 @@
 /**
  * API-key authentication: key generation and parsing, pyoco-server-compatible records, the
- * KV-backed {@linkcode ApiKeyStore} and the gateway's cached {@linkcode ApiKeyVerifier}.
+ * KV-backed {@linkcode ApiKeyStore}, the gateway's cached {@linkcode ApiKeyVerifier} and the
+ * pepper check ({@linkcode checkPepper}).
  *
  * @module
  */
@@ -39,6 +40,14 @@ export type {
   CreatedApiKey,
   ListApiKeysOptions,
 } from "./store.ts";
+export {
+  checkPepper,
+  PEPPER_FINGERPRINT_KV_KEY,
+  PEPPER_FINGERPRINT_LABEL,
+  pepperFingerprint,
+  recordPepper,
+} from "./pepper.ts";
+export type { CheckPepperOptions, PepperCheck, PepperFingerprintRecord } from "./pepper.ts";
 export { ApiKeyVerifier } from "./verifier.ts";
 export type {
   ApiKeyFailureReason,
@@ -56,5 +65,6 @@ export {
   InvalidApiKeyRecordError,
   InvalidAuthOptionError,
   InvalidTenantIdError,
+  PepperMismatchError,
 } from "./errors.ts";
-export type { ApiKeyFormatProblem } from "./errors.ts";
+export type { ApiKeyFormatProblem, PepperMismatch } from "./errors.ts";

@@ -28,7 +28,9 @@ import {
   ApiKeyNotFoundError,
   InvalidApiKeyLabelError,
   InvalidTenantIdError,
+  PepperMismatchError,
 } from "../auth/errors.ts";
+import { checkPepper, recordPepper } from "../auth/pepper.ts";
 
 /** Usage text of the admin CLI. */
 export const ADMIN_HELP = `Usage: pyoco-admin <command> [options]
@@ -37,6 +39,9 @@ API keys (stored in the auth KV bucket, PYOCO_AUTH_KV_BUCKET):
   api-key create --tenant T [--label L] [--json]   create a key; prints it ONCE
   api-key list [--tenant T] [--json]               list keys (never secrets)
   api-key revoke --key-id K [--json]               revoke a key (idempotent)
+  api-key pepper-reset [--force]                   record this PYOCO_AUTH_PEPPER as the keys'
+                                                   pepper (--force: even with active keys)
+  (create refuses when PYOCO_AUTH_PEPPER is not the pepper the bucket's keys were made with)
 
 Dead letters (the DLQ stream, PYOCO_DLQ_STREAM):
   dlq list [--reason R] [--tag T] [--limit N] [--json]
@@ -85,6 +90,7 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
         tag: { type: "string" },
         limit: { type: "string" },
         json: { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
         "nats-url": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -102,7 +108,9 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
   const command = `${group} ${action ?? ""}`.trim();
   if (group === "dlq") return await _runDlq(action, positionals.slice(2), values, io);
   try {
-    if (group !== "api-key" || !["create", "list", "revoke"].includes(action ?? "")) {
+    if (
+      group !== "api-key" || !["create", "list", "revoke", "pepper-reset"].includes(action ?? "")
+    ) {
       throw new _UsageError(`Unknown command "${command}"`);
     }
     if (action === "create" && !values.tenant) {
@@ -116,6 +124,10 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
     if (values.label !== undefined) validateApiKeyLabel(values.label);
     await _withNats(values["nats-url"], async (_nc, config, { auth }) => {
       const store = new ApiKeyStore(auth, { pepper: config.authPepper });
+      if (action === "pepper-reset") {
+        return await _pepperReset(store, auth, { config, force: values.force, io });
+      }
+      await _checkPepper(auth, config, { create: action === "create", io });
       if (action === "create") {
         const created = await store.create({ tenantId: values.tenant!, label: values.label });
         if (values.json) {
@@ -160,7 +172,56 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
       io.err(err.message);
       return 2;
     }
-    return _failure(err, command, io, [ApiKeyNotFoundError]);
+    return _failure(err, command, io, [ApiKeyNotFoundError, PepperMismatchError]);
+  }
+}
+
+/** `api-key pepper-reset`: record this pepper; refuse while active keys exist unless forced. */
+async function _pepperReset(
+  store: ApiKeyStore,
+  auth: PyocoBuckets["auth"],
+  options: { config: Config; force: boolean | undefined; io: AdminIo },
+): Promise<void> {
+  const active = (await store.list()).filter((r) => r.revoked_at === null).length;
+  if (active > 0 && !options.force) {
+    throw new Error(
+      `${active} active API key(s) were made with the recorded pepper and would answer 403 on ` +
+        "gateways with this one; revoke them first, or pass --force",
+    );
+  }
+  await recordPepper(auth, options.config.authPepper);
+  options.io.out(
+    `Recorded this PYOCO_AUTH_PEPPER (${
+      options.config.authPepper === "" ? "empty" : "set"
+    }) as the pepper of the keys in ${options.config.authKvBucket}.`,
+  );
+}
+
+/**
+ * The pepper check of the api-key commands: `create` refuses (and records the fingerprint when
+ * the bucket has none); `list` and `revoke` only warn, so a key can always be revoked.
+ */
+async function _checkPepper(
+  auth: PyocoBuckets["auth"],
+  config: Config,
+  options: { create: boolean; io: AdminIo },
+): Promise<void> {
+  if (options.create && config.authPepper === "") {
+    options.io.err(
+      "WARNING: PYOCO_AUTH_PEPPER is empty: anyone who can write to the auth KV bucket can add " +
+        "a working API key for any tenant; set a long random pepper (the same on every gateway).",
+    );
+  }
+  try {
+    await checkPepper(auth, {
+      pepper: config.authPepper,
+      who: "admin CLI",
+      bucket: config.authKvBucket,
+      record: options.create,
+    });
+  } catch (err) {
+    if (options.create || !(err instanceof PepperMismatchError)) throw err;
+    options.io.err(`WARNING: ${err.detail}`);
   }
 }
 

@@ -8,7 +8,7 @@
  */
 
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ApiKeyVerifier } from "../auth/mod.ts";
+import { ApiKeyVerifier, checkPepper, PepperMismatchError } from "../auth/mod.ts";
 import type { Config } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
 import { Logger, registerSecret } from "../log.ts";
@@ -34,9 +34,21 @@ export interface GatewayHandle {
   readonly addr: Deno.NetAddr;
   /** Whether NATS is connected and the resources are ready. */
   readonly ready: boolean;
+  /**
+   * Settles with the error when the gateway refuses to go on after start (a
+   * {@linkcode PepperMismatchError}: this gateway's `PYOCO_AUTH_PEPPER` is not the one the keys
+   * were made with); stays pending otherwise. The CLI exits 1 on it.
+   */
+  readonly failed: Promise<Error>;
   /** Stop serving, close the NATS connection. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Logged at start by a gateway in `api_key` mode without a pepper. */
+const _NO_PEPPER_WARNING = "PYOCO_HTTP_AUTH_MODE=api_key without PYOCO_AUTH_PEPPER: " +
+  "anyone who can write to the auth KV bucket can add a working API key for any tenant, " +
+  "and the stored hashes are all that protects the keys; set a long random PYOCO_AUTH_PEPPER " +
+  "(the same on every gateway and admin CLI) before creating keys";
 
 /**
  * A logger for the gateway built from the configuration.
@@ -89,6 +101,10 @@ export async function startGateway(
   registerSecret(config.authPepper);
   registerSecret(config.natsPassword);
   registerSecret(config.natsToken);
+  if (config.httpAuthMode === "api_key" && config.authPepper === "") {
+    logger.warn(_NO_PEPPER_WARNING, { err_id: ErrId.configInvalid });
+  }
+  const { promise: failed, resolve: fail } = Promise.withResolvers<Error>();
 
   let backend: RunsBackend | null = null;
   let verifier: ApiKeyVerifier | null = null;
@@ -146,6 +162,12 @@ export async function startGateway(
       try {
         opened = await openBackend(conn, config, { logger, state });
         if (config.httpAuthMode === "api_key") {
+          await checkPepper(opened.auth, {
+            pepper: config.authPepper,
+            who: "gateway",
+            bucket: config.authKvBucket,
+            record: true,
+          });
           const v = new ApiKeyVerifier(opened.auth, {
             pepper: config.authPepper,
             connection: conn,
@@ -163,6 +185,11 @@ export async function startGateway(
         return;
       } catch (err) {
         await opened?.close().catch(() => {});
+        if (err instanceof PepperMismatchError) {
+          logger.error(err.message, { err_id: ErrId.configInvalid });
+          fail(err);
+          return;
+        }
         logger.warn("Cannot prepare the JetStream resources; retrying", {
           err_id: ErrId.natsUnavailable,
           nats_url: natsUrls,
@@ -200,6 +227,7 @@ export async function startGateway(
     get ready() {
       return backend !== null;
     },
+    failed,
     close,
   };
 }
