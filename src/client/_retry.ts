@@ -1,5 +1,6 @@
 /**
- * Backoff, abortable sleep and signal combination for the client. Web APIs only.
+ * Backoff and signal combination for the client (the abortable sleep is `abortableSleep` in
+ * `src/contract/_util.ts`). Web APIs only.
  *
  * @module
  */
@@ -17,25 +18,6 @@ export function _backoffDelay(
 ): number {
   const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
   return exp / 2 + random() * (exp / 2);
-}
-
-/** Sleep `ms`, rejecting with the signal's reason as soon as `signal` aborts. */
-export function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

@@ -14,7 +14,8 @@
 import { ErrId } from "../contract/mod.ts";
 import type { ErrorBody } from "../contract/mod.ts";
 import { PyocoHttpError, PyocoNetworkError, PyocoUnsupportedError } from "./errors.ts";
-import { _anySignal, _backoffDelay, _sleep } from "./_retry.ts";
+import { abortableSleep } from "../contract/_util.ts";
+import { _anySignal, _backoffDelay } from "./_retry.ts";
 import { readSseEvents } from "./_sse.ts";
 
 /** What the stream reader yields: a frame, or the news that the server closed the stream. */
@@ -167,7 +168,7 @@ export async function* _watchStream(spec: _WatchSpec): AsyncGenerator<_Frame, vo
     }
     failures++;
     if (failures >= spec.attempts) throw failure;
-    await _sleep(_backoffDelay(failures, spec.baseDelayMs, spec.maxDelayMs), spec.signal);
+    await abortableSleep(_backoffDelay(failures, spec.baseDelayMs, spec.maxDelayMs), spec.signal);
   }
 }
 
