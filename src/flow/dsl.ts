@@ -1,5 +1,5 @@
 /**
- * The graph DSL: a tokenizer and a recursive-descent parser that turn text such as
+ * The graph DSL: a tokenizer and a parser (a loop over an explicit stack) that turn text such as
  * `a >> (b & c) >> d` into task nodes and join requirements. Web APIs only.
  *
  * Grammar (SPEC §2.2):
@@ -23,10 +23,10 @@
  *
  * So `((a | b) & c) >> d` gives `d` the requirement `all(any(a, b), c)`.
  *
- * Parentheses nest at most {@linkcode MAX_GRAPH_DEPTH} levels. The tokenizer (a loop) rejects
- * deeper text before the parser runs, so the parser's recursion and the walks over the tree are
- * bounded by that constant and never by the text: 5,000 nested parentheses are a clean
- * {@linkcode FlowDefinitionError}, not a stack overflow.
+ * Parentheses nest at most {@linkcode MAX_GRAPH_DEPTH} levels. The tokenizer and the parser are
+ * loops; the tokenizer rejects deeper text before the parser runs, so the few walks over the tree
+ * (which recurse once per level) are bounded by that constant, never by the text: 5,000 nested
+ * parentheses are a clean {@linkcode FlowDefinitionError}, not a stack overflow.
  *
  * @module
  */
@@ -201,52 +201,81 @@ class _Parser {
     return statements;
   }
 
-  /** statement := term (">>" term)* */
+  /**
+   * statement := term (">>" term)*; term := factor (("&" factor)* | ("|" factor)*);
+   * factor := NAME | "(" statement ")". A loop over an explicit stack of open parentheses, so
+   * the parser never recurses (the tokenizer has already bounded the nesting).
+   */
   #statement(): _Expr {
-    const items = [this.#term()];
-    while (this.#peek.kind === ">>") {
-      this.#next();
-      items.push(this.#term());
-    }
-    return items.length === 1 ? items[0]! : { kind: "seq", items };
-  }
-
-  /** term := factor (("&" factor)* | ("|" factor)*) */
-  #term(): _Expr {
-    const first = this.#factor();
-    const op = this.#peek.kind;
-    if (op !== "&" && op !== "|") return first;
-    const items = [first];
-    while (this.#peek.kind === "&" || this.#peek.kind === "|") {
+    const stack: _Group[] = [{ open: null, seq: [], term: [], op: null }];
+    for (;;) {
       const token = this.#next();
-      if (token.kind !== op) {
-        _fail(
-          `"&" and "|" cannot be mixed without parentheses`,
-          token.line,
-          token.column,
-          'group them, e.g. "(a & b) | c"',
-        );
+      if (token.kind === "(") {
+        stack.push({ open: token, seq: [], term: [], op: null });
+        continue;
       }
-      items.push(this.#factor());
+      if (token.kind !== "name") _fail(`unexpected ${_describe(token)}`, token.line, token.column);
+      let factor: _Expr = {
+        kind: "name",
+        name: token.text,
+        line: token.line,
+        column: token.column,
+      };
+      for (;;) {
+        const group = stack[stack.length - 1]!;
+        group.term.push(factor);
+        const after = this.#peek;
+        if (after.kind === "&" || after.kind === "|") {
+          if (group.op !== null && after.kind !== group.op) {
+            _fail(
+              `"&" and "|" cannot be mixed without parentheses`,
+              after.line,
+              after.column,
+              'group them, e.g. "(a & b) | c"',
+            );
+          }
+          group.op = after.kind;
+          this.#next();
+          break; // a factor follows
+        }
+        group.seq.push(_closeTerm(group));
+        if (after.kind === ">>") {
+          this.#next();
+          break; // a term follows
+        }
+        const statement = group.seq.length === 1
+          ? group.seq[0]!
+          : { kind: "seq" as const, items: group.seq };
+        if (group.open === null) return statement;
+        const close = this.#next();
+        if (close.kind === "end") _fail(`unclosed "("`, group.open.line, group.open.column);
+        if (close.kind !== ")") _fail(`unexpected ${_describe(close)}`, close.line, close.column);
+        stack.pop();
+        factor = statement; // the parenthesised statement is a factor of the enclosing term
+      }
     }
-    return { kind: op === "&" ? "and" : "or", items };
   }
+}
 
-  /** factor := NAME | "(" statement ")" */
-  #factor(): _Expr {
-    const token = this.#next();
-    if (token.kind === "name") {
-      return { kind: "name", name: token.text, line: token.line, column: token.column };
-    }
-    if (token.kind === "(") {
-      const inner = this.#statement();
-      const close = this.#next();
-      if (close.kind === ")") return inner;
-      if (close.kind === "end") _fail(`unclosed "("`, token.line, token.column);
-      _fail(`unexpected ${_describe(close)}`, close.line, close.column);
-    }
-    _fail(`unexpected ${_describe(token)}`, token.line, token.column);
-  }
+/** An open parenthesis (or the statement itself) while parsing: what it holds so far. */
+interface _Group {
+  /** The "(" token, or `null` for the statement's top level. */
+  open: _Token | null;
+  /** Completed terms, joined by ">>". */
+  seq: _Expr[];
+  /** Factors of the term being read. */
+  term: _Expr[];
+  /** The operator of that term, once seen. */
+  op: "&" | "|" | null;
+}
+
+function _closeTerm(group: _Group): _Expr {
+  const items = group.term;
+  const op = group.op;
+  group.term = [];
+  group.op = null;
+  if (items.length === 1) return items[0]!;
+  return { kind: op === "&" ? "and" : "or", items };
 }
 
 function _entries(expr: _Expr, out: _Expr[]): void {
