@@ -60,6 +60,11 @@ export interface Job {
   workflow_yaml_bytes?: number | null;
   /** DLQ sequence this job was replayed from. */
   replayed_from?: number | null;
+  /**
+   * KV revision of the `PENDING` snapshot the gateway created (SPEC §10): the worker's first
+   * write is a compare-and-set against it, with no read before it.
+   */
+  pending_revision?: number | null;
 }
 
 /** The run snapshot at `pyoco_runs/<run_id>`. */

@@ -49,6 +49,34 @@ export function requireBackend(ctx: RouteContext, what: string): RunsBackend {
   return backend;
 }
 
+/** Longest wait for a lost connection to come back before a write answers 503. */
+const _RECONNECT_WAIT_MS = 2000;
+
+/**
+ * The NATS side for a write that should ride out a node loss: when the connection went down
+ * less than `PYOCO_NATS_RETRY_SEC` ago (a server of the cluster died and the client is moving to
+ * another), wait up to 2 s for it to come back; a connection down for longer answers 503 at once.
+ *
+ * @param ctx The route context.
+ * @param what What the route was doing, for the error detail.
+ * @returns The backend, connected.
+ * @throws {HttpError} 503 ERR-PYOCO-0003.
+ */
+export async function requireBackendForWrite(
+  ctx: RouteContext,
+  what: string,
+): Promise<RunsBackend> {
+  const backend = ctx.backend();
+  if (backend !== null && !backend.state.connected) {
+    const windowMs = ctx.config.natsRetrySec * 1000;
+    const downFor = backend.state.downForMs;
+    if (downFor < windowMs) {
+      await backend.state.waitConnected(Math.min(_RECONNECT_WAIT_MS, windowMs - downFor));
+    }
+  }
+  return requireBackend(ctx, what);
+}
+
 /**
  * A JSON response.
  *

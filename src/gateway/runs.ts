@@ -20,7 +20,13 @@ import { natsCall } from "../runs/backend.ts";
 import type { RunsBackend } from "../runs/backend.ts";
 import { readRunSnapshot, readSnapshots, requireIndex, RUN_ID_PATTERN } from "../runs/reads.ts";
 import { readJsonBody, readMultipartBody } from "./body.ts";
-import { json, requireBackend, type RouteContext, scopeOf } from "./context.ts";
+import {
+  json,
+  requireBackend,
+  requireBackendForWrite,
+  type RouteContext,
+  scopeOf,
+} from "./context.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 import { LIST_LIMIT, parseIncludes, parseRunFilters } from "./run_filters.ts";
 import { isWorkerAlive } from "../contract/workers.ts";
@@ -65,7 +71,7 @@ async function _submit(
   request: RunRequest,
   yaml?: YamlSubmission,
 ): Promise<Response> {
-  const backend = requireBackend(ctx, "Cannot submit the run");
+  const backend = await requireBackendForWrite(ctx, "Cannot submit the run");
   const sctx = { backend, config: ctx.config, logger: ctx.logger, principal: ctx.principal };
   if (key === null) return json(await submitRun(sctx, request, yaml));
   const { replayed, ...answer } = await submitIdempotent(sctx, key, request, yaml);

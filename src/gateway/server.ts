@@ -7,6 +7,7 @@
  * @module
  */
 
+import { abortableSleep } from "../contract/_util.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ApiKeyVerifier, checkPepper, PepperMismatchError } from "../auth/mod.ts";
 import type { Config } from "../config.ts";
@@ -71,19 +72,6 @@ function _hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-function _sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 /**
  * Start the gateway.
  *
@@ -140,7 +128,7 @@ export async function startGateway(
           err_id: ErrId.natsUnavailable,
           nats_url: natsUrls,
         }, err);
-        await _sleep(delay, stop.signal);
+        await abortableSleep(delay, stop.signal).catch(() => {});
         delay = Math.min(delay * 2, 5000);
       }
     }
@@ -194,7 +182,7 @@ export async function startGateway(
           err_id: ErrId.natsUnavailable,
           nats_url: natsUrls,
         }, err);
-        await _sleep(delay, stop.signal);
+        await abortableSleep(delay, stop.signal).catch(() => {});
         delay = Math.min(delay * 2, 5000);
       }
     }

@@ -105,6 +105,7 @@ export async function connectNats(
 export class ConnectionState {
   #connected = true;
   #closed = false;
+  #changedAt = Date.now();
   readonly #listeners = new Set<(connected: boolean) => void>();
 
   /**
@@ -128,6 +129,33 @@ export class ConnectionState {
     return this.#connected && !this.#closed;
   }
 
+  /** Milliseconds since the connection went down (`0` while it is up). */
+  get downForMs(): number {
+    return this.connected ? 0 : Date.now() - this.#changedAt;
+  }
+
+  /**
+   * Wait until the connection is up again, for at most `timeoutMs`.
+   *
+   * @param timeoutMs The longest wait.
+   * @returns Whether it is up.
+   */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    if (this.#closed || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer);
+        stop();
+        resolve(up);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const stop = this.onChange((up) => {
+        if (up) done(true);
+      });
+    });
+  }
+
   /**
    * Be told of every change.
    *
@@ -142,6 +170,7 @@ export class ConnectionState {
   #set(connected: boolean): void {
     if (this.#connected === connected) return;
     this.#connected = connected;
+    this.#changedAt = Date.now();
     for (const fn of this.#listeners) {
       try {
         fn(connected);

@@ -21,6 +21,7 @@
  */
 
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { sha256Hex } from "../contract/_util.ts";
 import { type Config, dlqSubject } from "../config.ts";
 import type { DeadLetter } from "../contract/views.ts";
 import type { DlqMessage, Job, SubmitResponse } from "../contract/wire.ts";
@@ -204,11 +205,6 @@ export async function getDeadLetter(
   return entry;
 }
 
-async function _sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * What a replay would submit: the request, its YAML and the principal it runs as.
  *
@@ -241,7 +237,7 @@ export async function replayRequest(
   let yaml: YamlSubmission | undefined;
   if (typeof j.workflow_yaml === "string") {
     const bytes = new TextEncoder().encode(j.workflow_yaml);
-    yaml = { text: j.workflow_yaml, sha256: await _sha256Hex(bytes), bytes: bytes.byteLength };
+    yaml = { text: j.workflow_yaml, sha256: await sha256Hex(bytes), bytes: bytes.byteLength };
   }
   const principal = typeof j.tenant_id === "string"
     ? { tenantId: j.tenant_id, keyId: typeof j.api_key_id === "string" ? j.api_key_id : "" }

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { abortableSleep, sha256Hex } from "../contract/_util.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { RunSnapshot, RunStatus, SubmitResponse } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
@@ -93,11 +94,6 @@ export function idempotencyKeyOf(req: Request): string | null {
   return key;
 }
 
-async function _sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function _canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(_canonical);
   if (typeof value === "object" && value !== null) {
@@ -121,7 +117,7 @@ export function requestHash(request: RunRequest, yaml?: YamlSubmission): Promise
   const body = yaml === undefined
     ? { flow_name: request.flow_name, params: request.params, tag: request.tag, tags: request.tags }
     : { kind: "yaml", yaml_sha256: yaml.sha256, flow_name: request.flow_name, tag: request.tag };
-  return _sha256Hex(JSON.stringify(_canonical(body)));
+  return sha256Hex(JSON.stringify(_canonical(body)));
 }
 
 /**
@@ -132,11 +128,7 @@ export function requestHash(request: RunRequest, yaml?: YamlSubmission): Promise
  * @returns The KV key.
  */
 export async function claimKey(tenantId: string | null, key: string): Promise<string> {
-  return `${tenantId ?? "_"}.${await _sha256Hex(key)}`;
-}
-
-function _sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return `${tenantId ?? "_"}.${await sha256Hex(key)}`;
 }
 
 /**
@@ -196,7 +188,7 @@ export async function submitIdempotent(
     }
     const ageMs = (nowSec() - found.created_at) * 1000;
     if (ageMs < TAKEOVER_AFTER_MS) {
-      await _sleep(Math.min(50 + attempt * 10, 200));
+      await abortableSleep(Math.min(50 + attempt * 10, 200));
       continue;
     }
     return await _takeOver(ctx, k, current.value, current.revision, request, yaml);

@@ -8,8 +8,10 @@
  * Validation decisions (also in `docs/`):
  * - Unknown top-level fields are rejected (422 naming the field): typos must not pass silently.
  * - `flow_name`: 1–256 characters of letters, digits, `_`, `.`, `-`, not starting with `.`/`-`.
- * - `params`: a JSON object whose encoding is at most half of `PYOCO_MAX_RUN_SNAPSHOT_BYTES`,
- *   so the snapshot can always hold them next to the task records.
+ * - `params`: a JSON object nested at most `MAX_JSON_DEPTH` (64) levels deep, whose encoding is
+ *   at most half of `PYOCO_MAX_RUN_SNAPSHOT_BYTES`, so the snapshot can always hold them next to
+ *   the task records. The depth is checked first, without recursion, so nothing downstream
+ *   (encoding, hashing, the worker's selectors) ever walks a deeper value.
  * - `tag`/`tags`: every tag matches `TAG_PATTERN` (never `.`, `*`, `>`); `tags` is a non-empty
  *   array of at most 32 unique tags that includes `tag`. Only `tags` given → `tag = tags[0]`;
  *   only `tag` given → `tags = [tag]`; neither → `PYOCO_DEFAULT_TAG`.
@@ -20,12 +22,14 @@
 import type { Config } from "../config.ts";
 import { workSubject } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
+import { jsonDepthError } from "../contract/limits.ts";
 import type { Job, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
 import { nowSec, TAG_PATTERN } from "../contract/wire.ts";
 import { WorkflowYamlError } from "../flow/errors.ts";
 import { type ParsedWorkflowYaml, parseWorkflowYaml } from "../flow/yaml.ts";
 import type { Logger } from "../log.ts";
 import { encodeJson } from "../nats/kv.ts";
+import { withNatsRetry } from "../nats/retry.ts";
 import type { Principal } from "./principal.ts";
 import type { RunsBackend } from "./backend.ts";
 import type { RunIndex } from "./run_index.ts";
@@ -119,6 +123,11 @@ function _checkParams(
   if (value === undefined) return {};
   if (!_isPlainObject(value)) {
     errors.push({ path: "params", message: `must be an object, got ${_describe(value)}` });
+    return {};
+  }
+  const tooDeep = jsonDepthError(value, { path: "params" });
+  if (tooDeep !== null) {
+    errors.push({ path: "params", message: tooDeep });
     return {};
   }
   const limit = Math.floor(config.maxRunSnapshotBytes / 2);
@@ -431,16 +440,24 @@ export async function submitRun(
   const { snapshot, job } = buildRun(principal, request, yaml, options);
   const runId = snapshot.run_id;
   const fields = { run_id: runId, flow_name: request.flow_name, tag: request.tag };
+  const retry = {
+    windowSec: config.natsRetrySec,
+    onRetry: (err: unknown, attempt: number) =>
+      logger.warn("NATS did not take the submit; retrying", { ...fields, attempt }, err),
+  };
+  const encoded = encodeJson(snapshot);
   let revision: number;
   try {
-    revision = await backend.runs.create(runId, encodeJson(snapshot));
+    revision = await withNatsRetry(_pendingCreator(backend, runId, encoded), retry);
   } catch (err) {
     // The outcome is unknown (e.g. a timeout): make sure no snapshot stays without a job.
     await _deleteOrphan(backend, runId, undefined, logger, fields);
     throw new NatsUnavailableError("Cannot write the run snapshot", { cause: err });
   }
+  job.pending_revision = revision;
   try {
-    await publishJob(backend, config, job);
+    // Safe to repeat: the stream drops a second copy with the same Nats-Msg-Id.
+    await withNatsRetry(() => publishJob(backend, config, job), retry);
   } catch (err) {
     await _deleteOrphan(backend, runId, revision, logger, fields);
     logger.error("Cannot queue the run; its snapshot was withdrawn", {
@@ -457,6 +474,32 @@ export async function submitRun(
     ...(options.replayedFrom != null ? { replayed_from: options.replayedFrom } : {}),
   });
   return { run_id: runId, status: "PENDING" };
+}
+
+/**
+ * KV create of the `PENDING` snapshot, safe to repeat: a try whose answer was lost may have
+ * landed, so a repeat first looks for its own bytes under the (fresh, unique) run id.
+ */
+function _pendingCreator(
+  backend: SubmitBackend,
+  runId: string,
+  encoded: Uint8Array,
+): () => Promise<number> {
+  let tried = false;
+  return async () => {
+    if (tried) {
+      const entry = await backend.runs.get(runId);
+      if (entry?.operation === "PUT" && _sameBytes(entry.value, encoded)) return entry.revision;
+    }
+    tried = true;
+    return await backend.runs.create(runId, encoded);
+  };
+}
+
+function _sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 async function _deleteOrphan(

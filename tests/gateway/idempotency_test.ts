@@ -191,7 +191,7 @@ Deno.test("Idempotency-Key: a crash between the KV writes and the publish is tak
 });
 
 Deno.test("Idempotency-Key: a failed submit withdraws its claim so a retry starts over", async () => {
-  await using gw = await gatewayFixture();
+  await using gw = await gatewayFixture({ appConfig: { natsRetrySec: 0.3 } });
   await gw.reader.jsm.streams.delete(gw.config.workStream);
   const headers = { "Idempotency-Key": "retry-me" };
   const failed = await gw.request("/runs", postJson({ flow_name: "hello" }, headers));
