@@ -11,6 +11,7 @@ import { ApiKeyStore } from "../../src/auth/mod.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
 import { type GatewayProcess, startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startWorkerProcess, type WorkerProcess } from "../_helpers/worker_process.ts";
+import { poll } from "../_helpers/poll.ts";
 
 /** A running stack. */
 export interface Stack {
@@ -53,13 +54,11 @@ export async function startStack(): Promise<Stack> {
         return false;
       }
     };
-    const deadline = Date.now() + 20_000;
-    while (!(await health())) {
-      if (Date.now() > deadline) {
-        throw new Error(`The gateway did not connect:\n${parts.gw.logs()}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await poll(health, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+      message: () => `the gateway to connect:\n${parts.gw?.logs()}`,
+    });
     const nc = await connect({ servers: parts.srv.url });
     let apiKey: string;
     try {

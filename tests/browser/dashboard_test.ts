@@ -2,7 +2,9 @@
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by `playwright-core`)
  * against a real stack with API-key auth on: nats-server, the gateway process and a worker
- * process. Saves a screenshot of every page to `docs/images/`.
+ * process. Saves a screenshot of every page to a temporary folder (`PYOCO_SCREENSHOTS_DIR` when
+ * set), kept and named in the output only when the test fails: a test run never rewrites the
+ * tracked `docs/images/`; `deno task screenshots` (`tests/browser/screenshots.ts`) does, on purpose.
  *
  * Skipped, with a message, when Chromium is not installed (`apt-get install -y chromium`;
  * `.ci/run` installs it). `PYOCO_CHROMIUM_BIN` points at another binary.
@@ -12,10 +14,12 @@
 
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { poll } from "../_helpers/poll.ts";
 import { type Stack, startStack } from "./_stack.ts";
 
 const _CHROMIUM = Deno.env.get("PYOCO_CHROMIUM_BIN") ?? "/usr/bin/chromium";
-const _IMAGES = new URL("../../docs/images/", import.meta.url);
+/** Where the screenshots go: a folder that `deno task screenshots` names, or a temporary one. */
+const _SHOTS_DIR = Deno.env.get("PYOCO_SCREENSHOTS_DIR") ?? "";
 const _WAIT = { timeout: 20_000 };
 
 function _hasChromium(): boolean {
@@ -44,22 +48,9 @@ async function _api<T>(stack: Stack, path: string, init: RequestInit = {}): Prom
   return JSON.parse(text) as T;
 }
 
-async function _until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-): Promise<T> {
-  const deadline = Date.now() + _WAIT.timeout;
-  while (true) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function _shot(page: Page, name: string, fullPage = false): Promise<void> {
+async function _shot(page: Page, dir: string, name: string): Promise<void> {
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-  await page.screenshot({ path: new URL(`${name}.png`, _IMAGES).pathname, fullPage });
+  await page.screenshot({ path: `${dir}/${name}.png` });
 }
 
 function _runIdOf(page: Page): string {
@@ -85,7 +76,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async (t) => {
-    await Deno.mkdir(_IMAGES, { recursive: true });
+    const shots = _SHOTS_DIR || await Deno.makeTempDir({ prefix: "pyoco-screenshots-" });
+    await Deno.mkdir(shots, { recursive: true });
+    let passed = false;
     await using stack = await startStack();
     let browser: Browser | null = null;
     try {
@@ -160,14 +153,14 @@ Deno.test({
         await page.locator('[data-task-record="enrich"]').waitFor(_WAIT);
         await page.locator(".log").getByText("read 1,204 rows").waitFor(_WAIT);
         await page.getByText("curl -s -X POST").waitFor(_WAIT);
-        await _shot(page, "run");
+        await _shot(page, shots, "run");
       });
 
       await step("submit by flow name opens the run, which goes COMPLETED live", async () => {
         await page.goto(`${stack.url}/#/submit`);
         await page.fill("#s-flow", "hello");
         await page.fill("#s-params", '{\n  "x": 2\n}');
-        await _shot(page, "submit");
+        await _shot(page, shots, "submit");
         await page.click("text=Submit run");
         await page.waitForURL(/#\/runs\/[\w-]+$/, _WAIT);
         await page.locator('.page-head .chip[data-status="COMPLETED"]').waitFor(_WAIT);
@@ -212,10 +205,10 @@ Deno.test({
           method: "POST",
           body: JSON.stringify({ flow_name: "no_such_flow" }),
         });
-        const entry = await _until("the dead letter", async () => {
+        const entry = await poll(async () => {
           const list = await _api<{ seq: number; run_id: string; reason: string }[]>(stack, "/dlq");
           return list.find((e) => e.run_id === run_id);
-        });
+        }, { timeoutMs: _WAIT.timeout, intervalMs: 100, message: "the dead letter" });
         assert.equal(entry.reason, "flow_not_found");
         await page.goto(`${stack.url}/#/dlq`);
         const row = page.locator(`tr[data-dlq-seq="${entry.seq}"]`);
@@ -227,14 +220,14 @@ Deno.test({
         assert.notEqual(newId, run_id);
         const replayed = await _api<{ replayed_from: number | null }>(stack, `/runs/${newId}`);
         assert.equal(replayed.replayed_from, entry.seq);
-        await _shot(page, "dead_letters");
+        await _shot(page, shots, "dead_letters");
       });
 
       await step("workers show state and can be hidden and shown again", async () => {
         await page.goto(`${stack.url}/#/workers`);
         const row = page.locator(`tr[data-worker-id="${stack.workerId}"]`);
         await row.waitFor(_WAIT);
-        await _shot(page, "workers");
+        await _shot(page, shots, "workers");
         await row.getByRole("button", { name: `Hide worker ${stack.workerId}` }).click();
         await row.waitFor({ state: "detached", ..._WAIT });
         await page.getByLabel("Show hidden workers").check();
@@ -247,7 +240,7 @@ Deno.test({
         await page.goto(`${stack.url}/#/runs`);
         await page.locator("tr[data-run-id]").nth(4).waitFor(_WAIT);
         await page.locator(".live-live").waitFor(_WAIT);
-        await _shot(page, "runs");
+        await _shot(page, shots, "runs");
         await page.goto(`${stack.url}/#/`);
         await page.waitForFunction(
           () =>
@@ -258,15 +251,18 @@ Deno.test({
           _WAIT,
         );
         await page.locator(".bar-completed").first().waitFor(_WAIT);
-        await _shot(page, "overview");
+        await _shot(page, shots, "overview");
       });
 
       assert.deepEqual(pageErrors, [], "the page threw");
+      passed = true;
     } catch (err) {
       console.error(stack.logs().slice(-4000));
+      console.error(`tests/browser: screenshots so far are in ${shots}`);
       throw err;
     } finally {
       await browser?.close();
+      if (passed && !_SHOTS_DIR) await Deno.remove(shots, { recursive: true });
     }
   },
 });
