@@ -12,6 +12,7 @@ import { ErrId } from "../contract/errors.ts";
 import type { DlqMessage, DlqReason, Job } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
 import type { Logger } from "../log.ts";
+import type { InvalidJob } from "./job.ts";
 
 /** Fields of {@linkcode buildDlqMessage}. */
 export interface DlqFields {
@@ -35,10 +36,23 @@ export interface DlqFields {
   subject: string;
   /** The original payload: parsed when it was JSON, else the raw text. */
   job: Job | Record<string, unknown> | string | null;
+  /** The job's tenant, when known (top-level `tenant_id`, SPEC §16). @default {null} */
+  tenantId?: string | null;
+  /** The job's API key id, when known (top-level `api_key_id`, SPEC §16). @default {null} */
+  apiKeyId?: string | null;
+  /**
+   * The raw message text (`invalid_job` entries, SPEC §16); cut to its first
+   * {@linkcode DLQ_PAYLOAD_MAX_CHARS} characters. Absent from other entries.
+   */
+  payload?: string;
 }
 
+/** Characters of the raw message an `invalid_job` dead letter keeps in `payload`. */
+export const DLQ_PAYLOAD_MAX_CHARS = 4096;
+
 /**
- * Build a dead letter with exactly the fields of SPEC §4.
+ * Build a dead letter with exactly the fields of SPEC §4, plus SPEC §16's top-level
+ * `tenant_id` and `api_key_id` (null when unknown) and, for `invalid_job`, the raw `payload`.
  *
  * @param fields What happened and to which job.
  * @returns The message.
@@ -68,6 +82,68 @@ export function buildDlqMessage(fields: DlqFields): DlqMessage {
     num_delivered: fields.numDelivered,
     subject: fields.subject,
     job: fields.job as DlqMessage["job"],
+    tenant_id: fields.tenantId ?? null,
+    api_key_id: fields.apiKeyId ?? null,
+    ...(fields.payload !== undefined
+      ? { payload: fields.payload.slice(0, DLQ_PAYLOAD_MAX_CHARS) }
+      : {}),
+  };
+}
+
+/** Where an invalid job was met (see {@linkcode invalidJobFields}). */
+export interface InvalidJobContext {
+  /** The tag of the consumer that delivered it. */
+  tag: string;
+  /** The worker rejecting it. */
+  workerId: string;
+  /** Delivery count of the message. */
+  numDelivered: number;
+  /** The subject it arrived on. */
+  subject: string;
+}
+
+/**
+ * The dead letter of an invalid job in pyoco-server 0.4's shape (SPEC §16): `error` is
+ * `invalid_json` when the body is not JSON (else what is wrong), `payload` the raw text, and
+ * `tenant_id`, `api_key_id`, `tags` taken from the payload when it carries usable ones.
+ *
+ * @param invalid Why the job is invalid, and its payload.
+ * @param at The tag, worker, delivery count and subject.
+ * @returns The fields of the dead letter.
+ *
+ * @example
+ * ```ts
+ * import { buildDlqMessage, invalidJobFields } from "./dead_letter.ts";
+ * import assert from "node:assert/strict";
+ * const m = buildDlqMessage(invalidJobFields({
+ *   ok: false, error: "Invalid job: the message is not JSON", runId: null, flowName: null,
+ *   payload: "x", text: "x", notJson: true,
+ * }, { tag: "default", workerId: "w1", numDelivered: 1, subject: "pyoco.work.default" }));
+ * assert.equal(m.error, "invalid_json");
+ * assert.equal(m.payload, "x");
+ * assert.equal(m.tenant_id, null);
+ * ```
+ */
+export function invalidJobFields(invalid: InvalidJob, at: InvalidJobContext): DlqFields {
+  const payload = typeof invalid.payload === "object" ? invalid.payload : null;
+  const tags = Array.isArray(payload?.tags) && payload.tags.every((t) => typeof t === "string")
+    ? payload.tags as string[]
+    : [at.tag];
+  const text = (key: string) => typeof payload?.[key] === "string" ? payload[key] as string : null;
+  return {
+    reason: "invalid_job",
+    error: invalid.notJson ? "invalid_json" : invalid.error,
+    runId: invalid.runId,
+    flowName: invalid.flowName,
+    tag: at.tag,
+    tags,
+    workerId: at.workerId,
+    numDelivered: at.numDelivered,
+    subject: at.subject,
+    job: invalid.payload,
+    tenantId: text("tenant_id"),
+    apiKeyId: text("api_key_id"),
+    payload: invalid.text,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * Parse and validate a job message (SPEC §4 "Job"). A job that is not JSON or lacks a required
- * field is answered with TERM and an `invalid_job` dead letter; this module only decides.
+ * A job: its message parsed and validated (SPEC §4 "Job"), and what became of it
+ * ({@linkcode JobResult}). A job that is not JSON or lacks a required field is answered with
+ * TERM and an `invalid_job` dead letter; this module only decides.
  *
  * Required: `run_id` (a valid KV key), `flow_name` (non-empty string). Optional but checked when
  * present: `tag` (a tag), `tags` (tags), `params` (an object), `submitted_at` (a number),
@@ -44,6 +45,47 @@ export interface InvalidJob {
   flowName: string | null;
   /** The payload parsed from JSON, or the raw text when it was not JSON. */
   payload: Record<string, unknown> | string;
+  /** The message body as text (UTF-8, invalid bytes replaced). */
+  text: string;
+  /** Whether the body is not JSON at all (pyoco-server's `invalid_json`). */
+  notJson: boolean;
+}
+
+/** What happened to one job. */
+export type JobOutcome =
+  /** Ran; snapshot `COMPLETED`; ACK. */
+  | "completed"
+  /** Ran; snapshot `FAILED`; ACK (and `execution_error` dead letter when enabled). */
+  | "failed"
+  /** Cancelled (a `CANCELLING` was seen); snapshot `CANCELLED`; ACK. */
+  | "cancelled"
+  /** The snapshot was already terminal: ACK without running. */
+  | "already_terminal"
+  /** Someone else made the snapshot terminal while it ran: not overwritten; ACK. */
+  | "superseded"
+  /** Not JSON / missing or invalid fields: TERM, `invalid_job` dead letter. */
+  | "invalid_job"
+  /** Flow or callable not registered: snapshot `FAILED`, ACK, `flow_not_found` dead letter. */
+  | "flow_not_found"
+  /** Transient NATS/KV error or drain: NAK (redelivered later). */
+  | "requeued"
+  /** Failing on the last delivery: snapshot `FAILED`, TERM, `execution_error` dead letter. */
+  | "max_deliveries";
+
+/** The result of processing one job. */
+export interface JobResult {
+  /** What happened. */
+  outcome: JobOutcome;
+  /** What the message got. */
+  action: "ack" | "nak" | "term";
+  /** The run id, when known. */
+  runId: string | null;
+  /** The tag whose consumer delivered it. */
+  tag: string;
+  /** Delivery count of the message. */
+  deliveryCount: number;
+  /** The error recorded, if any. */
+  error: string | null;
 }
 
 /** The outcome of {@linkcode parseJob}. */
@@ -80,6 +122,8 @@ export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
       runId: null,
       flowName: null,
       payload: text,
+      text,
+      notJson: true,
     };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -89,6 +133,8 @@ export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
       runId: null,
       flowName: null,
       payload: text,
+      text,
+      notJson: false,
     };
   }
   const payload = value as Record<string, unknown>;
@@ -102,6 +148,8 @@ export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
     runId,
     flowName,
     payload,
+    text,
+    notJson: false,
   });
 
   if (payload.run_id === undefined) return fail(`"run_id" is missing`);

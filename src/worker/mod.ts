@@ -8,6 +8,7 @@
 export { PyocoWorker, WorkerOptionError } from "./worker.ts";
 export { CANCELLED_BY_REQUEST } from "../contract/wire.ts";
 export type {
+  ConnectOptions,
   JobOutcome,
   JobResult,
   PyocoWorkerOptions,
@@ -16,21 +17,19 @@ export type {
 } from "./worker.ts";
 export { isValidRunId, parseJob } from "./job.ts";
 export type { InvalidJob, ParsedJob, ValidJob } from "./job.ts";
-export {
-  compactSnapshot,
-  jsonBytes,
-  pendingSnapshotFromJob,
-  RunMirror,
-  writeFailedSnapshot,
-} from "./snapshot.ts";
+export { compactSnapshot, jsonBytes } from "./compact.ts";
+export type { CompactResult } from "./compact.ts";
+export { pendingSnapshotFromJob, writeFailedSnapshot } from "./snapshot.ts";
+export type { FailSnapshotOptions } from "./snapshot.ts";
+export { RunMirror } from "./run_mirror.ts";
 export type {
-  CompactResult,
-  FailSnapshotOptions,
+  FinishOptions,
   FinishResult,
   RunMirrorOptions,
   RunProgress,
   TerminalFields,
-} from "./snapshot.ts";
+} from "./run_mirror.ts";
+export { executionErrorText } from "./run_execution.ts";
 export { RunEventPublisher } from "./events.ts";
 export type {
   EventStats,
@@ -38,8 +37,13 @@ export type {
   WorkerEvent,
   WorkerOnlyEvent,
 } from "./events.ts";
-export { buildDlqMessage, publishDlq } from "./dead_letter.ts";
-export type { DlqFields } from "./dead_letter.ts";
+export {
+  buildDlqMessage,
+  DLQ_PAYLOAD_MAX_CHARS,
+  invalidJobFields,
+  publishDlq,
+} from "./dead_letter.ts";
+export type { DlqFields, InvalidJobContext } from "./dead_letter.ts";
 export { WORKER_VERSION, WorkerHeartbeat } from "./heartbeat.ts";
 export type { WorkerHeartbeatOptions } from "./heartbeat.ts";
 export {
@@ -67,4 +71,6 @@ export type {
   TaskState,
   WorkerRecord,
 } from "../contract/wire.ts";
-export type { Flow, FlowEvent, Task } from "../flow/types.ts";
+export type { Flow, FlowEvent, RunResult, Task } from "../flow/types.ts";
+export type { KV } from "@nats-io/kv";
+export type { JetStreamClient } from "@nats-io/jetstream";

@@ -177,8 +177,9 @@ export function registryOf(flows: Flow[], tasks: Flow[] = []): WorkerRegistry {
   return { flows: new Map(flows.map((f) => [f.name, f])), tasks: taskMap };
 }
 
-/** The exact field list of a dead letter (SPEC §4). */
+/** The exact field list of a dead letter (SPEC §4, and §16's top-level tenant_id, api_key_id). */
 export const DLQ_FIELDS: string[] = [
+  "api_key_id",
   "error",
   "flow_name",
   "job",
@@ -188,9 +189,13 @@ export const DLQ_FIELDS: string[] = [
   "subject",
   "tag",
   "tags",
+  "tenant_id",
   "timestamp",
   "worker_id",
 ];
+
+/** The exact field list of an `invalid_job` dead letter: also the raw `payload` (SPEC §16). */
+export const INVALID_JOB_DLQ_FIELDS: string[] = [...DLQ_FIELDS, "payload"].sort();
 
 /** Collect every value written to a run's key (a KV watch on that key) until `stop()`. */
 export async function watchRun(t: WorkerTestEnv, runId: string): Promise<{

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RunSnapshot, TaskRecord } from "../../src/contract/wire.ts";
-import { compactSnapshot, jsonBytes } from "../../src/worker/snapshot.ts";
+import { compactSnapshot, jsonBytes } from "../../src/worker/compact.ts";
 import { parseJob } from "../../src/worker/job.ts";
 
 function record(output: unknown, inputs: unknown = null): TaskRecord {

@@ -13,7 +13,14 @@ import {
   slow,
   twenty,
 } from "../fixtures/flows.ts";
-import { DLQ_FIELDS, registryOf, setupWorkerTest, watchRun, type WorkerTestEnv } from "./_setup.ts";
+import {
+  DLQ_FIELDS,
+  INVALID_JOB_DLQ_FIELDS,
+  registryOf,
+  setupWorkerTest,
+  watchRun,
+  type WorkerTestEnv,
+} from "./_setup.ts";
 import { poll } from "../_helpers/poll.ts";
 
 const ALL = [quick, twenty, slow, failing, huge, counted, envEcho];
@@ -277,7 +284,7 @@ Deno.test("PyocoWorker TERMs an invalid job and dead-letters invalid_job", async
   const dls = await t.deadLetters();
   assert.equal(dls.length, 3);
   for (const dl of dls) {
-    assert.deepEqual(Object.keys(dl).sort(), DLQ_FIELDS);
+    assert.deepEqual(Object.keys(dl).sort(), INVALID_JOB_DLQ_FIELDS);
     assert.equal(dl.reason, "invalid_job");
     assert.equal(dl.subject, "pyoco.work.default");
     assert.equal(dl.num_delivered, 1);
