@@ -47,7 +47,12 @@ export {
   pepperFingerprint,
   recordPepper,
 } from "./pepper.ts";
-export type { CheckPepperOptions, PepperCheck, PepperFingerprintRecord } from "./pepper.ts";
+export type {
+  CheckPepperOptions,
+  PepperBucket,
+  PepperCheck,
+  PepperFingerprintRecord,
+} from "./pepper.ts";
 export { ApiKeyVerifier } from "./verifier.ts";
 export type {
   ApiKeyFailureReason,

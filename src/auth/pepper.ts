@@ -19,7 +19,6 @@
  * @module
  */
 
-import type { KV } from "@nats-io/kv";
 import { PepperMismatchError } from "./errors.ts";
 import { timingSafeEqual } from "./keys.ts";
 
@@ -39,6 +38,36 @@ export interface PepperFingerprintRecord {
   hmac_sha256_b64: string | null;
   /** When it was recorded, unix seconds. */
   created_at: number;
+}
+
+/**
+ * The part of a KV bucket handle the pepper check uses (the auth bucket's `KV` from
+ * `@nats-io/kv` fits).
+ */
+export interface PepperBucket {
+  /**
+   * Read a key.
+   *
+   * @param key The key.
+   * @returns Its entry, or `null`.
+   */
+  get(key: string): Promise<{ operation: string; json<T>(): T } | null>;
+  /**
+   * Create a key; fails when it exists.
+   *
+   * @param key The key.
+   * @param value The value.
+   * @returns The new revision.
+   */
+  create(key: string, value: string): Promise<number>;
+  /**
+   * Write a key.
+   *
+   * @param key The key.
+   * @param value The value.
+   * @returns The new revision.
+   */
+  put(key: string, value: string): Promise<number>;
 }
 
 /** Options of {@linkcode checkPepper}. */
@@ -117,7 +146,10 @@ export async function pepperFingerprint(pepper: string): Promise<string | null> 
  * await checkPepper(authKv, { pepper: config.authPepper, who: "gateway", bucket: "pyoco_auth", record: true });
  * ```
  */
-export async function checkPepper(kv: KV, options: CheckPepperOptions): Promise<PepperCheck> {
+export async function checkPepper(
+  kv: PepperBucket,
+  options: CheckPepperOptions,
+): Promise<PepperCheck> {
   const mine = await pepperFingerprint(options.pepper);
   let stored = await _read(kv);
   if (stored === null) {
@@ -150,7 +182,7 @@ export async function checkPepper(kv: KV, options: CheckPepperOptions): Promise<
  * await recordPepper(authKv, config.authPepper);
  * ```
  */
-export async function recordPepper(kv: KV, pepper: string): Promise<void> {
+export async function recordPepper(kv: PepperBucket, pepper: string): Promise<void> {
   await kv.put(PEPPER_FINGERPRINT_KV_KEY, _recordJson(await pepperFingerprint(pepper)));
 }
 
@@ -175,7 +207,7 @@ function _compare(
 }
 
 async function _read(
-  kv: KV,
+  kv: PepperBucket,
 ): Promise<PepperFingerprintRecord | null> {
   const entry = await kv.get(PEPPER_FINGERPRINT_KV_KEY);
   if (!entry || entry.operation !== "PUT") return null;

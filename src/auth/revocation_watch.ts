@@ -69,6 +69,8 @@ export class RevocationWatch {
   #opens = 0;
 
   /**
+   * Create the watch; nothing happens before {@linkcode RevocationWatch.start}.
+   *
    * @param kv The auth bucket.
    * @param options Connection, retry delay and the entry callback.
    */

@@ -14,6 +14,8 @@ export class ConfigError extends Error {
   readonly variable: string;
 
   /**
+   * Create the error.
+   *
    * @param variable The environment variable at fault.
    * @param message What is wrong and what is allowed.
    * @param options Keeps `cause`.
