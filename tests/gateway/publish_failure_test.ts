@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { gatewayFixture, postJson } from "./_fixture.ts";
+import { poll } from "../_helpers/poll.ts";
 
 async function runKeys(gw: Awaited<ReturnType<typeof gatewayFixture>>): Promise<string[]> {
   const keys: string[] = [];
@@ -51,7 +52,8 @@ Deno.test("POST /runs rides out a work stream that comes back within PYOCO_NATS_
   const info = await gw.reader.jsm.streams.info(gw.config.workStream);
   await gw.reader.jsm.streams.delete(gw.config.workStream);
   const pending = gw.request("/runs", postJson({ flow_name: "hello" }));
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the first tries fail meanwhile
+  // The stream comes back only after a try has failed (and was logged as retried).
+  await poll(() => gw.logs.some((l) => l.includes("retrying")), { message: "a failed try" });
   await gw.reader.jsm.streams.add(info.config);
   const res = await pending;
   assert.equal(res.status, 200);
