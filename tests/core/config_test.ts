@@ -256,3 +256,21 @@ Deno.test("a worker process starts with PYOCO_CONSUMER_ACK_WAIT_SEC=0.2", async 
   }
   assert.equal(await worker.stop(), 0, worker.logs());
 });
+
+Deno.test("docs/config.md shows every variable's whole description, | included", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/config.md", import.meta.url));
+  const rows = new Map<string, string[]>();
+  for (const line of doc.split("\n")) {
+    if (!line.startsWith("| `PYOCO_")) continue;
+    // A cell ends at an unescaped |; the generator escapes the ones inside a description.
+    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim().replaceAll("\\|", "|"));
+    rows.set(cells[0]!.replaceAll("`", ""), cells);
+  }
+  for (const v of CONFIG_VARIABLES) {
+    const cells = rows.get(v.env);
+    assert.ok(cells, `${v.env} has a row`);
+    assert.equal(cells.length, 3, `${v.env}: ${JSON.stringify(cells)}`);
+    assert.equal(cells[2]!.replace(" (secret: never logged)", ""), v.doc, v.env);
+  }
+  assert.equal(rows.get("PYOCO_HTTP_AUTH_MODE")![2], "none | api_key");
+});
