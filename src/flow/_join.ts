@@ -62,10 +62,15 @@ export class JoinTracker {
    * Compile the requirement trees of every task of `flow`.
    *
    * @param flow The flow of the run.
+   * @param options `settled`: tasks that are done before the run starts (resumed): they get no
+   *   tree, so they are never ready nor blocked; feed their outcome with `settle()`.
    */
-  constructor(flow: Flow) {
+  constructor(flow: Flow, options: { settled?: ReadonlySet<string> } = {}) {
+    const settled = options.settled ?? new Set<string>();
     for (const name of flow.order) this.#leaves.set(name, []);
-    for (const name of flow.order) this.#compile(name, flow.requirements.get(name) ?? []);
+    for (const name of flow.order) {
+      if (!settled.has(name)) this.#compile(name, flow.requirements.get(name) ?? []);
+    }
   }
 
   #compile(name: string, reqs: readonly { when: JoinExpr }[]): void {

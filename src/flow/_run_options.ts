@@ -23,7 +23,8 @@ function _isFlow(value: unknown): value is Flow {
  *
  * @param flow Must be a Flow created with `flow()`.
  * @param options Must be a {@linkcode RunFlowOptions} object.
- * @throws {TypeError} When `flow` is not a Flow or an option has the wrong type.
+ * @throws {TypeError} When `flow` is not a Flow, an option has the wrong type, or `resume`
+ * names a task that is not in the flow.
  * @throws {RangeError} When `maxConcurrency` or `abortGraceMs` is out of range, or `params`
  * nests deeper than `MAX_JSON_DEPTH` levels.
  */
@@ -55,6 +56,7 @@ export function validateRunFlowArgs(
       throw new TypeError(`Cannot run flow: option "${key}" must be a function`);
     }
   }
+  if (o.resume !== undefined) _validateResume(flow, o.resume);
   const max = o.maxConcurrency;
   if (max !== undefined && !(max === Infinity || (Number.isInteger(max) && max >= 1))) {
     throw new RangeError(
@@ -66,6 +68,17 @@ export function validateRunFlowArgs(
     throw new RangeError(
       `Cannot run flow: option "abortGraceMs" must be a number from 0 to 2147483647, got ${grace}`,
     );
+  }
+}
+
+function _validateResume(flow: Flow, resume: unknown): void {
+  if (!_isRecord(resume)) throw new TypeError('Cannot run flow: option "resume" must be an object');
+  for (const name of Object.keys(resume)) {
+    if (!flow.tasks.has(name)) {
+      throw new TypeError(
+        `Cannot run flow: option "resume" names task "${name}", which is not in flow "${flow.name}"`,
+      );
+    }
   }
 }
 

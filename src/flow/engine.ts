@@ -113,8 +113,13 @@ class _Run {
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
 
     for (const name of flow.order) this.#records.set(name, _emptyRecord());
-    this.#joins = new JoinTracker(flow);
+    const resume: Readonly<Record<string, unknown>> = options.resume ?? {};
+    const resumed = new Set(Object.keys(resume));
+    this.#joins = new JoinTracker(flow, { settled: resumed });
     this.#ready.push(...this.#joins.initial);
+    for (const name of flow.order) {
+      if (resumed.has(name)) this.#reuse(name, resume[name]);
+    }
   }
 
   run(): Promise<RunResult> {
@@ -185,6 +190,20 @@ class _Run {
     const { ready, blocked } = this.#joins.settle(name, ok);
     this.#ready.push(...ready);
     for (const { task, culprit } of blocked) this.#block(task, culprit);
+  }
+
+  /** A task resumed from an earlier run: SUCCEEDED with its recorded output, without running. */
+  #reuse(name: string, output: unknown): void {
+    this.#data.results[name] = output;
+    this.#data.saveOutputs(name, output);
+    const record = this.#records.get(name)!;
+    record.state = "SUCCEEDED";
+    record.output = toJsonSafe(output);
+    record.reused = true;
+    const artifacts = this.#data.artifactsOf(name);
+    if (artifacts !== null) record.artifacts = artifacts;
+    this.#terminal++;
+    this.#propagate(name, true);
   }
 
   /** Ends a task FAILED without running because an upstream failure made it unreachable. */
@@ -482,6 +501,9 @@ function _now(): number {
  *   `task.retrying` (a retry follows) or `task.failed` (final); a task failed by its upstream
  *   gets `task.failed` with `attempt: 0`; `task.log` from `ctx.log()`; last `run.completed`,
  *   `run.failed` or `run.cancelled`. Nothing is emitted after the last event.
+ * - `resume: { <task>: output }` (retry from failed): those tasks do not run; they end SUCCEEDED
+ *   with that output and `reused: true` in their record, emit no events, and their downstream
+ *   receives the output as if they had run.
  * - An error while resolving a task's `inputs` (e.g. `$env.X` not exposed) fails the task at once,
  *   without retries (one attempt is counted).
  *
@@ -500,8 +522,10 @@ function _now(): number {
  * @param flow The flow, created with `flow()`.
  * @param options Params, run id, cancellation signal, listeners and limits.
  * @returns The run result: `{ status, tasks, task_records, outputs, error, start_time, end_time }`.
- * @throws {TypeError} When `flow` is not a Flow or an option has the wrong type.
- * @throws {RangeError} When `maxConcurrency` or `abortGraceMs` is out of range.
+ * @throws {TypeError} When `flow` is not a Flow, an option has the wrong type, or `resume` names a
+ * task that is not in the flow.
+ * @throws {RangeError} When `maxConcurrency` or `abortGraceMs` is out of range, or `params` nests
+ * deeper than `MAX_JSON_DEPTH` (64) levels.
  */
 export function runFlow(flow: Flow, options: RunFlowOptions = {}): Promise<RunResult> {
   try {

@@ -50,6 +50,11 @@ export interface TaskRecord {
   output: JsonValue;
   /** Artifacts the task stored in `ctx.artifacts` under its own name (JSON-safe). */
   artifacts: Record<string, JsonValue>;
+  /**
+   * `true` when the task did not run because its output was given by `resume` (a retry from
+   * failed, SPEC §15); absent otherwise.
+   */
+  reused?: boolean;
 }
 
 /** The result of {@linkcode runFlow}. */
@@ -268,4 +273,11 @@ export interface RunFlowOptions {
    * @default {5000}
    */
   abortGraceMs?: number;
+  /**
+   * Task name → the output it recorded in an earlier run (SPEC §15, retry from failed). These
+   * tasks do not run: they end SUCCEEDED at once with that output and `reused: true` in their
+   * record (no events), and their downstream receives the output as if they had run (including
+   * their `outputs` paths). Every name must be a task of the flow. @default {{}}
+   */
+  resume?: Readonly<Record<string, unknown>>;
 }
