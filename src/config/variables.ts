@@ -101,7 +101,10 @@ export interface Config {
   httpAuthMode: "none" | "api_key";
   /** `PYOCO_HTTP_API_KEY_HEADER` (default `X-API-Key`): Header carrying the API key. */
   httpApiKeyHeader: string;
-  /** `PYOCO_AUTH_PEPPER` (default empty): Appended to API-key secrets before hashing. */
+  /**
+   * `PYOCO_AUTH_PEPPER` (default empty): Appended to API-key secrets before hashing; the same on
+   * every gateway and admin CLI (checked at start against the auth bucket's pepper fingerprint).
+   */
   authPepper: string;
   /**
    * `PYOCO_SSE_HEARTBEAT_SEC` (default `15`): Heartbeat interval of idle watch streams (server-sent
@@ -442,7 +445,8 @@ export const CONFIG_VARIABLES = [
     "PYOCO_AUTH_PEPPER",
     "",
     _str,
-    "Appended to API-key secrets before hashing",
+    "Appended to API-key secrets before hashing; the same on every gateway and admin CLI " +
+      "(checked at start against the auth bucket's pepper fingerprint, docs/auth.md)",
     true,
   ),
   _spec(
