@@ -9,17 +9,22 @@
  * `--allow-env=PYOCO_*,NATS_*` (plus the flows' `expose_env` names, added by the operator) and
  * `--allow-read=.`. SIGINT/SIGTERM drain gracefully; a second signal stops at once.
  *
- * Exit codes: 0 stopped cleanly, 1 NATS unreachable or a fatal error, 2 bad flags or config.
+ * NATS that cannot be reached at start is waited for, with backoff, each attempt logged
+ * ("Waiting for NATS …"); a signal meanwhile stops the worker cleanly.
+ *
+ * Exit codes: 0 stopped cleanly, 1 a fatal error (e.g. NATS refused the credentials), 2 bad
+ * flags or config.
  *
  * @module
  */
 
 import { cliArgs } from "./_args.ts";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { type Config, ConfigError, loadConfig } from "../src/config.ts";
 import { TAG_PATTERN } from "../src/contract/wire.ts";
 import { Logger } from "../src/log.ts";
-import { loadRegistry } from "../src/host/registry.ts";
+import { loadRegistry, type Registry } from "../src/host/registry.ts";
+import { UsageError as _UsageError } from "../src/cli/usage.ts";
 import { PyocoWorker, WorkerOptionError } from "../src/worker/worker.ts";
 
 const USAGE = `Usage: pyoco-worker [options]
@@ -37,14 +42,8 @@ Options:
 
 Every other setting comes from PYOCO_* environment variables (see docs/config.md).
 SIGINT/SIGTERM drain gracefully (PYOCO_WORKER_DRAIN_TIMEOUT_SEC); a second signal stops at once.
+NATS that cannot be reached at start is waited for, with backoff (logged).
 `;
-
-class _UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
 
 /** A default worker id: `<hostname>-<random>`, without asking for permissions we lack. */
 function _defaultWorkerId(): string {
@@ -115,6 +114,83 @@ function _parse(args: string[]) {
   };
 }
 
+/** The worker's logger, as configured. */
+function _logger(config: Config): Logger {
+  return new Logger({
+    service: "pyoco-server:worker",
+    logger: "pyoco.worker",
+    level: config.logLevel,
+    format: config.logFormat,
+    utc: config.logUtc,
+    includeTraceback: config.logIncludeTraceback,
+  });
+}
+
+/** The flows of `--flows`, or `null` after explaining on stderr why they cannot be loaded. */
+async function _registry(flows: string[]): Promise<Registry | null> {
+  try {
+    return await loadRegistry(flows);
+  } catch (err) {
+    const message = (err as Error).message;
+    console.error(`pyoco-worker: Cannot load --flows: ${message}`);
+    if (/Requires read access/.test(message)) {
+      console.error(
+        "pyoco-worker: the worker may read only the folder it was allowed (deno task worker: " +
+          "--allow-read=.); run it from your project folder, or widen it, e.g. " +
+          "deno run --no-prompt --allow-net --allow-env=PYOCO_*,NATS_*,LOG_TOKENS,LOG_STREAM " +
+          "--allow-read=.,/path/to/flows cli/worker.ts --flows /path/to/flows/flows.ts " +
+          "(docs/worker.md)",
+      );
+    }
+    return null;
+  }
+}
+
+/**
+ * Wait for NATS (with backoff, saying so), then consume until the first signal; a second
+ * signal stops at once.
+ */
+async function _serve(worker: PyocoWorker, logger: Logger, registry: Registry): Promise<number> {
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      logger.info("Signal received: draining (send it again to stop at once)");
+      stop.abort();
+    } else {
+      logger.warn("Second signal: stopping at once");
+      worker.forceStop();
+    }
+  };
+  const signalNames: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  for (const s of signalNames) Deno.addSignalListener(s, onSignal);
+  try {
+    try {
+      await worker.connect({ waitForNats: true, signal: stop.signal });
+    } catch (err) {
+      if (stop.signal.aborted) {
+        logger.info("Stopped before NATS could be reached");
+        return 0;
+      }
+      logger.error("Cannot start the worker", { err_id: "ERR-PYOCO-0003" }, err);
+      return 1;
+    }
+    logger.info(`Worker ${worker.workerId} ready`, {
+      tags: worker.tags,
+      concurrency: worker.concurrency,
+      flows: [...registry.flows.keys()],
+    });
+    await worker.run(stop.signal);
+    return 0;
+  } finally {
+    await worker.close();
+    for (const s of signalNames) Deno.removeSignalListener(s, onSignal);
+  }
+}
+
 async function main(args: string[]): Promise<number> {
   let flags;
   try {
@@ -137,31 +213,9 @@ async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = new Logger({
-    service: "pyoco-server:worker",
-    logger: "pyoco.worker",
-    level: config.logLevel,
-    format: config.logFormat,
-    utc: config.logUtc,
-    includeTraceback: config.logIncludeTraceback,
-  });
-  let registry;
-  try {
-    registry = await loadRegistry(flags.flows);
-  } catch (err) {
-    const message = (err as Error).message;
-    console.error(`pyoco-worker: Cannot load --flows: ${message}`);
-    if (/Requires read access/.test(message)) {
-      console.error(
-        "pyoco-worker: the worker may read only the folder it was allowed (deno task worker: " +
-          "--allow-read=.); run it from your project folder, or widen it, e.g. " +
-          "deno run --no-prompt --allow-net --allow-env=PYOCO_*,NATS_*,LOG_TOKENS,LOG_STREAM " +
-          "--allow-read=.,/path/to/flows cli/worker.ts --flows /path/to/flows/flows.ts " +
-          "(docs/worker.md)",
-      );
-    }
-    return 2;
-  }
+  const logger = _logger(config);
+  const registry = await _registry(flags.flows);
+  if (registry === null) return 2;
   if (flags.flows.length === 0) {
     logger.warn("No --flows given: only flow.yaml jobs with built-in pyoco:* tasks can run");
   }
@@ -185,42 +239,7 @@ async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-
-  const stop = new AbortController();
-  let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals === 1) {
-      logger.info("Signal received: draining (send it again to stop at once)");
-      stop.abort();
-    } else {
-      logger.warn("Second signal: stopping at once");
-      worker.forceStop();
-    }
-  };
-  const signalNames: Deno.Signal[] = Deno.build.os === "windows"
-    ? ["SIGINT"]
-    : ["SIGINT", "SIGTERM"];
-  for (const s of signalNames) Deno.addSignalListener(s, onSignal);
-
-  try {
-    await worker.connect();
-  } catch (err) {
-    logger.error("Cannot start the worker", { err_id: "ERR-PYOCO-0003" }, err);
-    return 1;
-  }
-  logger.info(`Worker ${worker.workerId} ready`, {
-    tags: worker.tags,
-    concurrency: worker.concurrency,
-    flows: [...registry.flows.keys()],
-  });
-  try {
-    await worker.run(stop.signal);
-  } finally {
-    await worker.close();
-    for (const s of signalNames) Deno.removeSignalListener(s, onSignal);
-  }
-  return 0;
+  return await _serve(worker, logger, registry);
 }
 
 if (import.meta.main) {

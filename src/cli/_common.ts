@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
 import {
   PyocoClient,
@@ -15,6 +14,9 @@ import {
   PyocoUnsupportedError,
 } from "../client/mod.ts";
 import { ErrId } from "../contract/mod.ts";
+import { parseFlags, UsageError } from "./usage.ts";
+
+export { UsageError };
 
 /** Exit codes of the `pyoco` CLI. */
 export const ExitCode = {
@@ -23,6 +25,12 @@ export const ExitCode = {
   failed: 1,
   /** The command line is wrong. */
   usage: 2,
+  /**
+   * A wait (`--wait --timeout`, `wait`, `watch`, `logs --follow`, `cancel --wait`) ran out of
+   * time; the run goes on on the server. 124 like GNU `timeout`, so scripts can tell it apart
+   * from a FAILED run.
+   */
+  timeout: 124,
   /** Interrupted with Ctrl-C (SIGINT). */
   interrupted: 130,
 } as const;
@@ -69,20 +77,6 @@ export function denoIo(): CliIo {
 function _writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
   let bytes = _enc.encode(text);
   while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
-}
-
-/** The command line is wrong; exit 2 with the usage. */
-export class UsageError extends Error {
-  /**
-   * Build the error for a wrong command line.
-   *
-   * @param message What is wrong with the command line.
-   * @param options Standard error options.
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
 }
 
 /** The user pressed Ctrl-C while a command waited; exit 130. */
@@ -180,17 +174,7 @@ export async function runCommand(
   const usageText = `Usage: ${spec.usage}\n\n${spec.help}\n\n${GLOBAL_HELP}\n`;
   let server = DEFAULT_SERVER;
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        options: { ...spec.options, ...GLOBAL_OPTIONS },
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (err) {
-      throw new UsageError(_message(err));
-    }
+    const parsed = parseFlags(args, { ...spec.options, ...GLOBAL_OPTIONS });
     const values = parsed.values as Record<string, unknown>;
     if (values.help) {
       io.out(usageText);
@@ -201,7 +185,7 @@ export async function runCommand(
       throw new UsageError(min === 1 ? "Missing argument" : `Expected ${min} arguments`);
     }
     if (parsed.positionals.length > max) {
-      throw new UsageError(`Unexpected argument '${parsed.positionals[max]}'`);
+      throw new UsageError(`Unexpected argument "${parsed.positionals[max]}"`);
     }
     server = (values.server as string | undefined) ?? io.env("PYOCO_SERVER") ?? DEFAULT_SERVER;
     const apiKey = (values["api-key"] as string | undefined) ??
@@ -216,7 +200,7 @@ export async function runCommand(
       );
     }
     return await body({
-      values: parsed.values as FlagValues,
+      values: parsed.values,
       positionals: parsed.positionals,
       client,
       server,
@@ -239,7 +223,8 @@ export async function runCommand(
  * @param err The error.
  * @param server The gateway URL in use (for hints).
  * @param io Where to write.
- * @returns {@linkcode ExitCode.interrupted} for Ctrl-C, else {@linkcode ExitCode.failed}.
+ * @returns {@linkcode ExitCode.interrupted} for Ctrl-C, {@linkcode ExitCode.timeout} for a wait
+ *   that ran out of time, else {@linkcode ExitCode.failed}.
  */
 export function reportError(err: unknown, server: string, io: CliIo): number {
   if (err instanceof InterruptedError) {
@@ -247,7 +232,7 @@ export function reportError(err: unknown, server: string, io: CliIo): number {
     return ExitCode.interrupted;
   }
   io.err(`error: ${describeError(err, server)}\n`);
-  return ExitCode.failed;
+  return err instanceof PyocoTimeoutError ? ExitCode.timeout : ExitCode.failed;
 }
 
 /**
@@ -295,7 +280,7 @@ export function describeError(err: unknown, server: string): string {
         }`;
     }
   }
-  if (err instanceof PyocoTimeoutError) return `${err.message}; the run goes on on the server`;
+  if (err instanceof PyocoTimeoutError) return _timeoutMessage(err);
   if (err instanceof PyocoUnsupportedError) {
     return `${err.message}. Use \`pyoco wait\` (it polls) or upgrade the gateway at ${server}`;
   }
@@ -338,35 +323,38 @@ export async function withInterrupt<T>(
   }
 }
 
+function _timeoutMessage(err: PyocoTimeoutError): string {
+  const last = err.lastSnapshot;
+  const reason = last === null ? undefined : waitingReason(last);
+  const status = last === null ? "" : ` (last status ${last.status}${reason ? `: ${reason}` : ""})`;
+  return `Run ${err.runId} did not finish within ${
+    seconds(err.timeoutMs)
+  }${status}; the run goes on on the server (exit code ${ExitCode.timeout})`;
+}
+
 /**
- * Parse `--param k=v` values: the value as JSON when it parses (`2`, `true`, `{"a":1}`), else as
- * the string itself.
+ * Milliseconds as seconds for messages: `0.3 s`, `5 s`, `90 s`.
  *
- * @param pairs The `k=v` strings.
- * @returns The params object.
- * @throws {UsageError} When a pair has no `=` or an empty key.
+ * @param ms Milliseconds.
+ * @returns The seconds with their unit.
  */
-export function parseParams(pairs: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--param expects KEY=VALUE, got '${pair}'`);
-    const key = pair.slice(0, eq);
-    const raw = pair.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      value = raw;
-    }
-    Object.defineProperty(out, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
+export function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+/**
+ * Why a PENDING run is not running yet, as the gateway says it (`waiting_reason`, SPEC §12):
+ * `no live worker serves tag gpu`. Read loosely, so an older gateway (without the field) and an
+ * older client type both work.
+ *
+ * @param snapshot A run snapshot or view.
+ * @returns The reason, or `undefined` when the run is not waiting or the gateway gave none.
+ */
+export function waitingReason(snapshot: { status: string }): string | undefined {
+  const reason = (snapshot as { waiting_reason?: unknown }).waiting_reason;
+  return snapshot.status === "PENDING" && typeof reason === "string" && reason !== ""
+    ? reason
+    : undefined;
 }
 
 function _causeMessage(err: Error): string {

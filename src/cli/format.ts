@@ -1,10 +1,12 @@
 /**
- * Plain-text formatting for the `pyoco` CLI: aligned tables, relative times, durations.
+ * Plain-text formatting for the `pyoco` CLI: aligned tables, relative times, durations, and the
+ * one wording of run events (local `pyoco run` progress and events read from the gateway).
  *
  * @module
  */
 
 import type { RunEvent, RunSnapshot } from "../client/mod.ts";
+import type { FlowEvent } from "../flow/mod.ts";
 
 /**
  * An aligned table: a header row, then one row per entry, columns padded to the widest cell.
@@ -80,30 +82,43 @@ export function compactJson(value: unknown, max = 200): string {
 }
 
 /**
- * One run event (`GET /runs/{id}/events`) as a line for people: local time with milliseconds,
- * then what happened — the same wording as `pyoco run`'s progress.
+ * An event as the formatters read it: a flow engine event of a local run ({@linkcode FlowEvent})
+ * or a stored run event from the gateway ({@linkcode RunEvent}).
+ */
+export type AnyRunEvent = FlowEvent | RunEvent;
+
+/**
+ * What happened in one event, in words, without a time: `fetch: succeeded (attempt 1)`. The one
+ * wording of events in every pyoco output (`pyoco run`, `watch --events`, `logs`, `submit --wait`).
+ *
+ * @example
+ * ```ts
+ * import { eventText } from "./format.ts";
+ * import assert from "node:assert/strict";
+ * const e = { type: "task.log", run_id: "r1", task: "a", attempt: 1, message: "hi", ts: 1 } as const;
+ * assert.equal(eventText(e), "a: log: hi");
+ * ```
  *
  * @param event The event.
- * @returns The line, without a trailing newline.
+ * @param tookMs How long the attempt took, shown after the attempt of `task.succeeded` /
+ *   `task.failed` when known.
+ * @returns The text, without a trailing newline.
  */
-export function eventLine(event: RunEvent): string {
-  const at = typeof event.ts === "number" ? _clock(event.ts) : "--:--:--.---";
-  return `${at}  ${_eventText(event)}`;
-}
-
-function _eventText(e: RunEvent): string {
+export function eventText(event: AnyRunEvent, tookMs?: number): string {
+  const e = event as RunEvent;
   const task = e.task ?? "?";
+  const took = tookMs === undefined ? "" : `, ${Math.round(tookMs)} ms`;
   switch (e.type) {
     case "run.started":
       return `run ${e.run_id} started (flow ${e.flow_name})`;
     case "task.started":
       return `${task}: started (attempt ${e.attempt})`;
     case "task.succeeded":
-      return `${task}: succeeded (attempt ${e.attempt})`;
+      return `${task}: succeeded (attempt ${e.attempt}${took})`;
     case "task.failed":
       return e.attempt === 0
         ? `${task}: failed without running: ${e.error}`
-        : `${task}: failed (attempt ${e.attempt}): ${e.error}`;
+        : `${task}: failed (attempt ${e.attempt}${took}): ${e.error}`;
     case "task.retrying":
       return `${task}: attempt ${e.attempt} failed: ${e.error}; retrying in ${e.delay_sec} s`;
     case "task.log":
@@ -121,6 +136,52 @@ function _eventText(e: RunEvent): string {
       return `${type} ${compactJson(rest)}`;
     }
   }
+}
+
+/**
+ * One run event as a line for people: local wall-clock time with milliseconds, then
+ * {@linkcode eventText}. Used for events read from the gateway (`pyoco logs`, `watch --events`).
+ *
+ * @param event The event.
+ * @returns The line, without a trailing newline.
+ */
+export function eventLine(event: AnyRunEvent): string {
+  const at = typeof event.ts === "number" ? _clock(event.ts) : "--:--:--.---";
+  return `${at}  ${eventText(event)}`;
+}
+
+/**
+ * A formatter of the events of one run as they happen, one line each, with the time since the
+ * run's first event and each finished attempt's duration:
+ * `[+0.012s] fetch_data: succeeded (attempt 1, 3 ms)`. Used by `pyoco run`.
+ *
+ * @example Format a few events
+ * ```ts
+ * import { createEventFormatter } from "./format.ts";
+ * import assert from "node:assert/strict";
+ * const format = createEventFormatter();
+ * format({ type: "run.started", run_id: "r1", flow_name: "hello", ts: 100 });
+ * const line = format({ type: "task.started", run_id: "r1", task: "a", attempt: 1, ts: 100.5 });
+ * assert.equal(line, "[+0.500s] a: started (attempt 1)");
+ * ```
+ *
+ * @returns A function from event to line (no trailing newline).
+ */
+export function createEventFormatter(): (event: AnyRunEvent) => string {
+  let t0: number | null = null;
+  const startedAt = new Map<string, number>();
+  return (event) => {
+    const ts = typeof event.ts === "number" ? event.ts : (t0 ?? 0);
+    t0 ??= ts;
+    const e = event as RunEvent;
+    let took: number | undefined;
+    if (e.type === "task.started" && e.task !== undefined) startedAt.set(e.task, ts);
+    if ((e.type === "task.succeeded" || e.type === "task.failed") && e.task !== undefined) {
+      const start = startedAt.get(e.task);
+      if (start !== undefined && e.attempt !== 0) took = (ts - start) * 1000;
+    }
+    return `[+${Math.max(0, ts - t0).toFixed(3)}s] ${eventText(event, took)}`;
+  };
 }
 
 function _clock(unixSec: number): string {

@@ -6,12 +6,18 @@
  * @module
  */
 
-import { PyocoTimeoutError } from "../client/mod.ts";
-import type { PyocoClient, RunSnapshot, RunWatchItem } from "../client/mod.ts";
-import { type CliCommand, denoIo, ExitCode, runCommand, withInterrupt } from "./_common.ts";
-import { eventLine, resultText } from "./format.ts";
+import type { PyocoClient, RunSnapshot } from "../client/mod.ts";
+import {
+  type CliCommand,
+  type CliIo,
+  denoIo,
+  ExitCode,
+  runCommand,
+  withInterrupt,
+} from "./_common.ts";
 import { progressView } from "./_progress.ts";
-import { timeoutFlagMs } from "./runs.ts";
+import { followRun, timeoutFlagMs, waitAndReport } from "./_wait.ts";
+import { eventLine, resultText } from "./format.ts";
 
 /** `pyoco watch ID`: follow a run live. */
 export const watchCommand: CliCommand = {
@@ -25,10 +31,11 @@ export const watchCommand: CliCommand = {
         help:
           `Shows the run's progress on stderr as it changes (like \`pyoco wait\`) until it is terminal,
 then its result on stdout. Exits 0 when the run COMPLETED, 1 when it FAILED or was CANCELLED,
-130 on Ctrl-C.
+124 when --timeout ran out (the run goes on), 130 on Ctrl-C.
 
 Options:
-  --events         Also print the run's events (task log lines, task and run lifecycle) on stdout
+  --events         Print the run's events (task log lines, task and run lifecycle) on stdout;
+                   stderr then shows only the run's status (each change is printed once)
   --timeout SEC    Give up after SEC seconds (the run goes on)
   --json           Print every item of the stream as one JSON line on stdout (no progress):
                    {"type":"snapshot","id":…,"snapshot":{…}} or {"type":"event","id":…,"event":{…}}`,
@@ -41,25 +48,13 @@ Options:
       },
       args,
       io,
-      async ({ values, positionals, client }) => {
-        const runId = positionals[0] as string;
-        const json = values.json === true;
-        const events = values.events === true;
-        // Log lines on stdout would break a progress block redrawn in place: use plain lines.
-        const view = json ? null : progressView(events ? { ...io, errIsTty: false } : io);
-        const final = await _follow(client, runId, {
-          events,
+      ({ values, positionals, client }) =>
+        _watch(client, io, {
+          runId: positionals[0] as string,
+          json: values.json === true,
+          events: values.events === true,
           timeoutMs: timeoutFlagMs(values),
-          onItem: (item) => {
-            if (json) io.out(JSON.stringify(item) + "\n");
-            else if (item.type === "snapshot") view?.update(item.snapshot);
-            else io.out(eventLine(item.event) + "\n");
-          },
-        });
-        view?.done();
-        if (!json) io.out(resultText(final));
-        return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
-      },
+        }),
     );
   },
 };
@@ -76,7 +71,8 @@ export const logsCommand: CliCommand = {
         help:
           `Prints the events stored for the run (task log lines, task and run lifecycle), oldest first.
 Exits 0; with --follow it keeps printing new events until the run is terminal and then exits
-like \`pyoco watch\`: 0 when it COMPLETED, 1 when it FAILED or was CANCELLED, 130 on Ctrl-C.
+like \`pyoco watch\`: 0 when it COMPLETED, 1 when it FAILED or was CANCELLED, 124 when
+--timeout ran out, 130 on Ctrl-C.
 
 Options:
   --follow, -f     Keep printing new events until the run ends
@@ -108,7 +104,7 @@ Options:
           if (lastSeq === 0 && !json) io.err(`No events for run ${runId} yet\n`);
           return ExitCode.ok;
         }
-        const final = await _follow(client, runId, {
+        const final = await followRun(client, runId, {
           events: true,
           afterSeq: lastSeq,
           timeoutMs,
@@ -123,47 +119,41 @@ Options:
   },
 };
 
-/** Read the run's watch stream to its terminal snapshot (Ctrl-C and `timeoutMs` end it). */
-async function _follow(
-  client: PyocoClient,
-  runId: string,
-  options: {
-    events: boolean;
-    afterSeq?: number;
-    timeoutMs: number | undefined;
-    onItem: (item: RunWatchItem) => void;
-  },
-): Promise<RunSnapshot> {
-  const { timeoutMs } = options;
-  const deadline = new AbortController();
-  const timer = timeoutMs === undefined
-    ? undefined
-    : setTimeout(() => deadline.abort(new DOMException("Timed out", "TimeoutError")), timeoutMs);
-  let last: RunSnapshot | null = null;
-  try {
-    return await withInterrupt(runId, async (interrupt) => {
-      const signal = AbortSignal.any([interrupt, deadline.signal]);
-      try {
-        for await (
-          const item of client.watchRun(runId, {
-            events: options.events,
-            afterSeq: options.afterSeq,
-            signal,
-          })
-        ) {
-          if (item.type === "snapshot") last = item.snapshot;
-          options.onItem(item);
-        }
-      } catch (err) {
-        if (deadline.signal.aborted && !interrupt.aborted && timeoutMs !== undefined) {
-          throw new PyocoTimeoutError({ runId, timeoutMs, lastSnapshot: last }, { cause: err });
-        }
-        throw err;
-      }
-      // The stream ends at the terminal snapshot; without one (resumed stream), read the run.
-      return last ?? await client.getRun(runId, { signal });
+/** How `pyoco watch` follows a run. */
+interface _WatchRequest {
+  runId: string;
+  json: boolean;
+  events: boolean;
+  timeoutMs: number | undefined;
+}
+
+/**
+ * Follow a run for `pyoco watch`: with `--json` every stream item as a JSON line; with
+ * `--events` the events on stdout and only the run's status on stderr; else like `pyoco wait`.
+ */
+async function _watch(client: PyocoClient, io: CliIo, request: _WatchRequest): Promise<number> {
+  const { runId, timeoutMs, events } = request;
+  if (!request.json && !events) return await waitAndReport(client, io, { runId, timeoutMs });
+  let final: RunSnapshot;
+  if (request.json) {
+    final = await followRun(client, runId, {
+      events,
+      timeoutMs,
+      onItem: (item) => io.out(JSON.stringify(item) + "\n"),
     });
-  } finally {
-    clearTimeout(timer);
+  } else {
+    // Events are the task lines here, so the progress shows only the run's status: once each.
+    const view = progressView(io, { tasks: false });
+    final = await followRun(client, runId, {
+      events: true,
+      timeoutMs,
+      onItem: (item) =>
+        item.type === "snapshot"
+          ? view.update(item.snapshot)
+          : io.out(eventLine(item.event) + "\n"),
+    });
+    view.done();
+    io.out(resultText(final));
   }
+  return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
 }

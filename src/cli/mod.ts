@@ -1,6 +1,8 @@
 /**
- * The HTTP sub-commands of the `pyoco` CLI (they talk to a gateway with {@linkcode PyocoClient}).
- * `cli/pyoco.ts` adds them to its sub-command map.
+ * The `pyoco` sub-commands: `run` (a flow in this process, {@linkcode runCommand}) and the HTTP
+ * ones (they talk to a gateway with {@linkcode PyocoClient}), plus the pieces every pyoco
+ * program shares: the one {@linkcode UsageError}, flag parsing with suggestions, the params
+ * reader and the event formatter. `cli/pyoco.ts` is the thin main over {@linkcode pyocoMain}.
  *
  * @example
  * ```ts ignore
@@ -13,6 +15,7 @@
  */
 
 import type { CliCommand } from "./_common.ts";
+import { commands, pyocoMain } from "./main.ts";
 import {
   cancelCommand,
   getCommand,
@@ -25,19 +28,10 @@ import {
 import { workersCommand } from "./workers.ts";
 import { logsCommand, watchCommand } from "./live.ts";
 
-/** Every HTTP sub-command by name. */
-export const httpCommands: Record<string, CliCommand> = {
-  submit: submitCommand,
-  "submit-yaml": submitYamlCommand,
-  get: getCommand,
-  tasks: tasksCommand,
-  list: listCommand,
-  wait: waitCommand,
-  watch: watchCommand,
-  logs: logsCommand,
-  cancel: cancelCommand,
-  workers: workersCommand,
-};
+/** Every HTTP sub-command by name (all of {@linkcode commands} but `run`). */
+export const httpCommands: Record<string, CliCommand> = Object.fromEntries(
+  Object.entries(commands).filter(([name]) => name !== "run"),
+);
 
 export {
   cancelCommand,
@@ -51,13 +45,13 @@ export {
   watchCommand,
   workersCommand,
 };
-export {
-  DEFAULT_SERVER,
-  denoIo,
-  describeError,
-  ExitCode,
-  InterruptedError,
-  parseParams,
-  UsageError,
-} from "./_common.ts";
+export { DEFAULT_SERVER, denoIo, describeError, ExitCode, InterruptedError } from "./_common.ts";
+export { parseParams, readParams, readParamsFile } from "./params.ts";
+export type { ParamsSources } from "./params.ts";
+export { parseFlags, suggestOption, UsageError } from "./usage.ts";
+export type { FlagOptions, ParsedFlags } from "./usage.ts";
+export { runCommand } from "./run.ts";
+export { commands, pyocoMain };
+export { createEventFormatter, eventLine, eventText } from "./format.ts";
+export type { AnyRunEvent } from "./format.ts";
 export type { CliCommand, CliIo } from "./_common.ts";

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
-import type { PyocoClient, RunSnapshot, RunStatus, RunView, TaskRecord } from "../client/mod.ts";
+import type { PyocoClient, RunStatus, RunView, TaskRecord } from "../client/mod.ts";
 import { RUN_STATUSES } from "../contract/mod.ts";
 import {
   type CliCommand,
@@ -14,13 +13,13 @@ import {
   denoIo,
   ExitCode,
   type FlagValues,
-  parseParams,
   runCommand,
   UsageError,
-  withInterrupt,
+  waitingReason,
 } from "./_common.ts";
+import { timeoutFlagMs, waitAndReport, waitForFinal } from "./_wait.ts";
 import { ago, compactJson, duration, resultText, table, timestamp } from "./format.ts";
-import { progressView } from "./_progress.ts";
+import { readParams } from "./params.ts";
 
 /** `pyoco submit FLOW …`: submit a run of a registered flow. */
 export const submitCommand: CliCommand = {
@@ -39,7 +38,7 @@ export const submitCommand: CliCommand = {
   --tags a,b             Tags recorded on the run
   --idempotency-key K    Submitting again with the same key returns the same run
   --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
-  --timeout SEC          With --wait: give up waiting after SEC seconds
+  --timeout SEC          With --wait: give up waiting after SEC seconds (exit 124)
   --json                 Print JSON`,
         options: {
           param: { type: "string", multiple: true },
@@ -58,10 +57,10 @@ export const submitCommand: CliCommand = {
       async ({ values, positionals, client }) => {
         const flowName = positionals[0] as string;
         const timeoutMs = timeoutFlagMs(values);
-        let params: Record<string, unknown> = {};
-        const file = values["params-file"] as string | undefined;
-        if (file !== undefined) params = await _readParamsFile(file);
-        Object.assign(params, parseParams((values.param as string[] | undefined) ?? []));
+        const params = await readParams({
+          pairs: (values.param as string[] | undefined) ?? [],
+          file: values["params-file"] as string | undefined,
+        });
         const tags = (values.tags as string | undefined)?.split(",").map((t) => t.trim()).filter(
           Boolean,
         );
@@ -72,7 +71,7 @@ export const submitCommand: CliCommand = {
           tags,
           idempotencyKey: values["idempotency-key"] as string | undefined,
         });
-        return _afterSubmit(client, io, res.run_id, flowName, values, timeoutMs);
+        return _afterSubmit(client, io, { runId: res.run_id, flowName, values, timeoutMs });
       },
     );
   },
@@ -92,7 +91,7 @@ export const submitYamlCommand: CliCommand = {
   --tag T                Work queue (default: the gateway's default tag)
   --idempotency-key K    Submitting again with the same key returns the same run
   --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
-  --timeout SEC          With --wait: give up waiting after SEC seconds
+  --timeout SEC          With --wait: give up waiting after SEC seconds (exit 124)
   --json                 Print JSON`,
         options: {
           "flow-name": { type: "string" },
@@ -123,7 +122,7 @@ export const submitYamlCommand: CliCommand = {
           tag: values.tag as string | undefined,
           idempotencyKey: values["idempotency-key"] as string | undefined,
         });
-        return _afterSubmit(client, io, res.run_id, flowName, values, timeoutMs);
+        return _afterSubmit(client, io, { runId: res.run_id, flowName, values, timeoutMs });
       },
     );
   },
@@ -223,7 +222,7 @@ export const listCommand: CliCommand = {
         const status = values.status as string | undefined;
         if (status !== undefined && !RUN_STATUSES.includes(status.toUpperCase() as RunStatus)) {
           throw new UsageError(
-            `--status must be one of ${RUN_STATUSES.join(", ")}, got '${status}'`,
+            `--status must be one of ${RUN_STATUSES.join(", ")}, got "${status}"`,
           );
         }
         let limit: number | undefined;
@@ -231,7 +230,7 @@ export const listCommand: CliCommand = {
           limit = Number(values.limit);
           if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
             throw new UsageError(
-              `--limit must be a whole number from 1 to 200, got '${values.limit}'`,
+              `--limit must be a whole number from 1 to 200, got "${values.limit}"`,
             );
           }
         }
@@ -276,7 +275,9 @@ export const waitCommand: CliCommand = {
       {
         name: "wait",
         usage: waitCommand.usage,
-        help: `Exits 0 when the run COMPLETED, 1 when it FAILED or was CANCELLED, 130 on Ctrl-C.
+        help:
+          `Exits 0 when the run COMPLETED, 1 when it FAILED or was CANCELLED, 124 when --timeout ran
+out (the run goes on), 130 on Ctrl-C.
 
 Options:
   --timeout SEC    Give up waiting after SEC seconds (the run goes on)
@@ -287,7 +288,8 @@ Options:
       args,
       io,
       ({ values, positionals, client }) => {
-        return waitAndReport(client, io, positionals[0] as string, {
+        return waitAndReport(client, io, {
+          runId: positionals[0] as string,
           json: values.json === true,
           timeoutMs: timeoutFlagMs(values),
         });
@@ -308,11 +310,11 @@ export const cancelCommand: CliCommand = {
         help:
           `A PENDING run is CANCELLED at once; a RUNNING one turns CANCELLING and its worker stops
 it. Exits 0 when the run is CANCELLED (or CANCELLING without --wait), 1 when it had already
-finished (or finished before the cancel took effect), 130 on Ctrl-C.
+finished (or finished before the cancel took effect), 124 when --timeout ran out, 130 on Ctrl-C.
 
 Options:
   --wait           Wait until the run is terminal, showing its progress
-  --timeout SEC    With --wait: give up waiting after SEC seconds
+  --timeout SEC    With --wait: give up waiting after SEC seconds (exit 124)
   --json           Print the snapshot as JSON`,
         options: {
           wait: { type: "boolean" },
@@ -331,7 +333,7 @@ Options:
         const finishedFirst = snapshot.status === "COMPLETED" || snapshot.status === "FAILED";
         if (values.wait && !finishedFirst && snapshot.status !== "CANCELLED") {
           if (!json) io.err(`Run ${runId} ${snapshot.status}: waiting for its worker to stop it\n`);
-          snapshot = await waitForFinal(client, io, runId, { json, timeoutMs });
+          snapshot = await waitForFinal(client, io, { runId, json, timeoutMs });
         }
         if (json) io.out(JSON.stringify(snapshot, null, 2) + "\n");
         if (snapshot.status === "COMPLETED" || snapshot.status === "FAILED") {
@@ -357,108 +359,23 @@ Options:
   },
 };
 
-/**
- * Wait for a run with live progress on stderr, then print the result on stdout.
- *
- * @param client The client.
- * @param io Output streams.
- * @param runId The run.
- * @param options `json` prints the final snapshot as JSON without progress; `timeoutMs` bounds
- *   the wait.
- * @returns 0 when the run COMPLETED, 1 when it FAILED or was CANCELLED.
- * @throws {InterruptedError} On Ctrl-C.
- */
-export async function waitAndReport(
-  client: PyocoClient,
-  io: CliIo,
-  runId: string,
-  options: { json?: boolean; timeoutMs?: number } = {},
-): Promise<number> {
-  const final = await waitForFinal(client, io, runId, options);
-  if (options.json) io.out(JSON.stringify(final, null, 2) + "\n");
-  else io.out(resultText(final));
-  return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
+/** What {@linkcode _afterSubmit} needs to know about the submitted run. */
+interface _Submitted {
+  runId: string;
+  flowName: string;
+  values: FlagValues;
+  timeoutMs: number | undefined;
 }
 
-/**
- * Wait for a run with live progress on stderr (none with `json`).
- *
- * @param client The client.
- * @param io Output streams.
- * @param runId The run.
- * @param options `json` hides the progress; `timeoutMs` bounds the wait.
- * @returns The terminal snapshot.
- * @throws {InterruptedError} On Ctrl-C.
- */
-export async function waitForFinal(
-  client: PyocoClient,
-  io: CliIo,
-  runId: string,
-  options: { json?: boolean; timeoutMs?: number } = {},
-): Promise<RunSnapshot> {
-  const view = options.json ? null : progressView(io);
-  const final = await withInterrupt(runId, (signal) =>
-    client.waitForRun(runId, {
-      signal,
-      timeoutMs: options.timeoutMs,
-      onUpdate: (s) => view?.update(s),
-    }));
-  view?.done();
-  return final;
-}
-
-async function _afterSubmit(
-  client: PyocoClient,
-  io: CliIo,
-  runId: string,
-  flowName: string,
-  values: FlagValues,
-  timeoutMs: number | undefined,
-): Promise<number> {
+async function _afterSubmit(client: PyocoClient, io: CliIo, run: _Submitted): Promise<number> {
+  const { runId, values } = run;
   const json = values.json === true;
   if (!values.wait) {
     io.out(json ? JSON.stringify({ run_id: runId, status: "PENDING" }) + "\n" : `${runId}\n`);
     return ExitCode.ok;
   }
-  if (!json) io.err(`Submitted ${flowName} as run ${runId}\n`);
-  return await waitAndReport(client, io, runId, { json, timeoutMs });
-}
-
-/**
- * The `--timeout SEC` flag in milliseconds.
- *
- * @param values Parsed flags.
- * @returns Milliseconds, or `undefined` when not given.
- * @throws {UsageError} When it is not a positive number.
- */
-export function timeoutFlagMs(values: FlagValues): number | undefined {
-  if (values.timeout === undefined) return undefined;
-  const sec = Number(values.timeout);
-  if (!Number.isFinite(sec) || sec <= 0) {
-    throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
-  }
-  return sec * 1000;
-}
-
-async function _readParamsFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new UsageError(`Cannot read --params-file ${path}: ${(err as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text, { maxAliasCount: 100 });
-  } catch (err) {
-    throw new UsageError(
-      `--params-file ${path} is not valid JSON or YAML: ${(err as Error).message}`,
-    );
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new UsageError(`--params-file ${path} must hold a mapping of parameter names to values`);
-  }
-  return { ...value as Record<string, unknown> };
+  if (!json) io.err(`Submitted ${run.flowName} as run ${runId}\n`);
+  return await waitAndReport(client, io, { runId, json, timeoutMs: run.timeoutMs });
 }
 
 function _describeRun(run: RunView, records: boolean): string {
@@ -471,6 +388,7 @@ function _describeRun(run: RunView, records: boolean): string {
     ["run_id", run.run_id],
     ["flow", run.flow_name],
     ["status", run.status],
+    ...(waitingReason(run) ? [["waiting", waitingReason(run)!] as [string, string]] : []),
     ["tag", `${run.tag ?? "-"}${run.tags?.length ? `  (tags: ${run.tags.join(", ")})` : ""}`],
     ["worker", worker],
     ["started", timestamp(run.start_time)],

@@ -9,6 +9,7 @@
 import { runFlow } from "../flow/engine.ts";
 import { flowFromYaml, parseWorkflowYaml } from "../flow/yaml.ts";
 import type { Flow, FlowEvent, RunResult } from "../flow/types.ts";
+import { exposedEnv } from "./exposed_env.ts";
 import { loadRegistry, moduleStem } from "./registry.ts";
 
 /** Options of {@linkcode runLocal} and {@linkcode loadLocalFlow}. */
@@ -35,9 +36,12 @@ export interface RunLocalOptions {
   maxConcurrency?: number;
   /**
    * Values for `$env.NAME` / `ctx.env`. @default {the process environment, for the flow's
-   * `exposeEnv` names only (unset or not permitted names are left out)}
+   * `exposeEnv` names only, read by {@linkcode exposedEnv} (values registered as log secrets;
+   * unset or not permitted names are left out)}
    */
   env?: Record<string, string>;
+  /** Called for each exposed env name this process may not read (it is left out). */
+  onEnvDenied?: (name: string) => void;
   /** Size cap of a flow.yaml in bytes. @default {262144} */
   maxYamlBytes?: number;
   /** Run id given to tasks. @default {a random UUID} */
@@ -175,77 +179,6 @@ export async function runLocal(options: RunLocalOptions): Promise<RunResult> {
     onEvent: options.onEvent,
     maxConcurrency: options.maxConcurrency,
     runId: options.runId,
-    env: options.env ?? _exposedEnv(flow.exposeEnv),
+    env: options.env ?? exposedEnv(flow, { onDenied: options.onEnvDenied }),
   });
-}
-
-/**
- * A formatter of run events as one human-readable progress line each, with the time since the
- * run started: `[+0.012s] fetch_data: succeeded (attempt 1, 3 ms)`.
- *
- * @example Format a few events
- * ```ts
- * import { createEventFormatter } from "./run_local.ts";
- * import assert from "node:assert/strict";
- * const format = createEventFormatter();
- * format({ type: "run.started", run_id: "r1", flow_name: "hello", ts: 100 });
- * const line = format({ type: "task.started", run_id: "r1", task: "a", attempt: 1, ts: 100.5 });
- * assert.equal(line, "[+0.500s] a: started (attempt 1)");
- * ```
- *
- * @returns A function from event to line (no trailing newline).
- */
-export function createEventFormatter(): (event: FlowEvent) => string {
-  let t0: number | null = null;
-  const startedAt = new Map<string, number>();
-  return (event) => {
-    t0 ??= event.ts;
-    const at = `[+${Math.max(0, event.ts - t0).toFixed(3)}s]`;
-    switch (event.type) {
-      case "run.started":
-        return `${at} run ${event.run_id} started (flow ${event.flow_name})`;
-      case "task.started":
-        startedAt.set(event.task, event.ts);
-        return `${at} ${event.task}: started (attempt ${event.attempt})`;
-      case "task.succeeded": {
-        const ms = _ms(event.ts, startedAt.get(event.task));
-        return `${at} ${event.task}: succeeded (attempt ${event.attempt}${ms})`;
-      }
-      case "task.failed": {
-        if (event.attempt === 0) {
-          return `${at} ${event.task}: failed without running: ${event.error}`;
-        }
-        const ms = _ms(event.ts, startedAt.get(event.task));
-        return `${at} ${event.task}: failed (attempt ${event.attempt}${ms}): ${event.error}`;
-      }
-      case "task.retrying":
-        return `${at} ${event.task}: attempt ${event.attempt} failed: ${event.error}; ` +
-          `retrying in ${event.delay_sec} s`;
-      case "task.log":
-        return `${at} ${event.task}: log: ${event.message}`;
-      case "run.completed":
-        return `${at} run ${event.run_id} COMPLETED`;
-      case "run.failed":
-        return `${at} run ${event.run_id} FAILED: ${event.error}`;
-      case "run.cancelled":
-        return `${at} run ${event.run_id} CANCELLED${event.error ? `: ${event.error}` : ""}`;
-    }
-  };
-}
-
-function _ms(end: number, start: number | undefined): string {
-  return start === undefined ? "" : `, ${Math.round((end - start) * 1000)} ms`;
-}
-
-function _exposedEnv(names: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of names) {
-    try {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    } catch {
-      // Not permitted (--allow-env without this name): treat as unset.
-    }
-  }
-  return env;
 }

@@ -107,7 +107,7 @@ Deno.test("loadRegistry() accepts the same flow re-exported by another module", 
       'export const f = flow("shared", { graph: "a", tasks: [task("a", () => 1)] });',
     );
     const again = join(dir, "again.ts");
-    await Deno.writeTextFile(again, `export { f as alias } from "../worker/origin.ts";\n`);
+    await Deno.writeTextFile(again, `export { f as alias } from "./origin.ts";\n`);
     const registry = await loadRegistry([origin, again]);
     assert.deepEqual([...registry.flows.keys()], ["shared"]);
   } finally {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createEventFormatter, FlowNotFoundError, runLocal } from "../../src/host/run_local.ts";
+import { FlowNotFoundError, runLocal } from "../../src/host/run_local.ts";
 import type { FlowEvent, RunResult } from "../../src/flow/types.ts";
 import { poll, StopPolling } from "../_helpers/poll.ts";
 
@@ -129,7 +129,7 @@ Deno.test("pyoco run exits 2 with a message for usage errors", async () => {
     [["nope"], /unknown command "nope"/],
     [["run"], /Missing the flow to run/],
     [["run", "a.yaml", "b.yaml"], /Unexpected argument "b\.yaml"/],
-    [["run", "examples/flow.yaml", "--bogus"], /Unknown option '--bogus'/],
+    [["run", "examples/flow.yaml", "--bogus"], /Unknown option "--bogus"/],
     [["run", "examples/flow.yaml", "--param", "novalue"], /--param expects KEY=VALUE/],
     [["run", "examples/flow.yaml", "--max-concurrency", "0"], /--max-concurrency/],
     [["run", "missing.yaml"], /Cannot read workflow file "missing\.yaml"/],
@@ -237,44 +237,4 @@ export const only = flow("only", { graph: "one", tasks: [task("one", () => 1)] }
   assert.equal(result.status, "COMPLETED");
   assert.equal(events[0], "run.started");
   assert.equal(events.at(-1), "run.completed");
-});
-
-Deno.test("createEventFormatter() writes one line per event", () => {
-  const format = createEventFormatter();
-  const base = { run_id: "r1" };
-  const lines = [
-    format({ ...base, type: "run.started", flow_name: "f", ts: 10 }),
-    format({ ...base, type: "task.started", task: "a", attempt: 1, ts: 10.25 }),
-    format({
-      ...base,
-      type: "task.retrying",
-      task: "a",
-      attempt: 1,
-      error: "E",
-      delay_sec: 0.1,
-      ts: 10.5,
-    }),
-    format({ ...base, type: "task.started", task: "a", attempt: 2, ts: 11 }),
-    format({ ...base, type: "task.log", task: "a", attempt: 2, message: "hi", ts: 11.1 }),
-    format({ ...base, type: "task.succeeded", task: "a", attempt: 2, ts: 11.5 }),
-    format({
-      ...base,
-      type: "task.failed",
-      task: "b",
-      attempt: 0,
-      error: "upstream task a failed",
-      ts: 11.5,
-    }),
-    format({ ...base, type: "run.cancelled", error: null, ts: 12 }),
-  ];
-  assert.deepEqual(lines, [
-    "[+0.000s] run r1 started (flow f)",
-    "[+0.250s] a: started (attempt 1)",
-    "[+0.500s] a: attempt 1 failed: E; retrying in 0.1 s",
-    "[+1.000s] a: started (attempt 2)",
-    "[+1.100s] a: log: hi",
-    "[+1.500s] a: succeeded (attempt 2, 500 ms)",
-    "[+1.500s] b: failed without running: upstream task a failed",
-    "[+2.000s] run r1 CANCELLED",
-  ]);
 });
