@@ -7,7 +7,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { connectNats, type NatsConnection, NatsUnavailableError } from "../nats/connection.ts";
 import { ensureResources, type PyocoBuckets } from "../nats/resources.ts";
@@ -16,6 +15,7 @@ import { publicView, validateApiKeyLabel, validateTenantId } from "../auth/keys.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { TAG_PATTERN } from "../contract/wire.ts";
 import { Logger } from "../log.ts";
+import { parseFlags, UsageError } from "./usage.ts";
 import {
   DeadLetterNotFoundError,
   DeadLetterNotReplayableError,
@@ -61,8 +61,6 @@ export interface AdminIo {
   err: (line: string) => void;
 }
 
-class _UsageError extends Error {}
-
 const _defaultIo: AdminIo = {
   out: (line) => console.log(line),
   err: (line) => console.error(line),
@@ -78,22 +76,17 @@ const _defaultIo: AdminIo = {
 export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        tenant: { type: "string" },
-        label: { type: "string" },
-        "key-id": { type: "string" },
-        reason: { type: "string" },
-        tag: { type: "string" },
-        limit: { type: "string" },
-        json: { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
-        "nats-url": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+    parsed = parseFlags(argv, {
+      tenant: { type: "string" },
+      label: { type: "string" },
+      "key-id": { type: "string" },
+      reason: { type: "string" },
+      tag: { type: "string" },
+      limit: { type: "string" },
+      json: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
+      "nats-url": { type: "string" },
+      help: { type: "boolean", short: "h" },
     });
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${ADMIN_HELP}`);
@@ -111,13 +104,13 @@ export async function runAdmin(argv: string[], io: AdminIo = _defaultIo): Promis
     if (
       group !== "api-key" || !["create", "list", "revoke", "pepper-reset"].includes(action ?? "")
     ) {
-      throw new _UsageError(`Unknown command "${command}"`);
+      throw new UsageError(`Unknown command "${command}"`);
     }
     if (action === "create" && !values.tenant) {
-      throw new _UsageError("api-key create needs --tenant T");
+      throw new UsageError("api-key create needs --tenant T");
     }
     if (action === "revoke" && !values["key-id"]) {
-      throw new _UsageError("api-key revoke needs --key-id K");
+      throw new UsageError("api-key revoke needs --key-id K");
     }
     // Validate before connecting, so bad input never waits on NATS.
     if (values.tenant !== undefined) validateTenantId(values.tenant);
@@ -234,7 +227,7 @@ async function _withNats(
   try {
     config = loadConfig({ envOverrides: { PYOCO_NATS_URL: natsUrl } });
   } catch (err) {
-    if (err instanceof ConfigError) throw new _UsageError(err.message);
+    if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
   }
   const nc = await connectNats(config, { name: "pyoco-admin", timeoutMs: 3000 });
@@ -255,7 +248,7 @@ function _failure(
   io: AdminIo,
   expected: (new (...args: never[]) => Error)[],
 ): number {
-  if (err instanceof _UsageError) {
+  if (err instanceof UsageError) {
     io.err(`${err.message}\n\n${ADMIN_HELP}`);
     return 2;
   }
@@ -297,28 +290,28 @@ async function _runDlq(
     let seq = 0;
     let limit: number | undefined;
     if (action === "list") {
-      if (args.length > 0) throw new _UsageError(`dlq list takes no argument, got "${args[0]}"`);
+      if (args.length > 0) throw new UsageError(`dlq list takes no argument, got "${args[0]}"`);
       if (
         values.reason !== undefined && !(DLQ_REASONS as readonly string[]).includes(values.reason)
       ) {
-        throw new _UsageError(`--reason must be one of ${DLQ_REASONS.join(", ")}`);
+        throw new UsageError(`--reason must be one of ${DLQ_REASONS.join(", ")}`);
       }
       if (values.tag !== undefined && !TAG_PATTERN.test(values.tag)) {
-        throw new _UsageError("--tag must be 1 to 64 letters, digits, _ or -");
+        throw new UsageError("--tag must be 1 to 64 letters, digits, _ or -");
       }
       if (values.limit !== undefined) {
         limit = Number(values.limit);
         if (!/^\d+$/.test(values.limit) || limit < 1 || limit > DLQ_LIMIT.max) {
-          throw new _UsageError(`--limit must be an integer from 1 to ${DLQ_LIMIT.max}`);
+          throw new UsageError(`--limit must be an integer from 1 to ${DLQ_LIMIT.max}`);
         }
       }
     } else if (action === "replay") {
       if (args.length !== 1 || !/^\d{1,15}$/.test(args[0]!) || Number(args[0]) < 1) {
-        throw new _UsageError("dlq replay needs one sequence number: dlq replay SEQ");
+        throw new UsageError("dlq replay needs one sequence number: dlq replay SEQ");
       }
       seq = Number(args[0]);
     } else {
-      throw new _UsageError(`Unknown command "${command}"`);
+      throw new UsageError(`Unknown command "${command}"`);
     }
     await _withNats(values["nats-url"], async (nc, config, { runs }) => {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
