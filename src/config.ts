@@ -10,11 +10,13 @@
 import { ConfigError } from "./config/errors.ts";
 import { _readEnvFile } from "./config/_env_file.ts";
 import type { _Parser } from "./config/_parse.ts";
-import { type Config, CONFIG_VARIABLES } from "./config/variables.ts";
+import { CONFIG_VARIABLES } from "./config/variables.ts";
+import type { Config } from "./config/types.ts";
 
 export { ConfigError } from "./config/errors.ts";
 export { CONFIG_VARIABLES } from "./config/variables.ts";
-export type { Config, ConfigVariable } from "./config/variables.ts";
+export type { ConfigVariable } from "./config/variables.ts";
+export type { Config } from "./config/types.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
