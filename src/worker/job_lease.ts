@@ -98,11 +98,15 @@ export class JobLease {
   /**
    * NAK: redeliver, after `delayMs` when given.
    *
-   * @param delayMs The redelivery delay in milliseconds. @default {0}
+   * @param delayMs The redelivery delay in milliseconds, rounded to whole ms (a fractional
+   * `PYOCO_NAK_DELAY_SEC` × 1000 may not be whole, and NATS takes the delay as integer ns).
+   * @default {0}
    */
   nak(delayMs?: number): void {
     this.release();
-    this.#answer(() => delayMs === undefined ? this.#msg.nak() : this.#msg.nak(delayMs));
+    this.#answer(() =>
+      delayMs === undefined ? this.#msg.nak() : this.#msg.nak(Math.round(delayMs))
+    );
   }
 
   /** TERM: never redeliver. */
