@@ -43,32 +43,6 @@ import type {
 import { pathSegment as _seg, Transport } from "./_transport.ts";
 import { waitForTerminal, watchRunItems, watchRunsItems } from "./_live.ts";
 
-export type {
-  CallOptions,
-  GetEventsOptions,
-  GetRunOptions,
-  HealthResponse,
-  IterateEventsOptions,
-  IterateRunsOptions,
-  ListRunsOptions,
-  ListRunsPageOptions,
-  ListWorkersOptions,
-  PyocoClientOptions,
-  RetryOptions,
-  RunEvent,
-  RunEventsPage,
-  RunFilterOptions,
-  RunInclude,
-  RunsPage,
-  RunsWatchItem,
-  RunWatchItem,
-  SubmitRunRequest,
-  SubmitRunYamlRequest,
-  WaitForRunOptions,
-  WatchRunOptions,
-  WatchRunsOptions,
-} from "./types.ts";
-
 /**
  * HTTP client of the pyoco gateway: submit runs, read them, wait for them, list runs and workers.
  * Answers are typed after the wire format (snake_case, unix seconds).

@@ -44,7 +44,7 @@ export type {
   WaitForRunOptions,
   WatchRunOptions,
   WatchRunsOptions,
-} from "./client.ts";
+} from "./types.ts";
 export {
   PyocoHttpError,
   PyocoNetworkError,
