@@ -155,12 +155,76 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       }
     });
 
-    await t.step("wait --timeout on a run nobody serves exits 1", async () => {
+    await t.step("wait --timeout on a run nobody serves exits 124, in seconds", async () => {
       const sub = await pyoco(["submit", "hello", "--tag", "nobody", "--json"], env);
       const { run_id } = JSON.parse(sub.stdout);
       const r = await pyoco(["wait", run_id, "--timeout", "0.3"], env);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /did not finish within 300 ms/);
+      assert.equal(r.code, 124);
+      assert.match(r.stderr, /did not finish within 0\.3 s/);
+    });
+
+    await t.step(
+      "submit --wait --timeout exits 124 (not 1 like FAILED), says seconds, PENDING once",
+      async () => {
+        const r = await pyoco(
+          ["submit", "hello", "--tag", "nobody", "--wait", "--timeout", "1"],
+          env,
+        );
+        assert.equal(r.code, 124, `${r.stdout}\n${r.stderr}`);
+        assert.equal(r.stdout, "");
+        assert.match(
+          r.stderr,
+          /^error: Run \S+ did not finish within 1 s \(last status PENDING[^)]*\); the run goes on on the server/m,
+        );
+        assert.doesNotMatch(r.stderr, /\d ms/);
+        assert.equal(r.stderr.match(/ PENDING\n/g)?.length, 1, r.stderr);
+        // When the gateway says why the run waits (SPEC §12), it is shown once.
+        assert.ok((r.stderr.match(/ waiting: /g)?.length ?? 0) <= 1, r.stderr);
+        assertNoStack(r.stderr);
+      },
+    );
+
+    await t.step(
+      "submit --wait shows retries and ctx.log lines, and nothing after the final status",
+      async () => {
+        const r = await pyoco(["submit", "retry_demo", "--wait"], env);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        const runId = r.stdout.match(/^Run (\S+) COMPLETED/m)?.[1];
+        assert.ok(runId, r.stdout);
+        const lines = r.stderr.trimEnd().split("\n");
+        assert.ok(
+          lines.some((l) =>
+            /^\d\d:\d\d:\d\d flaky: attempt 1 failed: .+; retrying in .+ s$/.test(l)
+          ),
+          r.stderr,
+        );
+        assert.ok(lines.some((l) => /^\d\d:\d\d:\d\d \w+: log: .+/.test(l)), r.stderr);
+        assert.match(r.stderr, /task flaky SUCCEEDED/);
+        // The final status line is the last line: no task line after "COMPLETED".
+        assert.match(lines.at(-1)!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d run ${runId} COMPLETED`));
+        assert.equal(lines.filter((l) => l.includes(`run ${runId} COMPLETED`)).length, 1);
+      },
+    );
+
+    await t.step("a mistyped option gets a suggestion, in plain words", async () => {
+      const r = await pyoco(["submit", "hello", "--tgs", "a,b"], env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^pyoco submit: Unknown option "--tgs"\. Did you mean "--tags"\?$/m);
+      assert.doesNotMatch(r.stderr, /positional|'--/);
+      const cmd = await pyoco(["sumbit", "hello"], env);
+      assert.equal(cmd.code, 2);
+      assert.match(cmd.stderr, /unknown command "sumbit"\. Did you mean "submit"\?/);
+      const run = await pyoco(["run", "examples/flow.yaml", "--taks", "x.ts"], env);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /Unknown option "--taks"\. Did you mean "--tasks"\?/);
+    });
+
+    await t.step("get accepts a run id shorter than a UUID (no client-side check)", async () => {
+      const r = await pyoco(["get", runId.slice(0, 8)], env);
+      // A gateway with id prefixes (SPEC §15) shows the run; an older one says it is unknown.
+      if (r.code === 0) assert.match(r.stdout, new RegExp(`^run_id\\s+${runId}$`, "m"));
+      else assert.match(r.stderr, /check the run id with `pyoco list`|matches/);
+      assert.doesNotMatch(r.stderr, /Invalid runId|TypeError/);
     });
 
     await t.step(
@@ -185,6 +249,13 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
         assert.deepEqual(lines.slice(result + 1), ['outputs: {"shout":"CARROT"}']);
         assert.match(r.stderr, new RegExp(`run ${run_id} COMPLETED`));
         assert.ok(!r.stderr.includes("\x1b["));
+        // Each change once: task changes are the events on stdout, not also lines on stderr.
+        assert.doesNotMatch(r.stderr, /task \S+ (RUNNING|SUCCEEDED)/);
+        assert.equal(new Set(lines).size, lines.length, r.stdout);
+        assert.equal(
+          lines.filter((l) => l.endsWith("fetch_data: succeeded (attempt 1)")).length,
+          1,
+        );
       },
     );
 
