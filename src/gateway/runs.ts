@@ -105,7 +105,8 @@ export async function getRun(ctx: RouteContext): Promise<Response> {
   const backend = requireBackend(ctx, "Cannot read the run");
   const snapshot = await _readRun(ctx, backend);
   let worker: Partial<WorkerRecord> | null = null;
-  const workerId = snapshot.worker_id;
+  // pyoco-server 0.4 workers write worker_id only in the first snapshot; the index keeps it.
+  const workerId = snapshot.worker_id ?? backend.index.get(snapshot.run_id)?.worker_id ?? null;
   if (typeof workerId === "string" && _WORKER_KEY.test(workerId)) {
     const entry = await natsCall(
       () => backend.workers.get(workerId),
@@ -122,6 +123,7 @@ export async function getRun(ctx: RouteContext): Promise<Response> {
   }
   const view: RunView = {
     ...snapshot,
+    worker_id: workerId,
     worker_alive: typeof workerId === "string"
       ? worker !== null && isWorkerAlive(worker, livenessNow(ctx.config))
       : null,

@@ -24,7 +24,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { sha256Hex } from "../contract/_util.ts";
 import { type Config, dlqSubject } from "../config.ts";
 import type { DeadLetter } from "../contract/views.ts";
-import type { DlqMessage, Job, SubmitResponse } from "../contract/wire.ts";
+import type { DlqMessage, Job, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
 import type { Principal } from "./principal.ts";
 import {
   type RunRequest,
@@ -124,11 +124,32 @@ function _toDeadLetter(seq: number, data: Uint8Array): DeadLetter {
 }
 
 function _tenantOf(entry: DeadLetter): string | null {
-  const job = entry.job;
-  if (typeof job === "object" && job !== null && typeof job.tenant_id === "string") {
-    return job.tenant_id;
+  // The top-level field first: pyoco-server 0.4 workers write only that one (SPEC §16).
+  if (typeof entry.tenant_id === "string") return entry.tenant_id;
+  const job = _jobOf(entry);
+  return job !== null && typeof job.tenant_id === "string" ? job.tenant_id : null;
+}
+
+/**
+ * The job of a dead letter as an object: our `job` field, or — for entries written by a
+ * pyoco-server 0.4 worker, which has no `job` — the raw `payload` text parsed.
+ */
+function _jobOf(entry: DeadLetter): Partial<Job> | null {
+  const isObject = (v: unknown): v is Partial<Job> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObject(entry.job)) return entry.job;
+  const raw = typeof entry.payload === "string"
+    ? entry.payload
+    : typeof entry.job === "string"
+    ? entry.job
+    : null;
+  if (raw === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return isObject(parsed) ? parsed : null;
+  } catch {
+    return null;
   }
-  return null;
 }
 
 function _visible(entry: DeadLetter, tenantId: string | null | undefined): boolean {
@@ -217,11 +238,10 @@ export async function replayRequest(
   entry: DeadLetter,
   config: Config,
 ): Promise<{ request: RunRequest; yaml?: YamlSubmission; principal: Principal | null }> {
-  const job = entry.job;
-  if (typeof job !== "object" || job === null || Array.isArray(job)) {
+  const j = _jobOf(entry);
+  if (j === null) {
     throw new DeadLetterNotReplayableError(entry.seq, "its job is not a JSON object");
   }
-  const j = job as Partial<Job>;
   let request: RunRequest;
   try {
     request = validateRunRequest({
@@ -239,10 +259,36 @@ export async function replayRequest(
     const bytes = new TextEncoder().encode(j.workflow_yaml);
     yaml = { text: j.workflow_yaml, sha256: await sha256Hex(bytes), bytes: bytes.byteLength };
   }
-  const principal = typeof j.tenant_id === "string"
-    ? { tenantId: j.tenant_id, keyId: typeof j.api_key_id === "string" ? j.api_key_id : "" }
-    : null;
+  const tenantId = _tenantOf(entry);
+  const keyId = typeof j.api_key_id === "string"
+    ? j.api_key_id
+    : typeof entry.api_key_id === "string"
+    ? entry.api_key_id
+    : "";
+  const principal = tenantId !== null ? { tenantId, keyId } : null;
   return { request, yaml, principal };
+}
+
+/**
+ * A pyoco-server 0.4 worker dead-letters a failed run without its job (only run id, flow, tags,
+ * tenant): rebuild the job from the run's snapshot, which holds the params. A YAML run cannot be
+ * rebuilt (its YAML is never stored) and stays not replayable.
+ */
+async function _withJobFromSnapshot(ctx: SubmitContext, entry: DeadLetter): Promise<DeadLetter> {
+  if (typeof entry.run_id !== "string" || entry.run_id === "") return entry;
+  const got = await ctx.backend.runs.get(entry.run_id);
+  if (got === null || got.operation !== "PUT" || got.length === 0) return entry;
+  const snapshot = got.json<Partial<RunSnapshot>>();
+  if (typeof snapshot.workflow_yaml_sha256 === "string") return entry;
+  const job: Partial<Job> = {
+    flow_name: snapshot.flow_name ?? entry.flow_name ?? undefined,
+    params: snapshot.params ?? {},
+    tag: snapshot.tag ?? entry.tag ?? undefined,
+    tags: snapshot.tags ?? entry.tags,
+    tenant_id: snapshot.tenant_id ?? entry.tenant_id ?? null,
+    api_key_id: snapshot.api_key_id ?? entry.api_key_id ?? null,
+  };
+  return { ...entry, job: job as Job };
 }
 
 /** Options of {@linkcode replayDeadLetter}. */
@@ -270,7 +316,8 @@ export async function replayDeadLetter(
   seq: number,
   options: ReplayDeadLetterOptions = {},
 ): Promise<SubmitResponse & { replayed_from: number }> {
-  const entry = await getDeadLetter(jsm, ctx.config, seq, options.tenantId);
+  let entry = await getDeadLetter(jsm, ctx.config, seq, options.tenantId);
+  if (_jobOf(entry) === null) entry = await _withJobFromSnapshot(ctx, entry);
   const { request, yaml, principal } = await replayRequest(entry, ctx.config);
   const answer = await submitRun({ ...ctx, principal }, request, yaml, { replayedFrom: seq });
   return { ...answer, replayed_from: seq };

@@ -48,7 +48,7 @@ export interface RunIndexQuery {
   statuses?: ReadonlySet<string> | null;
   /** Only this flow name. */
   flow?: string | null;
-  /** Only runs whose `tags` (or `tag`) include this tag. */
+  /** Only runs queued on this tag (`tag`; secondary `tags` do not match, as pyoco-server). */
   tag?: string | null;
   /** Only this tenant; `undefined` means every tenant. */
   tenantId?: string | null;
@@ -62,7 +62,7 @@ export interface RunDeltaQuery {
   statuses?: ReadonlySet<string> | null;
   /** Only this flow name. */
   flow?: string | null;
-  /** Only runs whose `tags` (or `tag`) include this tag. */
+  /** Only runs queued on this tag (`tag`; secondary `tags` do not match, as pyoco-server). */
   tag?: string | null;
   /** Only this tenant; `undefined` means every tenant. */
   tenantId?: string | null;
@@ -331,7 +331,7 @@ export class RunIndex {
       if (!run || run.revision !== e.rev) continue;
       if (query.statuses && !query.statuses.has(run.status)) continue;
       if (query.flow != null && run.flow_name !== query.flow) continue;
-      if (query.tag != null && run.tag !== query.tag && !run.tags.includes(query.tag)) continue;
+      if (query.tag != null && run.tag !== query.tag) continue;
       if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
       if (updatedAfter !== null && !(run.updated_at > updatedAfter)) continue;
       runs.push(run);
@@ -369,7 +369,7 @@ export class RunIndex {
       if (run === undefined || run.revision !== entry.rev) continue; // stale entry
       if (query.statuses && !query.statuses.has(run.status)) continue;
       if (query.flow != null && run.flow_name !== query.flow) continue;
-      if (query.tag != null && run.tag !== query.tag && !run.tags.includes(query.tag)) continue;
+      if (query.tag != null && run.tag !== query.tag) continue;
       if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
       top.push(run);
     }
@@ -403,6 +403,10 @@ export class RunIndex {
   #put(run: IndexedRun): void {
     const old = this.#runs.get(run.run_id);
     if (old && old.revision >= run.revision) return;
+    // A pyoco-server 0.4 worker writes worker_id only in its first snapshot (SPEC §16): keep it.
+    if (run.worker_id === null && old?.worker_id != null && run.status !== "PENDING") {
+      run.worker_id = old.worker_id;
+    }
     this.#runs.set(run.run_id, run);
     if (old) {
       this.#count(old.status, -1);

@@ -13,7 +13,8 @@
  *   the task records. The depth is checked first, without recursion, so nothing downstream
  *   (encoding, hashing, the worker's selectors) ever walks a deeper value.
  * - `tag`/`tags`: every tag matches `TAG_PATTERN` (never `.`, `*`, `>`); `tags` is a non-empty
- *   array of at most 32 unique tags that includes `tag`. Only `tags` given → `tag = tags[0]`;
+ *   array of at most 32 unique tags that includes `tag` when both are given. Only `tags` given →
+ *   `tag = PYOCO_DEFAULT_TAG` and `tags` kept as given (metadata; pyoco-server 0.4 routes so, §16);
  *   only `tag` given → `tags = [tag]`; neither → `PYOCO_DEFAULT_TAG`.
  *
  * @module
@@ -171,7 +172,8 @@ function _resolveTags(
       tags.push(t);
     }
   });
-  const chosen = tag ?? tags[0] ?? config.defaultTag;
+  // pyoco-server 0.4 (SPEC §16): the queue is `tag`, else PYOCO_DEFAULT_TAG; `tags` is metadata.
+  const chosen = tag ?? config.defaultTag;
   if (tag !== undefined && tag !== null && tags.length > 0 && !tags.includes(tag)) {
     errors.push({ path: "tags", message: `must include the tag ${JSON.stringify(tag)}` });
   }

@@ -89,7 +89,7 @@ Deno.test("POST /runs creates a PENDING snapshot and publishes the job with Nats
   assert.ok(entry.created.getTime() <= msg.time.getTime());
 });
 
-Deno.test("POST /runs defaults tag and tags, and takes tag from tags[0]", async () => {
+Deno.test("POST /runs defaults tag and tags; tags alone leave the queue on the default tag (SPEC §16)", async () => {
   await using gw = await gatewayFixture();
   const a = await (await gw.request("/runs", postJson({ flow_name: "hello" }))).json();
   const sa = (await gw.reader.runs.get(a.run_id))!.json<RunSnapshot>();
@@ -99,8 +99,10 @@ Deno.test("POST /runs defaults tag and tags, and takes tag from tags[0]", async 
   const b = await (await gw.request("/runs", postJson({ flow_name: "hello", tags: ["x", "y"] })))
     .json();
   const sb = (await gw.reader.runs.get(b.run_id))!.json<RunSnapshot>();
-  assert.equal(sb.tag, "x");
+  assert.equal(sb.tag, "default");
   assert.deepEqual(sb.tags, ["x", "y"]);
+  const work = await gw.reader.jsm.streams.info(gw.config.workStream, { subjects_filter: ">" });
+  assert.deepEqual(work.state.subjects, { "pyoco.work.default": 2 });
   const c = await (await gw.request("/runs", postJson({ flow_name: "hello", tag: "solo" }))).json();
   assert.deepEqual((await gw.reader.runs.get(c.run_id))!.json<RunSnapshot>().tags, ["solo"]);
 });
