@@ -91,3 +91,22 @@ Deno.test("deno task dev says how to install nats-server when it is missing", as
   assert.match(dev.output(), /Cannot find nats-server/);
   assert.match(dev.output(), /apt-get install -y nats-server/);
 });
+
+Deno.test("deno task dev says the port is taken instead of an AddrInUse stack", async () => {
+  using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (held.addr as Deno.NetAddr).port;
+  const dev = startDev(["--port", String(port), "--nats-port", String(freePort())]);
+  const { code } = await dev.proc.status;
+  await dev.pump;
+  assert.equal(code, 1, dev.output());
+  assert.match(dev.output(), new RegExp(`Port ${port} is in use .*pass --port N`));
+  assert.doesNotMatch(dev.output(), /AddrInUse|^\s+at /m);
+});
+
+Deno.test("deno task dev answers a mistyped flag with a suggestion and exit 2", async () => {
+  const dev = startDev(["--prot", "8000"]);
+  const { code } = await dev.proc.status;
+  await dev.pump;
+  assert.equal(code, 2);
+  assert.match(dev.output(), /Unknown option "--prot"\. Did you mean "--port"\?/);
+});
