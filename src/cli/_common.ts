@@ -269,7 +269,14 @@ export function describeError(err: unknown, server: string): string {
         }
         return `The gateway at ${server} does not know this request (${err.detail}): is --server pointing at a pyoco gateway of a matching version?`;
       case 409:
-        return `${err.detail}: use a new --idempotency-key for a different request`;
+        if (err.errId === ErrId.idempotencyConflict) {
+          return `${err.detail}: use a new --idempotency-key for a different request`;
+        }
+        // A run id prefix that matches several runs (SPEC §15): the detail lists them.
+        if (/prefix|ambiguous/i.test(err.detail)) {
+          return `${err.detail}: give more characters of the run id, or the full id`;
+        }
+        return `The gateway answered 409: ${err.detail}${err.errId ? ` (${err.errId})` : ""}`;
       case 413:
         return `The request is too large for the gateway: ${err.detail}`;
       case 503:

@@ -11,7 +11,7 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Flow, Task } from "../flow/types.ts";
+import type { Flow, Task } from "../flow/mod.ts";
 
 /** What {@linkcode loadRegistry} found. */
 export interface Registry {

@@ -1,14 +1,19 @@
 /**
  * The local runner: run one flow in this process, without NATS or a gateway. The flow comes from
  * a flow.yaml (with tasks from modules, like a worker would resolve it) or from a module that
- * exports it. Used by `pyoco run` (`cli/pyoco.ts`). Deno.
+ * exports it. Used by `pyoco run` (`src/cli/run.ts`). Deno.
  *
  * @module
  */
 
-import { runFlow } from "../flow/engine.ts";
-import { flowFromYaml, parseWorkflowYaml } from "../flow/yaml.ts";
-import type { Flow, FlowEvent, RunResult } from "../flow/types.ts";
+import {
+  type Flow,
+  type FlowEvent,
+  flowFromYaml,
+  parseWorkflowYaml,
+  runFlow,
+  type RunResult,
+} from "../flow/mod.ts";
 import { exposedEnv } from "./exposed_env.ts";
 import { loadRegistry, moduleStem } from "./registry.ts";
 
