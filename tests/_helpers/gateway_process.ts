@@ -17,6 +17,7 @@ export interface GatewayProcess {
   exitCode(): number | null;
   /** SIGTERM, then await the exit (SIGKILL after 10 s). Returns the exit code. */
   stop(): Promise<number>;
+  /** Same as {@linkcode GatewayProcess.stop}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

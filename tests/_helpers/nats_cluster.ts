@@ -32,7 +32,9 @@ export interface NatsClusterNode {
   readonly name: string;
   /** `nats://127.0.0.1:<clientPort>` */
   readonly url: string;
+  /** The client port. */
   readonly clientPort: number;
+  /** The cluster (route) port. */
   readonly clusterPort: number;
   /** The HTTP monitoring port (`/varz`, `/jsz`, `/healthz`). */
   readonly monitorPort: number;
@@ -73,6 +75,7 @@ export interface NatsCluster {
   leaderOf(stream: string, timeoutMs?: number): Promise<number>;
   /** Stop every node and remove the stores and configs. */
   stop(): Promise<void>;
+  /** Same as {@linkcode NatsCluster.stop}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -12,6 +12,7 @@ import { poll } from "./poll.ts";
 export interface NatsServerHandle {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
+  /** The client port. */
   readonly port: number;
   /** The JetStream store directory (kept across {@linkcode NatsServerHandle.restart}). */
   readonly storeDir: string;
@@ -23,6 +24,7 @@ export interface NatsServerHandle {
   restart(): Promise<void>;
   /** Stop and remove the store. */
   stop(): Promise<void>;
+  /** Same as {@linkcode NatsServerHandle.stop}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -32,7 +32,7 @@ export interface PollOptions {
    */
   intervalMs?: number;
   /**
-   * What is awaited, for the timeout error: `Timed out after 10000 ms waiting for <message>`.
+   * What is awaited, for the timeout error: `Timed out after 15000 ms waiting for <message>`.
    * A function is called only when the wait fails, so it can show logs gathered meanwhile.
    *
    * @default {"the condition"}
@@ -59,6 +59,8 @@ export class PollTimeoutError extends Error {
   readonly attempts: number;
 
   /**
+   * Make the timeout error.
+   *
    * @param message The full message.
    * @param options The last value or error, and the number of attempts.
    */
@@ -88,6 +90,8 @@ export class PollTimeoutError extends Error {
  */
 export class StopPolling extends Error {
   /**
+   * Make the error that stops {@linkcode poll}.
+   *
    * @param message Why waiting is pointless.
    * @param options The underlying cause, if any.
    */
@@ -118,12 +122,12 @@ const _NO_RESULT = Symbol("no result");
  *
  * @example
  * ```ts
- * import { assertEquals } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * import { poll } from "./poll.ts";
  *
  * let calls = 0;
  * const value = await poll(() => ++calls >= 3 && "ready", { intervalMs: 1 });
- * assertEquals(value, "ready");
+ * assert.equal(value, "ready");
  * ```
  */
 export async function poll<T>(

@@ -31,7 +31,9 @@ export interface StartWorkerProcessOptions {
 
 /** A running worker process. */
 export interface WorkerProcess {
+  /** Its process id. */
   readonly pid: number;
+  /** Its `--worker-id`. */
   readonly workerId: string;
   /** Everything it wrote so far (stdout and stderr). */
   logs(): string;
@@ -43,6 +45,7 @@ export interface WorkerProcess {
   kill(): Promise<number>;
   /** Exit code once it exited. */
   readonly exited: Promise<number>;
+  /** SIGTERM (SIGKILL after 5 s) unless it has exited. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
