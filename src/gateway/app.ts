@@ -24,7 +24,7 @@ import { postCancel } from "./cancel.ts";
 import { listDlq, postDlqReplay } from "./dead_letters.ts";
 import { getRunEvents } from "./events.ts";
 import { getHealth, getMetrics } from "./health.ts";
-import { getRun, getRunTasks, listRuns, postRun, postRunYaml } from "./runs.ts";
+import { getRun, getRunTasks, listRuns, postRun, postRunBatch, postRunYaml } from "./runs.ts";
 import { watchRun, watchRuns } from "./watch.ts";
 import { listWorkers, patchWorker } from "./workers.ts";
 
@@ -64,6 +64,7 @@ const _ROUTES: readonly _Route[] = [
   _route("POST", "/runs", postRun),
   _route("GET", "/runs", listRuns),
   _route("POST", "/runs/yaml", postRunYaml),
+  _route("POST", "/runs/batch", postRunBatch),
   // Before /runs/:id, which would also match it.
   _route("GET", "/runs/watch", watchRuns),
   _route("GET", "/runs/:id", getRun),

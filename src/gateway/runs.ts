@@ -38,6 +38,7 @@ import {
   validateYamlRequest,
   type YamlSubmission,
 } from "../runs/submit.ts";
+import { submitBatch } from "../runs/batch.ts";
 import { idempotencyKeyOf, submitIdempotent } from "../runs/idempotency.ts";
 import { toSummary } from "../runs/run_index.ts";
 import { listRunsDelta } from "./delta.ts";
@@ -97,6 +98,14 @@ export async function postRunYaml(ctx: RouteContext): Promise<Response> {
   const form = await readMultipartBody(ctx.req, ctx.config.httpMaxBodyBytes);
   const { request, yaml } = await validateYamlRequest(form, ctx.config);
   return await _submit(ctx, key, request, yaml);
+}
+
+/** `POST /runs/batch`: many runs at once, one answer item per run in request order. */
+export async function postRunBatch(ctx: RouteContext): Promise<Response> {
+  const body = await readJsonBody(ctx.req, ctx.config.httpMaxBodyBytes);
+  const backend = await requireBackendForWrite(ctx, "Cannot submit the runs");
+  const sctx = { backend, config: ctx.config, logger: ctx.logger, principal: ctx.principal };
+  return json(await submitBatch(sctx, body));
 }
 
 /** `GET /runs/{id}`: the snapshot (task records only when included) and its worker's state. */

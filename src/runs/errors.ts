@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ErrId, type ErrIdValue } from "../contract/errors.ts";
+import { ErrId, type ErrIdValue, msgIdFor } from "../contract/errors.ts";
+import type { ErrorBody } from "../contract/wire.ts";
 
 /** One validation problem: where (`flow_name`, `params`, `tags[1]`, …) and what. */
 export interface FieldError {
@@ -55,6 +56,22 @@ export class RunStoreError extends Error {
     this.name = "RunStoreError";
     this.errId = options.errId ?? ErrId.invalidRequest;
     this.errors = options.errors ?? [];
+  }
+
+  /**
+   * The JSON error body of SPEC §5 (`{detail, err_id, msg_id, errors?}`), e.g. for one item of a
+   * batch answer.
+   *
+   * @returns The body.
+   */
+  toBody(): ErrorBody {
+    const body: ErrorBody = {
+      detail: this.message,
+      err_id: this.errId,
+      msg_id: msgIdFor(this.errId),
+    };
+    if (this.errors.length > 0) body.errors = this.errors;
+    return body;
   }
 }
 

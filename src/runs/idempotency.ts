@@ -84,10 +84,21 @@ const _KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export function idempotencyKeyOf(req: Request): string | null {
   const key = req.headers.get(IDEMPOTENCY_HEADER);
-  if (key === null) return null;
-  if (!_KEY.test(key)) {
+  return key === null ? null : checkIdempotencyKey(key, "header.Idempotency-Key");
+}
+
+/**
+ * Check an idempotency key (a header, or a batch item's `idempotency_key`).
+ *
+ * @param key The value given.
+ * @param path Where it was given, for the error.
+ * @returns The key.
+ * @throws {InvalidRequestError} ERR-PYOCO-0002 when it is not 1 to 255 visible ASCII characters.
+ */
+export function checkIdempotencyKey(key: unknown, path: string): string {
+  if (typeof key !== "string" || !_KEY.test(key)) {
     throw new InvalidRequestError([{
-      path: "header.Idempotency-Key",
+      path,
       message: "must be 1 to 255 visible ASCII characters (no spaces)",
     }]);
   }

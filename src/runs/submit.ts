@@ -437,11 +437,41 @@ export async function submitRun(
   yaml?: YamlSubmission,
   options: SubmitOptions = {},
 ): Promise<SubmitResponse> {
-  const { backend, config, logger, principal } = ctx;
+  const { backend, logger, principal } = ctx;
   if (!backend.state.connected) throw new NatsUnavailableError("Cannot submit the run");
-  const { snapshot, job } = buildRun(principal, request, yaml, options);
+  const run = buildRun(principal, request, yaml, options);
+  await writeRun(ctx, run);
+  logger.info("Run submitted", {
+    run_id: run.snapshot.run_id,
+    flow_name: request.flow_name,
+    tag: request.tag,
+    tenant_id: run.snapshot.tenant_id,
+    yaml: yaml !== undefined,
+    ...(options.replayedFrom != null ? { replayed_from: options.replayedFrom } : {}),
+  });
+  return { run_id: run.snapshot.run_id, status: "PENDING" };
+}
+
+/**
+ * Write a built run: KV create of its `PENDING` snapshot, then the publish of its job (with
+ * `pending_revision` set), each retried through a short outage for `PYOCO_NATS_RETRY_SEC`; when
+ * either finally fails the snapshot is withdrawn, so no run is left without a job. Many calls may
+ * be in flight at once (a batch): nothing here waits for another run.
+ *
+ * @param ctx Backend, config and logger.
+ * @param run The snapshot and job from {@linkcode buildRun} (`job.pending_revision` is set here).
+ * @returns The snapshot's KV revision.
+ * @throws {NatsUnavailableError} ERR-PYOCO-0003 when the snapshot cannot be written or the job
+ *   cannot be queued.
+ */
+export async function writeRun(
+  ctx: Omit<SubmitContext, "principal">,
+  run: { snapshot: RunSnapshot; job: Job },
+): Promise<number> {
+  const { backend, config, logger } = ctx;
+  const { snapshot, job } = run;
   const runId = snapshot.run_id;
-  const fields = { run_id: runId, flow_name: request.flow_name, tag: request.tag };
+  const fields = { run_id: runId, flow_name: snapshot.flow_name, tag: snapshot.tag };
   const retry = {
     windowSec: config.natsRetrySec,
     onRetry: (err: unknown, attempt: number) =>
@@ -469,13 +499,7 @@ export async function submitRun(
     throw new NatsUnavailableError("Cannot queue the run", { cause: err });
   }
   backend.index?.upsert(snapshot, revision);
-  logger.info("Run submitted", {
-    ...fields,
-    tenant_id: snapshot.tenant_id,
-    yaml: yaml !== undefined,
-    ...(options.replayedFrom != null ? { replayed_from: options.replayedFrom } : {}),
-  });
-  return { run_id: runId, status: "PENDING" };
+  return revision;
 }
 
 /**
