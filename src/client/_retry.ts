@@ -12,10 +12,9 @@
  */
 export function _backoffDelay(
   retry: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random: () => number = Math.random,
+  policy: { baseDelayMs: number; maxDelayMs: number; random?: () => number },
 ): number {
+  const { baseDelayMs, maxDelayMs, random = Math.random } = policy;
   const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
   return exp / 2 + random() * (exp / 2);
 }

@@ -28,6 +28,8 @@ export interface RequestSpec extends CallOptions {
   accept?: string;
   /** Safe to repeat on 503 / network errors. */
   retryable: boolean;
+  /** Leave the body unread (a stream): the time limit covers only the wait for the headers. */
+  stream?: boolean;
 }
 
 const _DEFAULT_RETRY: Required<RetryOptions> = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
@@ -114,7 +116,8 @@ export class Transport {
           accept: "text/event-stream",
           headers: lastEventId === null ? {} : { "last-event-id": lastEventId },
           retryable: false,
-        }, true)).response,
+          stream: true,
+        })).response,
     });
   }
 
@@ -129,7 +132,7 @@ export class Transport {
    * @throws {PyocoNetworkError} When the gateway cannot be reached (after retries).
    */
   async json<T>(method: string, path: string, init: RequestSpec): Promise<T> {
-    const { text, response, url } = await this.send(method, path, init, false);
+    const { text, response, url } = await this.send(method, path, init);
     try {
       return JSON.parse(text) as T;
     } catch (err) {
@@ -145,13 +148,13 @@ export class Transport {
   }
 
   /**
-   * One request with the retry policy. With `stream`, the time limit covers only the wait for the
-   * headers and the body is left unread; otherwise the body is read as text within the limit.
+   * One request with the retry policy. With `init.stream`, the time limit covers only the wait
+   * for the headers and the body is left unread; otherwise the body is read as text within the
+   * limit.
    *
    * @param method The HTTP method.
    * @param path The route.
-   * @param init Query, body, headers, `retryable`, `signal`.
-   * @param stream Leave the body unread.
+   * @param init Query, body, headers, `retryable`, `stream`, `signal`.
    * @returns The response, the URL asked and the body text (`""` with `stream`).
    * @throws {PyocoHttpError} For a non-2xx answer.
    * @throws {PyocoNetworkError} When the gateway cannot be reached (after retries).
@@ -160,20 +163,8 @@ export class Transport {
     method: string,
     path: string,
     init: RequestSpec,
-    stream: true,
-  ): Promise<{ response: Response; url: string; text: "" }>;
-  async send(
-    method: string,
-    path: string,
-    init: RequestSpec,
-    stream: false,
-  ): Promise<{ response: Response; url: string; text: string }>;
-  async send(
-    method: string,
-    path: string,
-    init: RequestSpec,
-    stream: boolean,
   ): Promise<{ response: Response; url: string; text: string }> {
+    const stream = init.stream ?? false;
     const query = init.query?.toString();
     const url = this.url(path) + (query ? `?${query}` : "");
     const headers: Record<string, string> = { accept: init.accept ?? "application/json" };
@@ -202,7 +193,7 @@ export class Transport {
           if (stream) return { response, url, text: "" };
           return { response, url, text: await response.text() };
         }
-        failure = await _httpError(response, method, url);
+        failure = await _httpError(response, { method, url });
         retryAfterMs = _retryAfterMs(response.headers.get("retry-after"));
         if (response.status !== 503 || attempt >= attempts) throw failure;
       } catch (err) {
@@ -224,7 +215,7 @@ export class Transport {
       } finally {
         clearTimeout(timer);
       }
-      const backoff = _backoffDelay(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs);
+      const backoff = _backoffDelay(attempt, this.retry);
       await abortableSleep(
         Math.max(backoff, Math.min(retryAfterMs, this.retry.maxDelayMs)),
         init.signal,
@@ -330,7 +321,11 @@ export function pathSegment(name: string, value: string): string {
   return encodeURIComponent(value);
 }
 
-async function _httpError(res: Response, method: string, url: string): Promise<PyocoHttpError> {
+async function _httpError(
+  res: Response,
+  request: { method: string; url: string },
+): Promise<PyocoHttpError> {
+  const { method, url } = request;
   let text = "";
   try {
     text = await res.text();

@@ -66,6 +66,29 @@ const _STATUS_OF: Record<string, number> = {
 };
 
 /**
+ * Why opening the stream failed, when a reconnect may help (a network error, a 503); throws
+ * everything else: the caller's abort, a missing run, a gateway without the route, other answers.
+ */
+function _retryableOpenFailure(err: unknown, spec: _WatchSpec): Error {
+  if (spec.signal?.aborted) throw spec.signal.reason;
+  if (err instanceof PyocoHttpError) {
+    if (err.status === 404 && err.errId === ErrId.runNotFound) throw err;
+    if (_noWatchRoute(err)) {
+      throw new PyocoUnsupportedError(
+        `The gateway has no watch stream at ${_pathOf(spec.url)} (status ${err.status}): ` +
+          "it is older than this client or a proxy does not pass the route on",
+        { url: spec.url, status: err.status },
+        { cause: err },
+      );
+    }
+    if (err.status !== 503) throw err;
+    return err;
+  }
+  if (err instanceof PyocoNetworkError) return err;
+  throw err;
+}
+
+/**
  * Read a watch stream, reconnecting within the failure budget. Ends only when the caller stops
  * iterating (after a `closed` frame, iterating on means "reconnect").
  *
@@ -89,22 +112,7 @@ export async function* _watchStream(spec: _WatchSpec): AsyncGenerator<_Frame, vo
     try {
       res = await spec.open(lastEventId, signal);
     } catch (err) {
-      if (spec.signal?.aborted) throw spec.signal.reason;
-      if (err instanceof PyocoHttpError) {
-        if (err.status === 404 && err.errId === ErrId.runNotFound) throw err;
-        if (_noWatchRoute(err)) {
-          throw new PyocoUnsupportedError(
-            `The gateway has no watch stream at ${_pathOf(spec.url)} (status ${err.status}): ` +
-              "it is older than this client or a proxy does not pass the route on",
-            { url: spec.url, status: err.status },
-            { cause: err },
-          );
-        }
-        if (err.status !== 503) throw err;
-      } else if (!(err instanceof PyocoNetworkError)) {
-        throw err;
-      }
-      failure = err as Error;
+      failure = _retryableOpenFailure(err, spec);
     }
     if (res !== null) {
       const type = res.headers.get("content-type") ?? "";
@@ -168,7 +176,7 @@ export async function* _watchStream(spec: _WatchSpec): AsyncGenerator<_Frame, vo
     }
     failures++;
     if (failures >= spec.attempts) throw failure;
-    await abortableSleep(_backoffDelay(failures, spec.baseDelayMs, spec.maxDelayMs), spec.signal);
+    await abortableSleep(_backoffDelay(failures, spec), spec.signal);
   }
 }
 

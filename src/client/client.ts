@@ -505,7 +505,7 @@ export class PyocoClient {
       ...options,
       accept: "text/plain",
       retryable: true,
-    }, false);
+    });
     return res.text;
   }
 }

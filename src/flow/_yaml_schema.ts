@@ -82,7 +82,7 @@ export function validateWorkflowConfig(root: unknown): WorkflowConfig {
       path: "flow",
     });
   }
-  const top = _mapping(root, "", "the document");
+  const top = _mapping(root, { path: "", what: "the document" });
   for (const key of Object.keys(top)) {
     if (key === "flows" || key === "discovery") {
       throw new WorkflowYamlError(
@@ -93,15 +93,15 @@ export function validateWorkflowConfig(root: unknown): WorkflowConfig {
       );
     }
   }
-  _checkKeys(top, _TOP_KEYS, "");
+  _checkKeys(top, { allowed: _TOP_KEYS, path: "" });
 
   if (Object.hasOwn(top, "version") && top.version !== 1) {
     _invalid("version", `must be 1, got ${_show(top.version)}`);
   }
 
   if (!Object.hasOwn(top, "flow")) _missing("flow");
-  const flowMap = _mapping(top.flow, "flow", '"flow"');
-  _checkKeys(flowMap, _FLOW_KEYS, "flow");
+  const flowMap = _mapping(top.flow, { path: "flow", what: '"flow"' });
+  _checkKeys(flowMap, { allowed: _FLOW_KEYS, path: "flow" });
   if (!Object.hasOwn(flowMap, "graph")) _missing("flow.graph");
   const graph = flowMap.graph;
   if (typeof graph !== "string" || graph.trim() === "") {
@@ -110,12 +110,28 @@ export function validateWorkflowConfig(root: unknown): WorkflowConfig {
   const graphNames = _graphNames(graph as string);
   let defaults: Record<string, JsonValue> = {};
   if (Object.hasOwn(flowMap, "defaults") && flowMap.defaults !== null) {
-    defaults = _jsonMapping(flowMap.defaults, "flow.defaults");
+    defaults = _jsonMapping(flowMap.defaults, { path: "flow.defaults", selectors: false });
   }
 
+  const tasks = _tasksSection(top, graphNames);
+  const exposeEnv = _runtimeSection(top);
+
+  return {
+    version: 1,
+    flow: { graph: graph as string, defaults },
+    tasks,
+    runtime: { expose_env: exposeEnv },
+  };
+}
+
+/** `tasks:`: each entry checked, and named by the graph. */
+function _tasksSection(
+  top: Record<string, unknown>,
+  graphNames: readonly string[],
+): Record<string, WorkflowTaskConfig> {
   const tasks: Record<string, WorkflowTaskConfig> = {};
   if (Object.hasOwn(top, "tasks") && top.tasks !== null) {
-    const taskMap = _mapping(top.tasks, "tasks", '"tasks"');
+    const taskMap = _mapping(top.tasks, { path: "tasks", what: '"tasks"' });
     for (const [name, value] of Object.entries(taskMap)) {
       const path = `tasks.${name}`;
       if (!_NAME_RE.test(name)) {
@@ -134,10 +150,15 @@ export function validateWorkflowConfig(root: unknown): WorkflowConfig {
     }
   }
 
+  return tasks;
+}
+
+/** `runtime.expose_env`: environment variable names, without duplicates. */
+function _runtimeSection(top: Record<string, unknown>): string[] {
   const exposeEnv: string[] = [];
   if (Object.hasOwn(top, "runtime") && top.runtime !== null) {
-    const runtime = _mapping(top.runtime, "runtime", '"runtime"');
-    _checkKeys(runtime, _RUNTIME_KEYS, "runtime");
+    const runtime = _mapping(top.runtime, { path: "runtime", what: '"runtime"' });
+    _checkKeys(runtime, { allowed: _RUNTIME_KEYS, path: "runtime" });
     if (Object.hasOwn(runtime, "expose_env") && runtime.expose_env !== null) {
       const list = _stringList(runtime.expose_env, "runtime.expose_env");
       list.forEach((name, i) => {
@@ -152,17 +173,12 @@ export function validateWorkflowConfig(root: unknown): WorkflowConfig {
     }
   }
 
-  return {
-    version: 1,
-    flow: { graph: graph as string, defaults },
-    tasks,
-    runtime: { expose_env: exposeEnv },
-  };
+  return exposeEnv;
 }
 
 function _taskConfig(value: unknown, path: string): WorkflowTaskConfig {
-  const map = value === null ? {} : _mapping(value, path, `task "${path.slice(6)}"`);
-  _checkKeys(map, _TASK_KEYS, path);
+  const map = value === null ? {} : _mapping(value, { path, what: `task "${path.slice(6)}"` });
+  _checkKeys(map, { allowed: _TASK_KEYS, path });
   const out: WorkflowTaskConfig = {};
   if (Object.hasOwn(map, "callable")) {
     const callable = map.callable;
@@ -172,7 +188,7 @@ function _taskConfig(value: unknown, path: string): WorkflowTaskConfig {
     out.callable = callable;
   }
   if (Object.hasOwn(map, "inputs") && map.inputs !== null) {
-    out.inputs = _jsonMapping(map.inputs, `${path}.inputs`, true);
+    out.inputs = _jsonMapping(map.inputs, { path: `${path}.inputs`, selectors: true });
   }
   if (Object.hasOwn(map, "outputs") && map.outputs !== null) {
     out.outputs = _stringList(map.outputs, `${path}.outputs`);
@@ -219,7 +235,8 @@ function _taskConfig(value: unknown, path: string): WorkflowTaskConfig {
   return out;
 }
 
-function _mapping(value: unknown, path: string, what: string): Record<string, unknown> {
+function _mapping(value: unknown, at: { path: string; what: string }): Record<string, unknown> {
+  const { path, what } = at;
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const message = `Invalid workflow YAML: ${what} must be a mapping, got ${_show(value)}`;
     throw new WorkflowYamlError("invalid_value", message, { path: path === "" ? null : path });
@@ -227,7 +244,11 @@ function _mapping(value: unknown, path: string, what: string): Record<string, un
   return value as Record<string, unknown>;
 }
 
-function _checkKeys(map: Record<string, unknown>, allowed: readonly string[], path: string): void {
+function _checkKeys(
+  map: Record<string, unknown>,
+  rule: { allowed: readonly string[]; path: string },
+): void {
+  const { allowed, path } = rule;
   for (const key of Object.keys(map)) {
     if (!allowed.includes(key)) {
       const at = path === "" ? key : `${path}.${key}`;
@@ -257,17 +278,25 @@ function _stringList(value: unknown, path: string): string[] {
  * copied with own properties. With
  * `selectors`, strings that look like selectors (`$flow.x`, `$node.a.output`, …) must parse.
  */
-function _jsonMapping(value: unknown, path: string, selectors = false): Record<string, JsonValue> {
-  _mapping(value, path, `"${path}"`);
+function _jsonMapping(value: unknown, at: _JsonAt): Record<string, JsonValue> {
+  const { path } = at;
+  _mapping(value, { path, what: `"${path}"` });
   // Bound the depth first: `_json` below recurses once per level.
   const tooDeep = jsonDepthError(value, { path });
   if (tooDeep !== null) {
     throw new WorkflowYamlError("invalid_value", `Invalid workflow YAML: ${tooDeep}`, { path });
   }
-  return _json(value, path, selectors) as Record<string, JsonValue>;
+  return _json(value, at) as Record<string, JsonValue>;
 }
 
-function _json(value: unknown, path: string, selectors: boolean): JsonValue {
+/** Where a free-form value is, and whether its strings may be selectors that must parse. */
+interface _JsonAt {
+  path: string;
+  selectors: boolean;
+}
+
+function _json(value: unknown, at: _JsonAt): JsonValue {
+  const { path, selectors } = at;
   if (typeof value === "string") {
     if (selectors) {
       try {
@@ -284,13 +313,15 @@ function _json(value: unknown, path: string, selectors: boolean): JsonValue {
     if (!Number.isFinite(value)) _invalid(path, `must be a finite number, got ${_show(value)}`);
     return value;
   }
-  if (Array.isArray(value)) return value.map((item, i) => _json(item, `${path}.${i}`, selectors));
+  if (Array.isArray(value)) {
+    return value.map((item, i) => _json(item, { path: `${path}.${i}`, selectors }));
+  }
   if (typeof value === "object") {
     const out: Record<string, JsonValue> = {};
     for (const [key, item] of Object.entries(value)) {
       // defineProperty: a "__proto__" key stays an ordinary own property.
       Object.defineProperty(out, key, {
-        value: _json(item, `${path}.${key}`, selectors),
+        value: _json(item, { path: `${path}.${key}`, selectors }),
         enumerable: true,
         writable: true,
         configurable: true,

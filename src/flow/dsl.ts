@@ -80,7 +80,15 @@ const _NAME_START = /[A-Za-z_]/;
 const _NAME_PART = /[A-Za-z0-9_]/;
 const _OPERATORS: ReadonlySet<_TokenKind> = new Set([">>", "&", "|"]);
 
-function _fail(problem: string, line: number, column: number, hint = ""): never {
+/** Where a problem is: a 1-based position, and an optional hint for the message. */
+interface _At {
+  line: number;
+  column: number;
+  hint?: string;
+}
+
+function _fail(problem: string, at: _At): never {
+  const { line, column, hint = "" } = at;
   throw new FlowDefinitionError(
     `Cannot parse flow graph: ${problem} at line ${line}, column ${column}${
       hint ? ` (${hint})` : ""
@@ -126,7 +134,7 @@ function _tokenize(text: string): _Token[] {
       i = end;
     } else {
       const hint = ch === ">" ? 'did you mean ">>"?' : "";
-      _fail(`unexpected character ${JSON.stringify(ch)}`, line, column, hint);
+      _fail(`unexpected character ${JSON.stringify(ch)}`, { line, column, hint });
     }
   }
   raw.push({ kind: "end", text: "", line, column: i - lineStart + 1 });
@@ -137,11 +145,7 @@ function _tokenize(text: string): _Token[] {
   for (let k = 0; k < raw.length; k++) {
     const token = raw[k]!;
     if (token.kind === "(" && ++depth > MAX_GRAPH_DEPTH) {
-      _fail(
-        `parentheses nested deeper than ${MAX_GRAPH_DEPTH} levels`,
-        token.line,
-        token.column,
-      );
+      _fail(`parentheses nested deeper than ${MAX_GRAPH_DEPTH} levels`, token);
     }
     if (token.kind === ")") depth = Math.max(0, depth - 1);
     if (token.kind !== "newline") {
@@ -195,7 +199,7 @@ class _Parser {
       statements.push(this.#statement());
       const after = this.#peek;
       if (after.kind !== ";" && after.kind !== "newline" && after.kind !== "end") {
-        _fail(`unexpected ${_describe(after)}`, after.line, after.column);
+        _fail(`unexpected ${_describe(after)}`, after);
       }
     }
     return statements;
@@ -214,7 +218,7 @@ class _Parser {
         stack.push({ open: token, seq: [], term: [], op: null });
         continue;
       }
-      if (token.kind !== "name") _fail(`unexpected ${_describe(token)}`, token.line, token.column);
+      if (token.kind !== "name") _fail(`unexpected ${_describe(token)}`, token);
       let factor: _Expr = {
         kind: "name",
         name: token.text,
@@ -227,12 +231,10 @@ class _Parser {
         const after = this.#peek;
         if (after.kind === "&" || after.kind === "|") {
           if (group.op !== null && after.kind !== group.op) {
-            _fail(
-              `"&" and "|" cannot be mixed without parentheses`,
-              after.line,
-              after.column,
-              'group them, e.g. "(a & b) | c"',
-            );
+            _fail(`"&" and "|" cannot be mixed without parentheses`, {
+              ...after,
+              hint: 'group them, e.g. "(a & b) | c"',
+            });
           }
           group.op = after.kind;
           this.#next();
@@ -248,8 +250,8 @@ class _Parser {
           : { kind: "seq" as const, items: group.seq };
         if (group.open === null) return statement;
         const close = this.#next();
-        if (close.kind === "end") _fail(`unclosed "("`, group.open.line, group.open.column);
-        if (close.kind !== ")") _fail(`unexpected ${_describe(close)}`, close.line, close.column);
+        if (close.kind === "end") _fail(`unclosed "("`, group.open);
+        if (close.kind !== ")") _fail(`unexpected ${_describe(close)}`, close);
         stack.pop();
         factor = statement; // the parenthesised statement is a factor of the enclosing term
       }

@@ -252,7 +252,7 @@ class _Run {
     const t = this.#flow.tasks.get(name)!;
     const record = this.#records.get(name)!;
     if (this.#finalized) return;
-    if (this.#abortKind !== null) return this.#end(name, "CANCELLED", null);
+    if (this.#abortKind !== null) return this.#endCancelled(name, null);
 
     let input: unknown;
     try {
@@ -268,9 +268,9 @@ class _Run {
       record.attempts = attempt;
       this.#emit({ type: "task.started", run_id: this.#runId, task: name, attempt, ts: _now() });
       // A listener may have aborted the run synchronously: do not start an unabortable attempt.
-      if (this.#abortKind !== null) return this.#end(name, "CANCELLED", null);
+      if (this.#abortKind !== null) return this.#endCancelled(name, null);
       if (attempt > 1) this.#progress();
-      let outcome = await this.#attempt(t, attempt, input);
+      let outcome = await this.#attempt(t, { attempt, input });
       if (this.#finalized) return; // finished without us (abort grace expired): discard
       if (outcome.ok) {
         try {
@@ -279,8 +279,8 @@ class _Run {
           outcome = { ok: false, error };
         }
       }
-      if (outcome.ok) return this.#succeed(name, attempt, outcome.value);
-      if (this.#abortKind !== null) return this.#end(name, "CANCELLED", outcome.error);
+      if (outcome.ok) return this.#succeed(name, { attempt, value: outcome.value });
+      if (this.#abortKind !== null) return this.#endCancelled(name, outcome.error);
       if (attempt > t.options.retries) return this.#fail(name, outcome.error);
 
       const delaySec = retryDelaySec(t.options, attempt);
@@ -298,12 +298,13 @@ class _Run {
       this.#progress();
       const slept = await this.#sleep(delaySec * 1000);
       if (this.#finalized) return;
-      if (!slept) return this.#end(name, "CANCELLED", outcome.error);
+      if (!slept) return this.#endCancelled(name, outcome.error);
     }
   }
 
   /** Runs one attempt, racing it against its timeout. Never rejects. */
-  #attempt(t: Task, attempt: number, input: unknown): Promise<AttemptOutcome> {
+  #attempt(t: Task, run: { attempt: number; input: unknown }): Promise<AttemptOutcome> {
+    const { attempt, input } = run;
     const context = (signal: AbortSignal): TaskContext =>
       Object.freeze({
         run_id: this.#runId,
@@ -337,7 +338,8 @@ class _Run {
   }
 
   /** Common bookkeeping of a task that stops running. */
-  #close(name: string, state: TaskState, error: unknown): TaskRecord {
+  #close(name: string, end: { state: TaskState; error: unknown }): TaskRecord {
+    const { state, error } = end;
     const record = this.#records.get(name)!;
     const now = Date.now();
     record.state = state;
@@ -355,9 +357,10 @@ class _Run {
     return record;
   }
 
-  #succeed(name: string, attempt: number, value: unknown): void {
+  #succeed(name: string, outcome: { attempt: number; value: unknown }): void {
+    const { attempt, value } = outcome;
     this.#data.results[name] = value;
-    const record = this.#close(name, "SUCCEEDED", null);
+    const record = this.#close(name, { state: "SUCCEEDED", error: null });
     record.output = toJsonSafe(value);
     record.error = null;
     record.traceback = null;
@@ -369,7 +372,7 @@ class _Run {
   }
 
   #fail(name: string, error: unknown): void {
-    const record = this.#close(name, "FAILED", error);
+    const record = this.#close(name, { state: "FAILED", error });
     this.#emit({
       type: "task.failed",
       run_id: this.#runId,
@@ -381,7 +384,7 @@ class _Run {
     this.#progress();
     if (this.#flow.tasks.get(name)!.options.failPolicy === "stop") {
       const message = `Task ${name} failed: ${record.error}`;
-      this.#abort("failed", message, new DOMException(message, "AbortError"));
+      this.#abort("failed", { message, reason: new DOMException(message, "AbortError") });
     } else {
       this.#propagate(name, false);
       this.#pump();
@@ -389,8 +392,8 @@ class _Run {
     this.#checkDone();
   }
 
-  #end(name: string, state: TaskState, error: unknown): void {
-    this.#close(name, state, error ?? null);
+  #endCancelled(name: string, error: unknown): void {
+    this.#close(name, { state: "CANCELLED", error: error ?? null });
     this.#progress();
     this.#checkDone();
   }
@@ -404,11 +407,15 @@ class _Run {
     else if (reason instanceof Error && reason.name !== "AbortError" && reason.message) {
       message += `: ${reason.message}`;
     }
-    this.#abort("cancelled", message, reason ?? new DOMException(message, "AbortError"));
+    this.#abort("cancelled", {
+      message,
+      reason: reason ?? new DOMException(message, "AbortError"),
+    });
   }
 
   /** Stops scheduling, aborts running attempts and wakes retry sleepers; first abort wins. */
-  #abort(kind: _AbortKind, message: string, reason: unknown): void {
+  #abort(kind: _AbortKind, why: { message: string; reason: unknown }): void {
+    const { message, reason } = why;
     if (this.#abortKind !== null || this.#finalized) return;
     this.#abortKind = kind;
     this.#error = message;
@@ -432,7 +439,7 @@ class _Run {
     const now = Date.now();
     for (const [name, record] of this.#records) {
       if (record.state === "RUNNING") {
-        this.#close(name, "CANCELLED", null);
+        this.#close(name, { state: "CANCELLED", error: null });
         record.error =
           `Task did not stop within ${this.#abortGraceMs} ms after the run was aborted; its result is discarded`;
       } else if (record.state === "PENDING") {

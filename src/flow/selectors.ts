@@ -243,12 +243,15 @@ export interface SelectorScope {
  * Resolves one selector.
  *
  * @param selector The parsed selector.
- * @param text Its source text (for error messages).
- * @param scope What to read.
+ * @param where Its source `text` (for error messages) and the `scope` to read.
  * @returns The value (`undefined` when the path does not exist).
  * @throws {SelectorResolutionError} For `$env.X` when `X` is not exposed to the flow.
  */
-export function resolveSelector(selector: Selector, text: string, scope: SelectorScope): unknown {
+export function resolveSelector(
+  selector: Selector,
+  where: { text: string; scope: SelectorScope },
+): unknown {
+  const { text, scope } = where;
   switch (selector.source) {
     case "params":
       return getPath(scope.params, selector.path);
@@ -307,7 +310,7 @@ export function resolveInputs(value: unknown, scope: SelectorScope): unknown {
 function _resolve(value: unknown, scope: SelectorScope): unknown {
   if (typeof value === "string") {
     const selector = parseSelector(value);
-    return selector === null ? value : resolveSelector(selector, value, scope);
+    return selector === null ? value : resolveSelector(selector, { text: value, scope });
   }
   if (Array.isArray(value)) return value.map((item) => _resolve(item, scope));
   if (_isPlainObject(value)) {

@@ -5,7 +5,7 @@
  */
 
 import { jsonDepthError } from "../contract/limits.ts";
-import { joinExprTasks, parseGraph } from "./dsl.ts";
+import { joinExprTasks, type ParsedGraph, parseGraph } from "./dsl.ts";
 import { FlowDefinitionError } from "./errors.ts";
 import { forEachSelector, parseOutputPath, SelectorSyntaxError } from "./selectors.ts";
 import type {
@@ -259,6 +259,40 @@ function _findCycle(order: readonly string[], downstream: Map<string, string[]>)
  * that is not upstream, and malformed selectors or options.
  */
 export function flow(name: string, options: FlowOptions): Flow {
+  const { graph, given, exposeEnv, defaults } = _checkFlowArgs(name, options);
+  const parsed = parseGraph(graph);
+  const taskMap = _graphTasks(name, { parsed, given });
+  const names = [...taskMap.keys()];
+  const { upstream, downstream, edges, requirements } = _wire(names, parsed);
+  _checkNoCycle(name, { names, downstream, requirements });
+  const order = _topologicalOrder(names, { upstream, downstream });
+  _checkInputs(name, { taskMap, upstream });
+
+  const frozenLists = <T>(m: Map<string, T[]>) =>
+    new Map([...m].map(([k, v]) => [k, Object.freeze(v)] as const));
+  return Object.freeze({
+    kind: "pyoco.flow" as const,
+    name,
+    graph,
+    defaults,
+    exposeEnv: Object.freeze([...exposeEnv]),
+    tasks: taskMap,
+    requirements,
+    upstream: frozenLists(upstream),
+    downstream: frozenLists(downstream),
+    edges: Object.freeze(edges),
+    order: Object.freeze(order),
+    sinks: Object.freeze(names.filter((n) => downstream.get(n)!.length === 0)),
+  });
+}
+
+/** Checks the name and options of {@linkcode flow}; returns them with the tasks by name. */
+function _checkFlowArgs(name: string, options: FlowOptions): {
+  graph: string;
+  given: Map<string, Task>;
+  exposeEnv: string[];
+  defaults: Record<string, unknown>;
+} {
   if (typeof name !== "string" || name.length === 0 || /\s/.test(name) || name.length > 256) {
     throw new FlowDefinitionError(
       `Invalid flow name ${JSON.stringify(name)}: expected 1 to 256 characters without spaces`,
@@ -295,9 +329,15 @@ export function flow(name: string, options: FlowOptions): Flow {
     }
     given.set(t.name, t);
   });
+  return { graph, given, exposeEnv, defaults };
+}
 
-  const parsed = parseGraph(graph);
-
+/** The graph's tasks in order of first appearance; every one given, every one given used. */
+function _graphTasks(
+  name: string,
+  spec: { parsed: ParsedGraph; given: ReadonlyMap<string, Task> },
+): Map<string, Task> {
+  const { parsed, given } = spec;
   const taskMap = new Map<string, Task>();
   for (const node of parsed.nodes) {
     const t = given.get(node.name);
@@ -316,8 +356,11 @@ export function flow(name: string, options: FlowOptions): Flow {
       );
     }
   }
+  return taskMap;
+}
 
-  const names = [...taskMap.keys()];
+/** Upstream and downstream lists, edges and requirements of each task, from the parsed graph. */
+function _wire(names: string[], parsed: ParsedGraph) {
   const upstream = new Map<string, string[]>(names.map((n) => [n, []]));
   const downstream = new Map<string, string[]>(names.map((n) => [n, []]));
   const edges: FlowEdge[] = [];
@@ -333,7 +376,16 @@ export function flow(name: string, options: FlowOptions): Flow {
       edges.push({ from, to });
     }
   }
+  return { upstream, downstream, edges, requirements };
+}
 
+/** Rejects a cycle, naming its path and where the graph closes it. */
+function _checkNoCycle(name: string, spec: {
+  names: string[];
+  downstream: Map<string, string[]>;
+  requirements: Map<string, readonly JoinRequirement[]>;
+}): void {
+  const { names, downstream, requirements } = spec;
   const cycle = _findCycle(names, downstream);
   if (cycle !== null) {
     const [last, first] = [cycle[cycle.length - 2]!, cycle[cycle.length - 1]!];
@@ -345,8 +397,14 @@ export function flow(name: string, options: FlowOptions): Flow {
       { line: req.line, column: req.column },
     );
   }
+}
 
-  // Kahn's algorithm; ties keep the order of first appearance.
+/** Kahn's algorithm; ties keep the order of first appearance. */
+function _topologicalOrder(
+  names: string[],
+  spec: { upstream: Map<string, string[]>; downstream: Map<string, string[]> },
+): string[] {
+  const { upstream, downstream } = spec;
   const indegree = new Map(names.map((n) => [n, upstream.get(n)!.length]));
   const order: string[] = names.filter((n) => indegree.get(n) === 0);
   for (let i = 0; i < order.length; i++) {
@@ -356,8 +414,15 @@ export function flow(name: string, options: FlowOptions): Flow {
       if (left === 0) order.push(next);
     }
   }
+  return order;
+}
 
-  // Selectors: well-formed, and $node.X only for transitive upstream tasks.
+/** Selectors in task inputs: well-formed, and `$node.X` only for transitive upstream tasks. */
+function _checkInputs(
+  name: string,
+  spec: { taskMap: Map<string, Task>; upstream: Map<string, string[]> },
+): void {
+  const { taskMap, upstream } = spec;
   const ancestorsCache = new Map<string, Set<string>>();
   const ancestorsOf = (start: string): Set<string> => {
     let found = ancestorsCache.get(start);
@@ -397,21 +462,4 @@ export function flow(name: string, options: FlowOptions): Flow {
       );
     }
   }
-
-  const frozenLists = <T>(m: Map<string, T[]>) =>
-    new Map([...m].map(([k, v]) => [k, Object.freeze(v)] as const));
-  return Object.freeze({
-    kind: "pyoco.flow" as const,
-    name,
-    graph,
-    defaults,
-    exposeEnv: Object.freeze([...exposeEnv]),
-    tasks: taskMap,
-    requirements,
-    upstream: frozenLists(upstream),
-    downstream: frozenLists(downstream),
-    edges: Object.freeze(edges),
-    order: Object.freeze(order),
-    sinks: Object.freeze(names.filter((n) => downstream.get(n)!.length === 0)),
-  });
 }
