@@ -84,3 +84,42 @@ Deno.test("invalid_job: error `invalid_json` and the raw payload (first 4096 cha
   assert.equal(noFlow!.api_key_id, "key-2");
   assert.deepEqual(noFlow!.job, body);
 });
+
+/** A record pyoco-server 0.4 writes (tests/fixtures/pyoco_server_0_4/). */
+async function fixture(name: string): Promise<Record<string, unknown>> {
+  const url = new URL(`../fixtures/pyoco_server_0_4/${name}`, import.meta.url);
+  return JSON.parse(await Deno.readTextFile(url));
+}
+
+/** Every field of pyoco-server's record is in ours, with the same JSON type. */
+function assertSameFields(ours: Record<string, unknown>, theirs: Record<string, unknown>) {
+  const kind = (v: unknown) => v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+  for (const [key, value] of Object.entries(theirs)) {
+    assert.ok(key in ours, `field ${key} is missing`);
+    assert.equal(kind(ours[key]), kind(value), `field ${key}: ${JSON.stringify(ours[key])}`);
+  }
+}
+
+Deno.test("dead letters read raw from NATS have every field of pyoco-server 0.4's, same types", async () => {
+  await using t = await setupWorkerTest();
+  await using worker = newWorker(t);
+  await worker.connect();
+  await t.publishRaw("{not json");
+  assert.equal((await worker.runOnce())?.outcome, "invalid_job");
+  const job = await t.submit("failing", {}, { tenant_id: "acme", api_key_id: "k1" });
+  assert.equal((await worker.runOnce())?.outcome, "failed");
+
+  const [invalid, failed] = await t.deadLetters() as unknown as Record<string, unknown>[];
+  const theirsInvalid = await fixture("dlq_invalid_job.json");
+  assertSameFields(invalid!, theirsInvalid);
+  for (const key of ["reason", "error", "subject", "num_delivered", "payload"]) {
+    assert.deepEqual(invalid![key], theirsInvalid[key], key);
+  }
+  const theirsFailed = await fixture("dlq_execution_error.json");
+  assertSameFields(failed!, theirsFailed);
+  for (const key of ["reason", "tag", "tags", "tenant_id", "api_key_id"]) {
+    assert.deepEqual(failed![key], theirsFailed[key], key);
+  }
+  assert.equal(failed!.run_id, job.run_id);
+  assert.ok(String(failed!.error).startsWith("boom"), "the task's own message first");
+});
