@@ -32,6 +32,8 @@ export const ErrId = {
   workerNotFound: "ERR-PYOCO-0022",
   internal: "ERR-PYOCO-0023",
   configInvalid: "ERR-PYOCO-0024",
+  scheduleNotFound: "ERR-PYOCO-0025",
+  scheduleDispatchFailed: "ERR-PYOCO-0026",
 } as const;
 
 /** An error id string. */
