@@ -60,6 +60,25 @@ function _num(n: number): string {
 export class HttpMetrics {
   readonly #counters = new Map<string, _Series>();
   readonly #histograms = new Map<string, _Histogram>();
+  readonly #families = new Map<string, { help: string; samples: Map<string, number> }>();
+
+  /**
+   * Add to a counter of the gateway's own work (runs swept, schedule slots dispatched, …), shown
+   * in the exposition as `# TYPE <name> counter`.
+   *
+   * @param name The metric name, e.g. `pyoco_runs_swept_total`.
+   * @param options Its help text, its labels and how much to add (default 1).
+   */
+  count(
+    name: string,
+    options: { help: string; labels?: Record<string, string>; by?: number },
+  ): void {
+    const family = this.#families.get(name) ?? { help: options.help, samples: new Map() };
+    const labels = Object.entries(options.labels ?? {})
+      .map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+    family.samples.set(labels, (family.samples.get(labels) ?? 0) + (options.by ?? 1));
+    this.#families.set(name, family);
+  }
 
   /**
    * Count one answered request.
@@ -117,6 +136,12 @@ export class HttpMetrics {
       out.push(`pyoco_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
       out.push(`pyoco_http_request_duration_seconds_sum{${labels}} ${_num(h.sum)}`);
       out.push(`pyoco_http_request_duration_seconds_count{${labels}} ${h.count}`);
+    }
+    for (const [name, family] of this.#families) {
+      out.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} counter`);
+      for (const [labels, n] of family.samples) {
+        out.push(`${name}${labels === "" ? "" : `{${labels}}`} ${_num(n)}`);
+      }
     }
     return out;
   }
