@@ -6,8 +6,9 @@
  * Required: `run_id` (a valid KV key), `flow_name` (non-empty string). Optional but checked when
  * present: `tag` (a tag), `tags` (tags), `params` (an object), `submitted_at` (a number),
  * `workflow_yaml` (a string), `workflow_yaml_sha256`, `workflow_yaml_bytes`, `tenant_id`,
- * `api_key_id`. A missing `tag` defaults to the tag of the subject it came from, missing `tags`
- * to `[tag]`, missing `params` to `{}` (other producers, e.g. pyoco-server 0.4, send all of them).
+ * `api_key_id`, `pending_revision` (a positive integer: SPEC §10). A missing `tag` defaults to
+ * the tag of the subject it came from, missing `tags` to `[tag]`, missing `params` to `{}` (other
+ * producers, e.g. pyoco-server 0.4, send all of them).
  *
  * @module
  */
@@ -186,6 +187,14 @@ export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
     if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isFinite(v))) {
       return fail(`"${key}" must be a number or null`);
     }
+  }
+
+  const pendingRevision = payload.pending_revision;
+  if (
+    pendingRevision !== undefined && pendingRevision !== null &&
+    (!Number.isSafeInteger(pendingRevision) || (pendingRevision as number) < 1)
+  ) {
+    return fail(`"pending_revision" must be a positive integer or null`);
   }
 
   const job: Job = {

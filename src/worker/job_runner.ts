@@ -24,6 +24,7 @@ import {
 import type { Flow } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
 import type { Versioned } from "../nats/kv.ts";
+import type { HandBackDelay } from "./catalog.ts";
 import { type DlqFields, invalidJobFields, publishDlq } from "./dead_letter.ts";
 import { RunEventPublisher } from "./events.ts";
 import {
@@ -36,7 +37,12 @@ import { type InvalidJob, type JobOutcome, type JobResult, parseJob } from "./jo
 import { JobLease } from "./job_lease.ts";
 import { executeRun, type Execution } from "./run_execution.ts";
 import { RunMirror } from "./run_mirror.ts";
-import { readOrCreateSnapshot, writeFailedSnapshot, writeRunning } from "./snapshot.ts";
+import {
+  pendingSnapshotFromJob,
+  readOrCreateSnapshot,
+  writeFailedSnapshot,
+  writeRunning,
+} from "./snapshot.ts";
 
 /** What a {@linkcode JobRunner} needs from its worker, and nothing more. */
 export interface JobRunnerContext {
@@ -54,6 +60,8 @@ export interface JobRunnerContext {
   readonly log: Logger;
   /** Whether the worker is stopping at once (`forceStop()`): a run about to start is aborted. */
   readonly stoppingNow: boolean;
+  /** SPEC §12: the NAK delay when a live worker of the tag has the flow this one lacks, else null. */
+  readonly handBackDelayMs?: HandBackDelay;
   /**
    * MaxDeliver of the consumer of `tag`.
    *
@@ -189,9 +197,43 @@ export class JobRunner {
     }
   }
 
-  /** The snapshot decides (terminal, cancelled), then the flow, then RUNNING and the run. */
+  /**
+   * The snapshot decides (terminal, cancelled), then the flow, then `RUNNING` and the run. The
+   * first write is a compare-and-set against the job's `pending_revision` when it has one (SPEC
+   * §10): no read before it; only on a mismatch is the snapshot read and decided again.
+   */
   async #start(job: Job): Promise<JobResult> {
-    const current = await readOrCreateSnapshot(this.#ctx.runs, job);
+    const kv = this.#ctx.runs;
+    let current = this.#assumedPending(job) ?? await readOrCreateSnapshot(kv, job);
+    const decided = await this.#decide(job, current);
+    if (decided) return decided;
+    const flow = await this.#resolve(job);
+    if ("outcome" in flow) return flow;
+    const options = { job, flow, workerId: this.#ctx.workerId, attempt: this.#delivery };
+    for (let i = 0; i < 20; i++) {
+      const running = await writeRunning(kv, current, options);
+      if (running) return await this.#execute(job, { flow, running });
+      // The revision did not match: read the snapshot and decide again.
+      current = await readOrCreateSnapshot(kv, job);
+      const decided = await this.#decide(job, current);
+      if (decided) return decided;
+    }
+    throw new Error(`Cannot mark run "${job.run_id}" RUNNING: its snapshot kept changing`);
+  }
+
+  /**
+   * The `PENDING` snapshot the gateway created at the job's `pending_revision`, built from the
+   * job without reading it — on a first delivery only: a redelivery reads, so a run made
+   * terminal before a lost ACK is not run again.
+   */
+  #assumedPending(job: Job): Versioned<RunSnapshot> | null {
+    const revision = job.pending_revision;
+    if (typeof revision !== "number" || this.#delivery > 1) return null;
+    return { value: pendingSnapshotFromJob(job), revision };
+  }
+
+  /** A terminal snapshot is ACKed without running; a `CANCELLING` one is cancelled unrun. */
+  async #decide(job: Job, current: Versioned<RunSnapshot>): Promise<JobResult | null> {
     if (isTerminal(current.value.status)) {
       this.#log.info("Run already terminal; acknowledging without running", {
         status: current.value.status,
@@ -199,35 +241,18 @@ export class JobRunner {
       await this.#lease.ack();
       return this.#result("already_terminal", "ack");
     }
-    if (current.value.status === "CANCELLING") {
-      const error = "Run cancelled before it started";
-      await writeFailedSnapshot(this.#ctx.runs, {
-        runId: job.run_id,
-        job,
-        workerId: this.#ctx.workerId,
-        attempt: this.#delivery,
-        error,
-        status: "CANCELLED",
-      });
-      await this.#lease.ack();
-      return this.#result("cancelled", "ack", error);
-    }
-    const flow = await this.#resolve(job);
-    if ("outcome" in flow) return flow;
-    const running = await writeRunning(this.#ctx.runs, {
-      current,
+    if (current.value.status !== "CANCELLING") return null;
+    const error = "Run cancelled before it started";
+    await writeFailedSnapshot(this.#ctx.runs, {
+      runId: job.run_id,
       job,
-      flow,
       workerId: this.#ctx.workerId,
       attempt: this.#delivery,
+      error,
+      status: "CANCELLED",
     });
-    if (running === null) {
-      this.#log.info("Run turned terminal before it started; acknowledging");
-      await this.#lease.ack();
-      return this.#result("already_terminal", "ack");
-    }
-    this.#log.info("Run started", { attempt: this.#delivery });
-    return await this.#execute(job, { flow, running });
+    await this.#lease.ack();
+    return this.#result("cancelled", "ack", error);
   }
 
   /** The flow, or the answer to a job whose flow cannot be had. */
@@ -250,7 +275,14 @@ export class JobRunner {
           notJson: false,
         });
       }
-      if (err instanceof FlowNotFoundError) return await this.#flowNotFound(job, err);
+      if (err instanceof FlowNotFoundError) {
+        const at = { tag: this.#tag, delivery: this.#delivery };
+        const delayMs = await this.#ctx.handBackDelayMs?.(job, at);
+        if (delayMs == null) return await this.#flowNotFound(job, err);
+        this.#log.info("Flow not on this worker; a live worker of the tag has it: NAK", at);
+        this.#lease.nak(delayMs);
+        return this.#result("requeued", "nak", err.message);
+      }
       throw err;
     }
   }
@@ -268,6 +300,7 @@ export class JobRunner {
       logger: this.#log,
       enabled: this.#ctx.config.eventsPublish,
     });
+    this.#log.info("Run started", { attempt: this.#delivery });
     const mirror = this.#startMirror(at.running);
     if (this.#ctx.stoppingNow) this.abort("drain", new Error("Worker stopping"));
     const execution = await executeRun(job, {

@@ -48,12 +48,20 @@ export interface FinishOptions {
 export interface RunMirrorOptions {
   /** The runs bucket. */
   kv: KV;
-  /** The `RUNNING` snapshot just written and its revision. */
+  /**
+   * The `RUNNING` snapshot and its revision: just written, or — lazy `RUNNING` (SPEC §10) —
+   * built but not written yet, with the revision of the `PENDING` snapshot it will replace.
+   */
   initial: Versioned<RunSnapshot>;
   /** Minimum gap between two progress writes, in milliseconds. */
   minIntervalMs: number;
   /** `heartbeat_at` is refreshed at least this often, in milliseconds. */
   heartbeatIntervalMs: number;
+  /**
+   * Lazy `RUNNING`: `initial` is not written yet; write it (with the progress so far) after this
+   * many milliseconds unless the run has ended by then. @default {undefined: already written}
+   */
+  firstWriteAfterMs?: number;
   /** Snapshots above are compacted. */
   maxBytes: number;
   /** Logger with the run's context. */
@@ -116,6 +124,12 @@ export class RunMirror {
       attempt: this.#base.attempt,
     };
     this.#lastWriteAt = Date.now();
+    if (options.firstWriteAfterMs !== undefined) {
+      // Not written yet: the first write is due once the lazy window has passed.
+      this.#lastWriteAt += options.firstWriteAfterMs - options.minIntervalMs;
+      this.#dirty = true;
+      this.#schedule();
+    }
     if (this.#base.status === "CANCELLING") this.#cancel();
     this.#heartbeat = setInterval(() => {
       this.#dirty = true;

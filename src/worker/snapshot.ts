@@ -13,8 +13,9 @@ import type { Flow, TaskState } from "../flow/types.ts";
 import { casUpdate, createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
 
 /**
- * The `PENDING` snapshot of a job, for a job whose snapshot is missing (e.g. published by
- * another system than the gateway).
+ * The `PENDING` snapshot of a job: for a job whose snapshot is missing (e.g. published by
+ * another system than the gateway), and, for a job carrying `pending_revision`, the snapshot
+ * the gateway created at that revision (the same fields, built without reading it: SPEC §10).
  *
  * @param job The job.
  * @returns A `PENDING` snapshot.
@@ -43,8 +44,11 @@ export function pendingSnapshotFromJob(job: Job): RunSnapshot {
     workflow_yaml_bytes: job.workflow_yaml_bytes ?? null,
     outputs: null,
     attempt: 0,
+    cancel_requested_at: null,
     submitted_at: job.submitted_at,
     ...(job.replayed_from != null ? { replayed_from: job.replayed_from } : {}),
+    ...(job.schedule_id != null ? { schedule_id: job.schedule_id } : {}),
+    ...(job.scheduled_for != null ? { scheduled_for: job.scheduled_for } : {}),
   };
 }
 
@@ -143,10 +147,8 @@ export async function readOrCreateSnapshot(kv: KV, job: Job): Promise<Versioned<
   throw new Error(`Cannot read or create the snapshot of run "${job.run_id}"`);
 }
 
-/** Options of {@linkcode writeRunning}. */
-export interface WriteRunningOptions {
-  /** The snapshot as read, and its revision. */
-  current: Versioned<RunSnapshot>;
+/** Options of {@linkcode runningSnapshot} and {@linkcode writeRunning}. */
+export interface RunningOptions {
   /** The job. */
   job: Job;
   /** The flow about to run (its task order and graph). */
@@ -158,57 +160,59 @@ export interface WriteRunningOptions {
 }
 
 /**
- * Move a run to `RUNNING` (a `CANCELLING` stays `CANCELLING`) with compare-and-set, re-reading
- * on conflicts: every task `PENDING`, no records, this worker and attempt, the flow's graph.
+ * The `RUNNING` snapshot over `base` (a `CANCELLING` stays `CANCELLING`): every task `PENDING`,
+ * no records, this worker and attempt, `start_time` now, the flow's graph. Pure.
+ *
+ * @param base The snapshot as read (or as the gateway created it).
+ * @param options The job, the flow, the worker and the attempt.
+ * @returns The snapshot to write.
+ */
+export function runningSnapshot(base: RunSnapshot, options: RunningOptions): RunSnapshot {
+  const { job, flow } = options;
+  const tasks: Record<string, TaskState> = {};
+  for (const name of flow.order) tasks[name] = "PENDING";
+  const now = nowSec();
+  return {
+    ...base,
+    status: base.status === "CANCELLING" ? "CANCELLING" : "RUNNING",
+    tag: base.tag ?? job.tag,
+    tags: base.tags ?? job.tags,
+    // A DLQ replay: kept from the job when the snapshot does not say it already.
+    ...(base.replayed_from == null && job.replayed_from != null
+      ? { replayed_from: job.replayed_from }
+      : {}),
+    worker_id: options.workerId,
+    // The flow's graph DSL, so viewers (the dashboard) can draw the DAG.
+    graph: flow.graph,
+    start_time: now,
+    end_time: null,
+    error: null,
+    attempt: options.attempt,
+    heartbeat_at: now,
+    updated_at: now,
+    tasks,
+    task_records: {},
+    task_records_truncated: false,
+    outputs: null,
+  };
+}
+
+/**
+ * Move a run to `RUNNING` ({@linkcode runningSnapshot}) with compare-and-set against
+ * `current`'s revision. Nothing is decided here: on a conflict the caller re-reads and decides.
  *
  * @param kv The runs bucket.
- * @param options The snapshot read, the job, the flow, the worker and the attempt.
- * @returns The snapshot written, or `null` when it turned terminal meanwhile.
- * @throws {Error} On NATS errors, or when the snapshot kept changing.
+ * @param current The snapshot as read (or assumed at the job's `pending_revision`).
+ * @param options The job, the flow, the worker and the attempt.
+ * @returns The snapshot written, or `null` when the revision did not match.
+ * @throws {Error} On NATS errors.
  */
 export async function writeRunning(
   kv: KV,
-  options: WriteRunningOptions,
+  current: Versioned<RunSnapshot>,
+  options: RunningOptions,
 ): Promise<Versioned<RunSnapshot> | null> {
-  const { job, flow } = options;
-  let cur = options.current;
-  const tasks: Record<string, TaskState> = {};
-  for (const name of flow.order) tasks[name] = "PENDING";
-  for (let i = 0; i < 20; i++) {
-    if (isTerminal(cur.value.status)) return null;
-    const now = nowSec();
-    const value: RunSnapshot = {
-      ...cur.value,
-      status: cur.value.status === "CANCELLING" ? "CANCELLING" : "RUNNING",
-      tag: cur.value.tag ?? job.tag,
-      tags: cur.value.tags ?? job.tags,
-      // A DLQ replay: kept from the job when the snapshot does not say it already.
-      ...(cur.value.replayed_from == null && job.replayed_from != null
-        ? { replayed_from: job.replayed_from }
-        : {}),
-      worker_id: options.workerId,
-      // The flow's graph DSL, so viewers (the dashboard) can draw the DAG.
-      graph: flow.graph,
-      start_time: now,
-      end_time: null,
-      error: null,
-      attempt: options.attempt,
-      heartbeat_at: now,
-      updated_at: now,
-      tasks,
-      task_records: {},
-      task_records_truncated: false,
-      outputs: null,
-    };
-    const revision = await updateJson(kv, job.run_id, value, cur.revision);
-    if (revision !== null) return { value, revision };
-    const again = await getJson<RunSnapshot>(kv, job.run_id);
-    if (again === null) {
-      const created = await createJson(kv, job.run_id, value);
-      if (created !== null) return { value, revision: created };
-      continue;
-    }
-    cur = again;
-  }
-  throw new Error(`Cannot mark run "${job.run_id}" RUNNING: its snapshot kept changing`);
+  const value = runningSnapshot(current.value, options);
+  const revision = await updateJson(kv, options.job.run_id, value, current.revision);
+  return revision === null ? null : { value, revision };
 }

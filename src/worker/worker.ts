@@ -23,6 +23,7 @@ import { Logger } from "../log.ts";
 import { connectNats } from "../nats/connection.ts";
 import { ensureConsumer, ensureResources } from "../nats/resources.ts";
 import { isTransientNatsError, nextDelay, sleep } from "./_retry.ts";
+import { WorkerCatalog } from "./catalog.ts";
 import type { WorkerRegistry } from "./flow_lookup.ts";
 import { WorkerHeartbeat } from "./heartbeat.ts";
 import type { JobResult } from "./job.ts";
@@ -125,6 +126,7 @@ export class PyocoWorker {
   #consumers = new Map<string, Consumer>();
   #maxDeliver = new Map<string, number>();
   #heartbeat: WorkerHeartbeat | null = null;
+  #catalog: WorkerCatalog | null = null;
   /** Run id → the runner of its job, while the job is being handled. */
   readonly #active = new Map<string, JobRunner>();
   #tagCursor = 0;
@@ -292,6 +294,17 @@ export class PyocoWorker {
         logger: this.#log,
       });
       await this.#heartbeat.start();
+      // SPEC §12: the flows this worker offers, refreshed with the heartbeat.
+      this.#catalog = new WorkerCatalog({
+        flows: buckets.flows,
+        workers: buckets.workers,
+        registry: this.#registry,
+        workerId: this.#workerId,
+        tags: this.#tags,
+        config: this.#config,
+        logger: this.#log,
+      });
+      await this.#catalog.start();
     } catch (err) {
       this.#consumers.clear();
       this.#nc = null;
@@ -344,6 +357,7 @@ export class PyocoWorker {
       stop.addEventListener("abort", () => resolve(), { once: true });
     });
     await this.#drain(Promise.all(slots));
+    this.#catalog?.stop();
     await this.#heartbeat!.stop();
     this.#running = false;
     this.#log.info("Worker stopped");
@@ -397,6 +411,7 @@ export class PyocoWorker {
       const deadline = Date.now() + this.#config.cancelGracePeriodSec * 1000 + 2000;
       while (this.#active.size > 0 && Date.now() < deadline) await sleep(20);
     }
+    this.#catalog?.stop();
     await this.#heartbeat?.stop();
     if (this.#nc) {
       await this.#nc.drain().catch(() => this.#nc?.close());
@@ -470,6 +485,11 @@ export class PyocoWorker {
         return force.aborted;
       },
       maxDeliver: (tag) => this.#maxDeliver.get(tag) ?? this.#config.consumerMaxDeliver,
+      handBackDelayMs: (job, at) =>
+        this.#catalog?.handBackDelayMs(job, {
+          ...at,
+          maxDeliver: this.#maxDeliver.get(at.tag) ?? this.#config.consumerMaxDeliver,
+        }) ?? Promise.resolve(null),
       runStarted: (runner) => {
         this.#active.set(runner.runId!, runner);
         void this.#heartbeat?.setRuns(this.activeRunIds);

@@ -30,6 +30,7 @@ import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.
 import type { Flow } from "../../src/flow/types.ts";
 import type { WorkerRegistry } from "../../src/worker/worker.ts";
 import type { WorkerEvent } from "../../src/worker/events.ts";
+import { pendingSnapshotFromJob } from "../../src/worker/snapshot.ts";
 
 /** Everything a worker test needs. */
 export interface WorkerTestEnv {
@@ -46,6 +47,11 @@ export interface WorkerTestEnv {
   logger: Logger;
   /** Write PENDING and publish a job; returns the job. */
   submit(flowName: string, params?: Record<string, unknown>, extra?: Partial<Job>): Promise<Job>;
+  /**
+   * Like `submit`, but the job carries `pending_revision` (the revision of the PENDING create),
+   * as the gateway's jobs do (SPEC §10).
+   */
+  submitLive(flowName: string, params?: Record<string, unknown>): Promise<Job>;
   /** Publish raw bytes on the work subject of `tag`. */
   publishRaw(data: string, tag?: string): Promise<void>;
   snapshot(runId: string): Promise<RunSnapshot | null>;
@@ -118,6 +124,21 @@ export async function setupWorkerTest(
       const rev = await createJson(buckets.runs, job.run_id, snapshot);
       if (rev === null) throw new Error("run id clash");
       await js.publish(workSubject(config, tag), JSON.stringify(job), { msgID: job.run_id });
+      return job;
+    },
+    async submitLive(flowName, params = {}) {
+      const job: Job = {
+        run_id: crypto.randomUUID(),
+        flow_name: flowName,
+        tag: "default",
+        tags: ["default"],
+        params,
+        submitted_at: Date.now() / 1000,
+      };
+      const revision = await createJson(buckets.runs, job.run_id, pendingSnapshotFromJob(job));
+      if (revision === null) throw new Error("run id clash");
+      job.pending_revision = revision;
+      await js.publish(workSubject(config, "default"), JSON.stringify(job), { msgID: job.run_id });
       return job;
     },
     async publishRaw(data, tag = "default") {

@@ -1,0 +1,91 @@
+/**
+ * The worker's side of the run data path at the NATS floor (SPEC §10): the first write is a
+ * compare-and-set against the job's `pending_revision`; only a mismatch makes it read the
+ * snapshot and decide.
+ */
+
+import assert from "node:assert/strict";
+import type { RunSnapshot } from "../../src/contract/wire.ts";
+import { casUpdate, getJson } from "../../src/nats/kv.ts";
+import { PyocoWorker } from "../../src/worker/worker.ts";
+import { counted, executions, quick } from "../fixtures/flows.ts";
+import { registryOf, setupWorkerTest, watchRun, type WorkerTestEnv } from "./_setup.ts";
+
+function newWorker(t: WorkerTestEnv) {
+  return new PyocoWorker({
+    config: t.config,
+    registry: registryOf([quick, counted]),
+    tags: ["default"],
+    workerId: `w-${crypto.randomUUID().slice(0, 6)}`,
+    logger: t.logger,
+  });
+}
+
+Deno.test("first write: CAS against pending_revision; a mismatch re-reads and keeps what was written meanwhile", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submitLive("quick");
+  // Someone writes the PENDING snapshot after the create: the job's revision is stale.
+  const changed = await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
+    ...cur!.value,
+    note: "written after the create",
+  } as RunSnapshot));
+  assert.ok(changed!.revision > job.pending_revision!);
+  const watch = await watchRun(t, job.run_id);
+  const result = await worker.runOnce();
+  await watch.stop();
+  assert.equal(result?.outcome, "completed");
+  const snap = await t.snapshot(job.run_id) as RunSnapshot & { note?: string };
+  assert.equal(snap.status, "COMPLETED");
+  assert.equal(snap.note, "written after the create", "re-read, not overwritten blindly");
+  const statuses = watch.seen.map((s) => s.snapshot.status);
+  assert.equal(statuses.filter((s) => s === "COMPLETED").length, 1);
+});
+
+Deno.test("first write: a pending_revision mismatch onto CANCELLING is honoured without running", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submitLive("counted");
+  await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
+    ...cur!.value,
+    status: "CANCELLING",
+  }));
+  const before = executions.counted;
+  const result = await worker.runOnce();
+  assert.equal(result?.outcome, "cancelled");
+  assert.equal(executions.counted, before, "never executed");
+  assert.equal((await t.snapshot(job.run_id))?.status, "CANCELLED");
+});
+
+Deno.test("first write: a pending_revision mismatch onto a terminal snapshot is ACKed without running", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submitLive("counted");
+  const cancelled = await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
+    ...cur!.value,
+    status: "CANCELLED",
+    error: "Run cancelled by request",
+  }));
+  const before = executions.counted;
+  const result = await worker.runOnce();
+  assert.equal(result?.outcome, "already_terminal");
+  assert.equal(executions.counted, before, "never executed");
+  const after = await getJson<RunSnapshot>(t.runs, job.run_id);
+  assert.equal(after?.revision, cancelled?.revision, "snapshot untouched");
+});
+
+Deno.test("parseJob() checks pending_revision", async () => {
+  const { parseJob } = await import("../../src/worker/job.ts");
+  const body = (v: unknown) =>
+    new TextEncoder().encode(JSON.stringify({ run_id: "r", flow_name: "f", pending_revision: v }));
+  assert.ok(parseJob(body(7), "default").ok);
+  assert.ok(parseJob(body(null), "default").ok);
+  for (const bad of [0, -1, 1.5, "3"]) {
+    const parsed = parseJob(body(bad), "default");
+    assert.ok(!parsed.ok);
+    assert.match(parsed.error, /pending_revision/);
+  }
+});
