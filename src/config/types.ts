@@ -191,6 +191,16 @@ export interface Config {
    */
   orphanAfterSec: number;
   /**
+   * `PYOCO_SWEEP_INTERVAL_SEC` (default `10`): How often the gateway holding the sweeper lease
+   * deletes expired runs and re-publishes orphans; a dead holder's lease lapses after twice this.
+   */
+  sweepIntervalSec: number;
+  /**
+   * `PYOCO_LEASES_KV_BUCKET` (default `pyoco_leases`): KV bucket of the leases that let one
+   * gateway at a time do cluster-wide chores (the sweeper).
+   */
+  leasesKvBucket: string;
+  /**
    * `PYOCO_SUBMIT_FLOW_CHECK` (default `catalog`): catalog: a submit of a flow the tag's catalog
    * lacks answers 422 with suggestions; off: accept any flow name.
    */

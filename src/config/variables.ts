@@ -407,6 +407,21 @@ export const CONFIG_VARIABLES = [
       "(below half of PYOCO_DUPLICATE_WINDOW_SEC)",
   ),
   _spec(
+    "sweepIntervalSec",
+    "PYOCO_SWEEP_INTERVAL_SEC",
+    "10",
+    _seconds(0.05, 3600),
+    "How often the gateway holding the sweeper lease deletes expired runs and re-publishes " +
+      "orphans; a dead holder's lease lapses after twice this",
+  ),
+  _spec(
+    "leasesKvBucket",
+    "PYOCO_LEASES_KV_BUCKET",
+    "pyoco_leases",
+    _name,
+    "KV bucket of the leases that let one gateway at a time do cluster-wide chores (the sweeper)",
+  ),
+  _spec(
     "submitFlowCheck",
     "PYOCO_SUBMIT_FLOW_CHECK",
     "catalog",

@@ -34,6 +34,8 @@ export const ErrId = {
   configInvalid: "ERR-PYOCO-0024",
   scheduleNotFound: "ERR-PYOCO-0025",
   scheduleDispatchFailed: "ERR-PYOCO-0026",
+  runNotTerminal: "ERR-PYOCO-0027",
+  orphanRepublished: "ERR-PYOCO-0028",
 } as const;
 
 /** An error id string. */

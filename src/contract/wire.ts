@@ -65,6 +65,10 @@ export interface Job {
    * write is a compare-and-set against it, with no read before it.
    */
   pending_revision?: number | null;
+  /** Id of the schedule that submitted this run (SPEC §14). */
+  schedule_id?: string | null;
+  /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */
+  scheduled_for?: number | null;
 }
 
 /** The run snapshot at `pyoco_runs/<run_id>`. */
@@ -119,6 +123,15 @@ export interface RunSnapshot {
   replayed_from?: number | null;
   /** The flow's graph DSL text (written by the worker with `RUNNING`), for drawing the DAG. */
   graph?: string | null;
+  /** Id of the schedule that submitted this run (SPEC §14). */
+  schedule_id?: string | null;
+  /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */
+  scheduled_for?: number | null;
+  /**
+   * KV key of the Idempotency-Key claim that created this run (`<tenant>.<sha256 of the key>`,
+   * never the key itself), so deleting the run deletes its claim too.
+   */
+  idempotency_claim?: string | null;
 }
 
 /** A worker's liveness record at `pyoco_workers/<worker_id>`. */

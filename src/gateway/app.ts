@@ -5,7 +5,7 @@
  * Unknown path → 404 ERR-PYOCO-0019; known path, other method → 405 ERR-PYOCO-0020 with
  * `Allow`; any unexpected exception → 500 ERR-PYOCO-0023 with the traceback logged (the
  * handler never rejects). Authentication runs after routing and before the body is read, for
- * every route except `/health`. The dashboard (`GET /` and `GET /ui/*`, static assets of
+ * every route except `/health` and `/ready`. The dashboard (`GET /` and `GET /ui/*`, static assets of
  * `src/dashboard/`) is answered first and needs no key: its API calls carry the key.
  *
  * @module
@@ -23,8 +23,28 @@ import { HttpMetrics } from "./metrics.ts";
 import { postCancel } from "./cancel.ts";
 import { listDlq, postDlqReplay } from "./dead_letters.ts";
 import { getRunEvents } from "./events.ts";
+import { getFlow, listFlows } from "./flows.ts";
 import { getHealth, getMetrics } from "./health.ts";
-import { getRun, getRunTasks, listRuns, postRun, postRunBatch, postRunYaml } from "./runs.ts";
+import {
+  deleteSchedule,
+  getSchedule,
+  listScheduleRuns,
+  listSchedules,
+  patchSchedule,
+  postSchedule,
+  postScheduleTrigger,
+  postScheduleYaml,
+} from "./schedules.ts";
+import { getReady } from "./ready.ts";
+import {
+  deleteRunRoute,
+  getRun,
+  getRunTasks,
+  listRuns,
+  postRun,
+  postRunBatch,
+  postRunYaml,
+} from "./runs.ts";
 import { watchRun, watchRuns } from "./watch.ts";
 import { listWorkers, patchWorker } from "./workers.ts";
 
@@ -42,6 +62,8 @@ export interface AppDeps {
   authenticate?: Authenticate;
   /** HTTP counters shared with `/metrics`. @default {new HttpMetrics()} */
   metrics?: HttpMetrics;
+  /** What the gateway is doing while `backend()` is `null` (the reason `GET /ready` gives). */
+  readiness?: () => string;
 }
 
 /** The request handler, as `Deno.serve` takes it. */
@@ -61,6 +83,9 @@ function _route(method: string, path: string, handle: RouteHandler, open = false
 
 const _ROUTES: readonly _Route[] = [
   _route("GET", "/health", getHealth, true),
+  _route("GET", "/ready", getReady, true),
+  _route("GET", "/flows", listFlows),
+  _route("GET", "/flows/:tag/:name", getFlow),
   _route("POST", "/runs", postRun),
   _route("GET", "/runs", listRuns),
   _route("POST", "/runs/yaml", postRunYaml),
@@ -68,6 +93,7 @@ const _ROUTES: readonly _Route[] = [
   // Before /runs/:id, which would also match it.
   _route("GET", "/runs/watch", watchRuns),
   _route("GET", "/runs/:id", getRun),
+  _route("DELETE", "/runs/:id", deleteRunRoute),
   _route("GET", "/runs/:id/tasks", getRunTasks),
   _route("GET", "/runs/:id/watch", watchRun),
   _route("GET", "/runs/:id/events", getRunEvents),
@@ -77,6 +103,15 @@ const _ROUTES: readonly _Route[] = [
   _route("GET", "/dlq", listDlq),
   _route("POST", "/dlq/:seq/replay", postDlqReplay),
   _route("GET", "/metrics", getMetrics),
+  _route("POST", "/schedules", postSchedule),
+  _route("GET", "/schedules", listSchedules),
+  // Before /schedules/:id, which would also match it.
+  _route("POST", "/schedules/yaml", postScheduleYaml),
+  _route("GET", "/schedules/:id", getSchedule),
+  _route("PATCH", "/schedules/:id", patchSchedule),
+  _route("DELETE", "/schedules/:id", deleteSchedule),
+  _route("POST", "/schedules/:id/trigger", postScheduleTrigger),
+  _route("GET", "/schedules/:id/runs", listScheduleRuns),
 ];
 
 /** Routes by number of path segments: a request is matched against a handful, not all. */
@@ -170,6 +205,7 @@ export function createApp(deps: AppDeps): Handler {
         logger,
         metrics,
         backend: deps.backend,
+        readiness: deps.readiness,
       };
       response = await route.handle(ctx);
     } catch (thrown) {

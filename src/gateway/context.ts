@@ -30,6 +30,8 @@ export interface RouteContext {
   metrics: HttpMetrics;
   /** The NATS side, or `null` while it is not ready. */
   backend(): RunsBackend | null;
+  /** What the gateway is doing while the NATS side is not ready (for `GET /ready`). */
+  readiness?: () => string;
 }
 
 /** A route handler. */

@@ -11,6 +11,7 @@ import type { ErrorBody } from "../contract/wire.ts";
 import {
   ConflictError,
   type FieldError,
+  FlowNotOfferedError,
   InvalidRequestError,
   NatsUnavailableError,
   NotFoundError,
@@ -117,6 +118,7 @@ export function natsUnavailable(what: string, cause?: unknown): HttpError {
 /** The HTTP status of each run-store error class (the most specific class first). */
 const _STATUS: [new (...args: never[]) => RunStoreError, number][] = [
   [InvalidRequestError, 422],
+  [FlowNotOfferedError, 422],
   [TooLargeError, 413],
   [NatsUnavailableError, 503],
   [NotFoundError, 404],

@@ -39,6 +39,7 @@ import {
   type YamlSubmission,
 } from "../runs/submit.ts";
 import { submitBatch } from "../runs/batch.ts";
+import { deleteRun } from "../runs/delete.ts";
 import { idempotencyKeyOf, submitIdempotent } from "../runs/idempotency.ts";
 import { toSummary } from "../runs/run_index.ts";
 import { listRunsDelta } from "./delta.ts";
@@ -140,7 +141,20 @@ export async function getRun(ctx: RouteContext): Promise<Response> {
     worker_tags: Array.isArray(worker?.tags) ? worker.tags : null,
   };
   if (include.size === 0) delete view.task_records;
+  // SPEC §12: why a PENDING run does not start (no live worker consumes its tag).
+  if (view.status === "PENDING") {
+    (view as RunView & { waiting_reason?: string | null }).waiting_reason = backend.catalog
+      .waitingReason(view.tag ?? ctx.config.defaultTag);
+  }
   return json(view);
+}
+
+/** `DELETE /runs/{id}`: delete a finished run, its idempotency claim and its events (409 if running). */
+export async function deleteRunRoute(ctx: RouteContext): Promise<Response> {
+  const backend = requireBackend(ctx, "Cannot delete the run");
+  return json(
+    await deleteRun(backend, ctx.config, { runId: ctx.params.id ?? "", ...scopeOf(ctx) }),
+  );
 }
 
 /** `GET /runs/{id}/tasks`: task states and records. */

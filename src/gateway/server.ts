@@ -18,6 +18,7 @@ import { createApp } from "./app.ts";
 import { apiKeyAuthenticator, noAuth } from "./auth.ts";
 import { openBackend, type RunsBackend } from "../runs/backend.ts";
 import { HttpMetrics } from "./metrics.ts";
+import { type ScheduleDispatcher, startScheduler } from "../runs/schedules/mod.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface StartGatewayOptions {
@@ -97,12 +98,22 @@ export async function startGateway(
   let backend: RunsBackend | null = null;
   let verifier: ApiKeyVerifier | null = null;
   let nc: NatsConnection | null = null;
+  let scheduler: ScheduleDispatcher | null = null;
   const stop = new AbortController();
   const metrics = new HttpMetrics();
+  /** What `GET /ready` says while the NATS side is not ready. */
+  let phase = "Connecting to NATS";
   const authenticate = config.httpAuthMode === "api_key"
     ? apiKeyAuthenticator(() => verifier, config.httpApiKeyHeader)
     : noAuth;
-  const handler = createApp({ config, logger, backend: () => backend, authenticate, metrics });
+  const handler = createApp({
+    config,
+    logger,
+    backend: () => backend,
+    authenticate,
+    metrics,
+    readiness: () => phase,
+  });
 
   const server = Deno.serve(
     { hostname: config.httpHost, port: config.httpPort, signal: stop.signal, onListen: () => {} },
@@ -124,6 +135,7 @@ export async function startGateway(
         }
         nc = conn;
       } catch (err) {
+        phase = `Cannot connect to NATS (${natsUrls}); retrying`;
         logger.error("Cannot connect to NATS; retrying", {
           err_id: ErrId.natsUnavailable,
           nats_url: natsUrls,
@@ -145,6 +157,7 @@ export async function startGateway(
       }
     });
     delay = 250;
+    phase = "Connected to NATS; ensuring the JetStream resources";
     while (!stop.signal.aborted) {
       let opened: RunsBackend | null = null;
       try {
@@ -168,16 +181,26 @@ export async function startGateway(
           await verifier?.close();
           return;
         }
+        if (config.scheduler === "on") {
+          scheduler = await startScheduler(opened, { config, logger, metrics });
+          logger.info("Scheduler started (PYOCO_SCHEDULER=on)", {
+            gateway_id: scheduler.gatewayId,
+          });
+        }
         backend = opened;
         logger.info("Connected to NATS; JetStream resources ready", { nats_url: natsUrls });
         return;
       } catch (err) {
         await opened?.close().catch(() => {});
         if (err instanceof PepperMismatchError) {
+          phase = `Refusing to serve: ${err.message}`;
           logger.error(err.message, { err_id: ErrId.configInvalid });
           fail(err);
           return;
         }
+        phase = `Cannot prepare the JetStream resources (${
+          err instanceof Error ? err.message : String(err)
+        }); retrying`;
         logger.warn("Cannot prepare the JetStream resources; retrying", {
           err_id: ErrId.natsUnavailable,
           nats_url: natsUrls,
@@ -199,6 +222,7 @@ export async function startGateway(
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([background, new Promise((r) => (timer = setTimeout(r, 3000)))]);
       clearTimeout(timer);
+      await scheduler?.close().catch(() => {});
       await verifier?.close().catch(() => {});
       await backend?.close().catch(() => {});
       await nc?.close().catch(() => {});

@@ -231,6 +231,11 @@ class _RunWatch {
       if (terminal) await this.#drainEvents();
       this.#revision = entry.revision;
       if (!this.#opts.records) delete snapshot.task_records;
+      if (snapshot.status === "PENDING") {
+        // SPEC §12: why it does not start (`no live worker serves tag gpu`), or null.
+        (snapshot as { waiting_reason?: string | null }).waiting_reason = this.#backend.catalog
+          .waitingReason(snapshot.tag ?? this.#ctx.config.defaultTag);
+      }
       this.sse.send("snapshot", snapshot, this.#id);
       if (terminal) {
         this.sse.close();

@@ -28,7 +28,14 @@ export interface PyocoBuckets {
   auth: KV;
   /** Idempotency-Key claims (TTL `PYOCO_IDEMPOTENCY_TTL_SEC`). */
   idempotency: KV;
+  /** Leases of cluster-wide chores (`PYOCO_LEASES_KV_BUCKET`). */
+  leases: KV;
+  /** The flow catalog (SPEC §12): `<tag>.<flow_name>` entries, TTL {@linkcode FLOWS_KV_TTL_SEC}. */
+  flows: KV;
 }
+
+/** How long a flow catalog entry lives without a refresh (SPEC §12: 24 h). */
+export const FLOWS_KV_TTL_SEC = 86_400;
 
 function _storage(config: Config): StorageType {
   return config.jsStorage === "memory" ? StorageType.Memory : StorageType.File;
@@ -106,7 +113,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     max_bytes: config.eventsMaxBytes,
   });
   const kvm = new Kvm(nc);
-  const [runs, workers, auth, idempotency] = await Promise.all([
+  const [runs, workers, auth, idempotency, flows, leases] = await Promise.all([
     kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
     kvm.create(config.workersKvBucket, {
       history: 1,
@@ -121,8 +128,16 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
       replicas,
       ttl: secondsToMs(config.idempotencyTtlSec),
     }),
+    kvm.create(config.flowsKvBucket, {
+      history: 1,
+      storage,
+      replicas,
+      ttl: secondsToMs(FLOWS_KV_TTL_SEC),
+    }),
+    // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
+    kvm.create(config.leasesKvBucket, { history: 1, storage, replicas, ttl: 86_400_000 }),
   ]);
-  return { runs, workers, auth, idempotency };
+  return { runs, workers, auth, idempotency, flows, leases };
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ConnectionState } from "../nats/connection.ts";
 import { ensureResources } from "../nats/resources.ts";
+import { FlowCatalog } from "./catalog.ts";
 import { NatsUnavailableError } from "./errors.ts";
 import { RunIndex } from "./run_index.ts";
 
@@ -40,6 +41,10 @@ export interface RunsBackend {
   idempotency: KV;
   /** Run summaries kept current by a watch. */
   index: RunIndex;
+  /** The flow catalog bucket (SPEC §12). */
+  flows: KV;
+  /** The flow catalog and worker liveness, kept current by watches. */
+  catalog: FlowCatalog;
   /** Deadline of one NATS operation, in milliseconds. */
   timeoutMs: number;
   /** Stop the run index (the connection is the caller's). */
@@ -78,15 +83,25 @@ export async function openBackend(
   const js = jetstream(nc, { timeout: timeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
   const kvm = new Kvm(js);
-  const [runs, workers, auth, idempotency] = await Promise.all([
+  const [runs, workers, auth, idempotency, flows] = await Promise.all([
     kvm.open(config.runsKvBucket),
     kvm.open(config.workersKvBucket),
     kvm.open(config.authKvBucket),
     kvm.open(config.idempotencyKvBucket),
+    kvm.open(config.flowsKvBucket),
   ]);
   const index = new RunIndex(runs, { logger: options.logger, connection: nc });
   index.start();
-  await index.whenReady(options.indexLoadTimeoutMs ?? 10_000);
+  const catalog = new FlowCatalog({
+    flows,
+    workers,
+    config,
+    logger: options.logger,
+    connection: nc,
+  });
+  catalog.start();
+  const loadMs = options.indexLoadTimeoutMs ?? 10_000;
+  await Promise.all([index.whenReady(loadMs), catalog.whenReady(loadMs)]);
   return {
     nc,
     state: options.state ?? new ConnectionState(nc),
@@ -97,8 +112,12 @@ export async function openBackend(
     auth,
     idempotency,
     index,
+    flows,
+    catalog,
     timeoutMs,
-    close: () => index.close(),
+    close: async () => {
+      await Promise.all([index.close(), catalog.close()]);
+    },
   };
 }
 

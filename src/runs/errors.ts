@@ -150,3 +150,44 @@ export class ConflictError extends RunStoreError {
     this.name = "ConflictError";
   }
 }
+
+/** Options of {@linkcode FlowNotOfferedError}. */
+export interface FlowNotOfferedErrorOptions {
+  /** The request field at fault (`flow_name`, or `workflow.tasks` for a flow.yaml run). */
+  path: string;
+  /** The flow, or the callables, that no worker of the tag offers. */
+  missing: string[];
+}
+
+/**
+ * The flow catalog knows the run's tag and no worker of it offers the flow, or a callable of
+ * the flow.yaml (ERR-PYOCO-0006, 422 at the gateway). The message names the closest names.
+ *
+ * @example Usage
+ * ```ts
+ * import { FlowNotOfferedError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * const err = new FlowNotOfferedError('Flow "helo" is not offered on tag "default": did you mean "hello"?', {
+ *   path: "flow_name",
+ *   missing: ["helo"],
+ * });
+ * assert.equal(err.errId, "ERR-PYOCO-0006");
+ * assert.equal(err.errors[0]?.path, "flow_name");
+ * ```
+ */
+export class FlowNotOfferedError extends RunStoreError {
+  /** The flow, or the callables, that no worker of the tag offers. */
+  readonly missing: string[];
+
+  /**
+   * Make the error.
+   *
+   * @param message What is missing, on which tag, and the closest names.
+   * @param options The field at fault and what is missing.
+   */
+  constructor(message: string, options: FlowNotOfferedErrorOptions) {
+    super(message, { errId: ErrId.flowNotFound, errors: [{ path: options.path, message }] });
+    this.name = "FlowNotOfferedError";
+    this.missing = options.missing;
+  }
+}

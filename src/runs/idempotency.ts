@@ -218,7 +218,7 @@ async function _firstSubmit(
   const kv = ctx.backend.idempotency;
   let answer: SubmitResponse;
   try {
-    answer = await submitRun(ctx, request, yaml, { runId: claim.run_id });
+    answer = await submitRun(ctx, request, yaml, { runId: claim.run_id, idempotencyClaim: k });
   } catch (err) {
     // Nothing was queued (submitRun withdrew the snapshot): withdraw the claim too.
     await kv.delete(k, { previousSeq: revision }).catch(() => {});
@@ -238,7 +238,10 @@ async function _takeOver(
 ): Promise<IdempotentAnswer> {
   const { backend, config, logger } = ctx;
   const runId = claim.run_id;
-  const { snapshot, job } = buildRun(ctx.principal, request, yaml, { runId });
+  const { snapshot, job } = buildRun(ctx.principal, request, yaml, {
+    runId,
+    idempotencyClaim: k,
+  });
   const created = await natsCall(
     () => createJson(backend.runs, runId, snapshot),
     "Cannot write the run snapshot",

@@ -41,7 +41,7 @@ export function runNotFoundError(id: string): NotFoundError {
  * @throws {NatsUnavailableError} When NATS does not answer.
  */
 export async function readRunSnapshot(
-  backend: RunsBackend,
+  backend: Pick<RunsBackend, "runs" | "timeoutMs">,
   id: string,
   scope: ReadScope = {},
 ): Promise<{ snapshot: RunSnapshot; revision: number }> {

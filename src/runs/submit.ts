@@ -22,6 +22,7 @@
 
 import type { Config } from "../config.ts";
 import { workSubject } from "../config.ts";
+import { yamlCallables } from "../contract/catalog.ts";
 import { ErrId } from "../contract/errors.ts";
 import { jsonDepthError } from "../contract/limits.ts";
 import type { Job, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
@@ -33,6 +34,7 @@ import { encodeJson } from "../nats/kv.ts";
 import { withNatsRetry } from "../nats/retry.ts";
 import type { Principal } from "./principal.ts";
 import type { RunsBackend } from "./backend.ts";
+import type { FlowCatalog } from "./catalog.ts";
 import type { RunIndex } from "./run_index.ts";
 import {
   type FieldError,
@@ -67,6 +69,11 @@ export interface YamlSubmission {
   sha256: string;
   /** Size in bytes. */
   bytes: number;
+  /**
+   * The registered tasks it needs (`yamlCallables()`), for the catalog check of SPEC §12; not
+   * checked when absent.
+   */
+  callables?: string[];
 }
 
 const _RUN_FIELDS = new Set(["flow_name", "params", "tag", "tags"]);
@@ -294,6 +301,7 @@ export async function validateYamlRequest(
       text: new TextDecoder().decode(bytes),
       sha256: parsed.sha256,
       bytes: parsed.size_bytes,
+      callables: yamlCallables(parsed.config),
     },
   };
 }
@@ -313,6 +321,8 @@ export interface SubmitBackend {
   state: { readonly connected: boolean };
   /** The run index to keep read-your-writes (the gateway's). */
   index?: Pick<RunIndex, "upsert" | "remove">;
+  /** The flow catalog a submit is checked against (SPEC §12); no check without it. */
+  catalog?: Pick<FlowCatalog, "checkSubmit">;
 }
 
 /** What {@linkcode submitRun} needs. */
@@ -333,6 +343,10 @@ export interface SubmitOptions {
   runId?: string;
   /** DLQ sequence the run is a replay of (snapshot and job field `replayed_from`). */
   replayedFrom?: number | null;
+  /** KV key of the Idempotency-Key claim the run is submitted under (snapshot field). */
+  idempotencyClaim?: string | null;
+  /** The schedule slot this run is for (snapshot and job fields `schedule_id`, `scheduled_for`). */
+  schedule?: { schedule_id: string; scheduled_for: number } | null;
 }
 
 /**
@@ -390,9 +404,14 @@ export function buildRun(
     workflow_yaml_sha256: snapshot.workflow_yaml_sha256,
     workflow_yaml_bytes: snapshot.workflow_yaml_bytes,
   };
+  if (options.idempotencyClaim != null) snapshot.idempotency_claim = options.idempotencyClaim;
   if (options.replayedFrom != null) {
     snapshot.replayed_from = options.replayedFrom;
     job.replayed_from = options.replayedFrom;
+  }
+  if (options.schedule != null) {
+    snapshot.schedule_id = job.schedule_id = options.schedule.schedule_id;
+    snapshot.scheduled_for = job.scheduled_for = options.schedule.scheduled_for;
   }
   return { snapshot, job };
 }
@@ -430,6 +449,8 @@ export async function publishJob(
  * @returns `{run_id, status: "PENDING"}`.
  * @throws {NatsUnavailableError} ERR-PYOCO-0003 when the snapshot cannot be written or the job cannot
  *   be queued.
+ * @throws {FlowNotOfferedError} ERR-PYOCO-0006 when the catalog knows the tag and no worker of it
+ *   offers the flow (or a callable of the flow.yaml); nothing is written.
  */
 export async function submitRun(
   ctx: SubmitContext,
@@ -439,6 +460,16 @@ export async function submitRun(
 ): Promise<SubmitResponse> {
   const { backend, logger, principal } = ctx;
   if (!backend.state.connected) throw new NatsUnavailableError("Cannot submit the run");
+  // A flow.yaml run is checked by its callables (its flow_name is only a label).
+  if (yaml === undefined) {
+    backend.catalog?.checkSubmit({ flowName: request.flow_name, tag: request.tag });
+  } else if (yaml.callables) {
+    backend.catalog?.checkSubmit({
+      flowName: request.flow_name,
+      tag: request.tag,
+      callables: yaml.callables,
+    });
+  }
   const run = buildRun(principal, request, yaml, options);
   await writeRun(ctx, run);
   logger.info("Run submitted", {

@@ -490,11 +490,11 @@ Deno.test("createApp() answers 404, 405, 503 and 500 with JSON error bodies", as
   const notFound = await gw.request("/nope");
   assert.equal(notFound.status, 404);
   assert.equal((await notFound.json()).err_id, "ERR-PYOCO-0019");
-  const wrong = await gw.request("/runs/abc", { method: "DELETE" });
+  const wrong = await gw.request("/runs/abc", { method: "PUT" });
   assert.equal(wrong.status, 405);
-  assert.equal(wrong.headers.get("allow"), "GET");
+  assert.equal(wrong.headers.get("allow"), "GET, DELETE");
   assert.deepEqual(await wrong.json(), {
-    detail: "Method DELETE not allowed on /runs/abc (allowed: GET)",
+    detail: "Method PUT not allowed on /runs/abc (allowed: GET, DELETE)",
     err_id: "ERR-PYOCO-0020",
     msg_id: "MSG-PYOCO-0020",
   });
