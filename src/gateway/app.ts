@@ -35,6 +35,16 @@ import {
   postScheduleTrigger,
   postScheduleYaml,
 } from "./schedules.ts";
+import {
+  deleteSchedule,
+  getSchedule,
+  listScheduleRuns,
+  listSchedules,
+  patchSchedule,
+  postSchedule,
+  postScheduleTrigger,
+  postScheduleYaml,
+} from "./schedules.ts";
 import { getReady } from "./ready.ts";
 import {
   deleteRunRoute,
@@ -103,6 +113,15 @@ const _ROUTES: readonly _Route[] = [
   _route("GET", "/dlq", listDlq),
   _route("POST", "/dlq/:seq/replay", postDlqReplay),
   _route("GET", "/metrics", getMetrics),
+  _route("POST", "/schedules", postSchedule),
+  _route("GET", "/schedules", listSchedules),
+  // Before /schedules/:id, which would also match it.
+  _route("POST", "/schedules/yaml", postScheduleYaml),
+  _route("GET", "/schedules/:id", getSchedule),
+  _route("PATCH", "/schedules/:id", patchSchedule),
+  _route("DELETE", "/schedules/:id", deleteSchedule),
+  _route("POST", "/schedules/:id/trigger", postScheduleTrigger),
+  _route("GET", "/schedules/:id/runs", listScheduleRuns),
   _route("POST", "/schedules", postSchedule),
   _route("GET", "/schedules", listSchedules),
   // Before /schedules/:id, which would also match it.
