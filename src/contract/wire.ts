@@ -69,10 +69,6 @@ export interface Job {
   schedule_id?: string | null;
   /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */
   scheduled_for?: number | null;
-  /** Id of the schedule that submitted this run (SPEC §14). */
-  schedule_id?: string | null;
-  /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */
-  scheduled_for?: number | null;
 }
 
 /** The run snapshot at `pyoco_runs/<run_id>`. */
@@ -127,10 +123,6 @@ export interface RunSnapshot {
   replayed_from?: number | null;
   /** The flow's graph DSL text (written by the worker with `RUNNING`), for drawing the DAG. */
   graph?: string | null;
-  /** Id of the schedule that submitted this run (SPEC §14). */
-  schedule_id?: string | null;
-  /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */
-  scheduled_for?: number | null;
   /** Id of the schedule that submitted this run (SPEC §14). */
   schedule_id?: string | null;
   /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */

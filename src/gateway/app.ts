@@ -35,16 +35,6 @@ import {
   postScheduleTrigger,
   postScheduleYaml,
 } from "./schedules.ts";
-import {
-  deleteSchedule,
-  getSchedule,
-  listScheduleRuns,
-  listSchedules,
-  patchSchedule,
-  postSchedule,
-  postScheduleTrigger,
-  postScheduleYaml,
-} from "./schedules.ts";
 import { getReady } from "./ready.ts";
 import {
   deleteRunRoute,
@@ -113,15 +103,6 @@ const _ROUTES: readonly _Route[] = [
   _route("GET", "/dlq", listDlq),
   _route("POST", "/dlq/:seq/replay", postDlqReplay),
   _route("GET", "/metrics", getMetrics),
-  _route("POST", "/schedules", postSchedule),
-  _route("GET", "/schedules", listSchedules),
-  // Before /schedules/:id, which would also match it.
-  _route("POST", "/schedules/yaml", postScheduleYaml),
-  _route("GET", "/schedules/:id", getSchedule),
-  _route("PATCH", "/schedules/:id", patchSchedule),
-  _route("DELETE", "/schedules/:id", deleteSchedule),
-  _route("POST", "/schedules/:id/trigger", postScheduleTrigger),
-  _route("GET", "/schedules/:id/runs", listScheduleRuns),
   _route("POST", "/schedules", postSchedule),
   _route("GET", "/schedules", listSchedules),
   // Before /schedules/:id, which would also match it.

@@ -19,7 +19,6 @@ import { apiKeyAuthenticator, noAuth } from "./auth.ts";
 import { openBackend, type RunsBackend } from "../runs/backend.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { type ScheduleDispatcher, startScheduler } from "../runs/schedules/mod.ts";
-import { type ScheduleDispatcher, startScheduler } from "../runs/schedules/mod.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface StartGatewayOptions {
@@ -99,7 +98,6 @@ export async function startGateway(
   let backend: RunsBackend | null = null;
   let verifier: ApiKeyVerifier | null = null;
   let nc: NatsConnection | null = null;
-  let scheduler: ScheduleDispatcher | null = null;
   let scheduler: ScheduleDispatcher | null = null;
   const stop = new AbortController();
   const metrics = new HttpMetrics();
@@ -189,12 +187,6 @@ export async function startGateway(
             gateway_id: scheduler.gatewayId,
           });
         }
-        if (config.scheduler === "on") {
-          scheduler = await startScheduler(opened, { config, logger, metrics });
-          logger.info("Scheduler started (PYOCO_SCHEDULER=on)", {
-            gateway_id: scheduler.gatewayId,
-          });
-        }
         backend = opened;
         logger.info("Connected to NATS; JetStream resources ready", { nats_url: natsUrls });
         return;
@@ -230,7 +222,6 @@ export async function startGateway(
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([background, new Promise((r) => (timer = setTimeout(r, 3000)))]);
       clearTimeout(timer);
-      await scheduler?.close().catch(() => {});
       await scheduler?.close().catch(() => {});
       await verifier?.close().catch(() => {});
       await backend?.close().catch(() => {});

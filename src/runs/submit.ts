@@ -343,8 +343,6 @@ export interface SubmitOptions {
   runId?: string;
   /** DLQ sequence the run is a replay of (snapshot and job field `replayed_from`). */
   replayedFrom?: number | null;
-  /** The schedule slot this run is for (snapshot and job fields `schedule_id`, `scheduled_for`). */
-  schedule?: { schedule_id: string; scheduled_for: number } | null;
   /** KV key of the Idempotency-Key claim the run is submitted under (snapshot field). */
   idempotencyClaim?: string | null;
   /** The schedule slot this run is for (snapshot and job fields `schedule_id`, `scheduled_for`). */
@@ -410,10 +408,6 @@ export function buildRun(
   if (options.replayedFrom != null) {
     snapshot.replayed_from = options.replayedFrom;
     job.replayed_from = options.replayedFrom;
-  }
-  if (options.schedule != null) {
-    snapshot.schedule_id = job.schedule_id = options.schedule.schedule_id;
-    snapshot.scheduled_for = job.scheduled_for = options.schedule.scheduled_for;
   }
   if (options.schedule != null) {
     snapshot.schedule_id = job.schedule_id = options.schedule.schedule_id;
