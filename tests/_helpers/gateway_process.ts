@@ -1,6 +1,7 @@
 /**
  * Test launcher for the gateway as a REAL process: `deno run -A cli/gateway.ts --port 0`,
- * stdout/stderr captured, waits for the log line with its `http://host:port` URL.
+ * stdout/stderr captured, waits for the log line with its `http://host:port` URL and then for
+ * `GET /ready` to answer 200 (SPEC §12; `waitReady: false` for a gateway started without NATS).
  *
  * @module
  */
@@ -29,8 +30,14 @@ export interface StartGatewayProcessOptions {
   env?: Record<string, string>;
   /** Extra CLI arguments. */
   args?: string[];
-  /** Give up waiting for the URL line after this long. @default {20000} */
+  /** Give up waiting for the URL line (and for `/ready`) after this long. @default {20000} */
   timeoutMs?: number;
+  /**
+   * Wait until `GET /ready` answers 200 (NATS connected, resources ensured). Turn it off for a
+   * gateway that is not meant to get ready (NATS down, a refused pepper).
+   * @default {true}
+   */
+  waitReady?: boolean;
 }
 
 const _ROOT = new URL("../../", import.meta.url);
@@ -81,6 +88,21 @@ export async function startGatewayProcess(
     await exited;
     await pump;
     throw new Error(`The gateway did not log its URL (exit ${code}):\n${text}`, { cause: err });
+  }
+  if (options.waitReady !== false) {
+    try {
+      await poll(async () => {
+        if (code !== null) throw new StopPolling(`The gateway exited (exit ${code})`);
+        const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2000) });
+        await res.body?.cancel();
+        return res.status === 200;
+      }, { timeoutMs: options.timeoutMs ?? 20_000, message: "the gateway's /ready to answer 200" });
+    } catch (err) {
+      if (code === null) child.kill("SIGKILL");
+      await exited;
+      await pump;
+      throw new Error(`The gateway did not get ready (exit ${code}):\n${text}`, { cause: err });
+    }
   }
   let stopping: Promise<number> | null = null;
   const stop = () => {

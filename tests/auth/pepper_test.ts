@@ -168,6 +168,7 @@ Deno.test("a gateway in api_key mode refuses to start with another pepper, and w
   await using wrong = await startGatewayProcess({
     natsUrl: srv.url,
     env: { PYOCO_HTTP_AUTH_MODE: "api_key", PYOCO_AUTH_PEPPER: "not-the-pepper" },
+    waitReady: false,
   });
   const code = await poll(() => wrong.exitCode() ?? undefined, {
     timeoutMs: 20_000,
@@ -180,6 +181,7 @@ Deno.test("a gateway in api_key mode refuses to start with another pepper, and w
   await using empty = await startGatewayProcess({
     natsUrl: srv.url,
     env: { PYOCO_HTTP_AUTH_MODE: "api_key", PYOCO_LOG_FORMAT: "text" },
+    waitReady: false,
   });
   assert.equal(
     await poll(() => empty.exitCode() ?? undefined, { timeoutMs: 20_000, message: "exit" }),

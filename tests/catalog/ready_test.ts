@@ -22,6 +22,7 @@ Deno.test("GET /ready is 503 until NATS is connected and the resources exist", a
     natsUrl: `nats://127.0.0.1:${port}`,
     // Auth on: /ready and /health stay open.
     env: { PYOCO_HTTP_AUTH_MODE: "api_key", PYOCO_AUTH_PEPPER: "test-pepper-for-ready" },
+    waitReady: false,
   });
   const before = await _get(`${gw.url}/ready`);
   assert.equal(before.status, 503);

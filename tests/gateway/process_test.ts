@@ -69,7 +69,7 @@ Deno.test("gateway process serves, answers 503 while NATS is down and recovers b
 Deno.test("gateway process started before NATS waits for it", async () => {
   await using srv = await startNatsServer();
   await srv.kill();
-  await using gw = await startGatewayProcess({ natsUrl: srv.url });
+  await using gw = await startGatewayProcess({ natsUrl: srv.url, waitReady: false });
   assert.deepEqual((await call(`${gw.url}/health`)).body, { status: "ok", nats: "disconnected" });
   assert.equal((await submit(gw.url)).status, 503);
   await srv.restart();
