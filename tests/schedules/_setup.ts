@@ -16,7 +16,11 @@ import {
   scheduleStoreOf,
   validateScheduleRequest,
 } from "../../src/runs/schedules/mod.ts";
-import { type GatewayFixture, gatewayFixture } from "../gateway/_fixture.ts";
+import {
+  type GatewayFixture,
+  gatewayFixture,
+  type GatewayFixtureOptions,
+} from "../gateway/_fixture.ts";
 
 /** A clock the test moves. */
 export class FakeClock implements Clock {
@@ -46,8 +50,10 @@ export interface ScheduleFixture {
 }
 
 /** Start a nats-server and the gateway side. */
-export async function scheduleFixture(): Promise<ScheduleFixture> {
-  const gw = await gatewayFixture();
+export async function scheduleFixture(
+  options: GatewayFixtureOptions = {},
+): Promise<ScheduleFixture> {
+  const gw = await gatewayFixture(options);
   const store = await scheduleStoreOf(gw.backend, gw.config);
   const logger = new Logger({ service: "pyoco-server:http", level: "ERROR", write: () => {} });
   const ctx: ScheduleContext = { store, backend: gw.backend, config: gw.config, logger };
