@@ -16,7 +16,7 @@ import {
   type IdempotentSubmitContext,
   submitIdempotent,
 } from "./idempotency.ts";
-import { buildRun, type RunRequest, validateRunRequest, writeRun } from "./submit.ts";
+import { buildRun, checkOffered, type RunRequest, validateRunRequest, writeRun } from "./submit.ts";
 
 /** One item of a batch answer, in request order. */
 export type BatchItem =
@@ -93,6 +93,7 @@ async function _submitOne(ctx: IdempotentSubmitContext, valid: _Valid): Promise<
       const { run_id } = await submitIdempotent(ctx, valid.key, valid.request);
       return { index: valid.index, run_id, status: "PENDING" };
     }
+    checkOffered(ctx.backend, valid.request);
     const run = buildRun(ctx.principal, valid.request);
     await writeRun(ctx, run);
     return { index: valid.index, run_id: run.snapshot.run_id, status: "PENDING" };

@@ -439,6 +439,34 @@ export async function publishJob(
 }
 
 /**
+ * The catalog check of SPEC §12 (nothing without a catalog, or with
+ * `PYOCO_SUBMIT_FLOW_CHECK=off`): a run by name is checked by its flow, a flow.yaml run by its
+ * callables (its `flow_name` is only a label).
+ *
+ * @param backend The NATS side (its `catalog`).
+ * @param request The validated request.
+ * @param yaml The flow.yaml of a YAML submit.
+ * @throws {FlowNotOfferedError} ERR-PYOCO-0006 when the catalog knows the tag and no worker of it
+ *   offers the flow (or a callable).
+ */
+export function checkOffered(
+  backend: Pick<SubmitBackend, "catalog">,
+  request: RunRequest,
+  yaml?: YamlSubmission,
+): void {
+  const catalog = backend.catalog;
+  if (!catalog) return;
+  if (yaml === undefined) catalog.checkSubmit({ flowName: request.flow_name, tag: request.tag });
+  else if (yaml.callables) {
+    catalog.checkSubmit({
+      flowName: request.flow_name,
+      tag: request.tag,
+      callables: yaml.callables,
+    });
+  }
+}
+
+/**
  * Submit a run atomically: KV create of the `PENDING` snapshot, then the job publish; when the
  * publish fails the snapshot is deleted again and the caller gets 503.
  *
@@ -460,16 +488,7 @@ export async function submitRun(
 ): Promise<SubmitResponse> {
   const { backend, logger, principal } = ctx;
   if (!backend.state.connected) throw new NatsUnavailableError("Cannot submit the run");
-  // A flow.yaml run is checked by its callables (its flow_name is only a label).
-  if (yaml === undefined) {
-    backend.catalog?.checkSubmit({ flowName: request.flow_name, tag: request.tag });
-  } else if (yaml.callables) {
-    backend.catalog?.checkSubmit({
-      flowName: request.flow_name,
-      tag: request.tag,
-      callables: yaml.callables,
-    });
-  }
+  checkOffered(backend, request, yaml);
   const run = buildRun(principal, request, yaml, options);
   await writeRun(ctx, run);
   logger.info("Run submitted", {

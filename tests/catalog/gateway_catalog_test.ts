@@ -78,6 +78,17 @@ Deno.test("GET /flows lists what live workers offer; the submit check suggests n
     assert.equal(err.errors[0].path, "flow_name");
     assert.equal(fx.backend.index.size, 0);
 
+    // In a batch the typo is answered in its item; its neighbour is submitted.
+    const batch = await fx.request(
+      "/runs/batch",
+      postJson({ runs: [{ flow_name: "hello" }, { flow_name: "helo" }] }),
+    );
+    assert.equal(batch.status, 200);
+    const { items } = await batch.json();
+    assert.equal(items[0].status, "PENDING");
+    assert.equal(items[1].error.err_id, "ERR-PYOCO-0006");
+    assert.match(items[1].error.detail, /did you mean "hello"\?/);
+
     // The real name passes; a tag the catalog does not know is accepted (a worker may come).
     assert.equal((await fx.request("/runs", postJson({ flow_name: "hello" }))).status, 200);
     const gpu = await fx.request("/runs", postJson({ flow_name: "helo", tag: "gpu" }));
