@@ -61,7 +61,7 @@ const _STATUSES: RunStatus[] = ["COMPLETED", "COMPLETED", "COMPLETED", "COMPLETE
  * @param i The run's index.
  * @returns Its id and snapshot bytes.
  */
-function _seedRun(i: number): { id: string; data: Uint8Array } {
+export function seedRun(i: number): { id: string; data: Uint8Array } {
   const id = `seed${String(i).padStart(7, "0")}`;
   const status: RunStatus = i % 97 === 0
     ? "RUNNING"
@@ -121,7 +121,7 @@ export async function seedRuns(
 ): Promise<number> {
   const t0 = performance.now();
   await runConcurrently(to - from, 512, async (k) => {
-    const { id, data } = _seedRun(from + k);
+    const { id, data } = seedRun(from + k);
     await kv.put(id, transform ? transform(data) : data);
   });
   return (performance.now() - t0) / 1000;

@@ -2,28 +2,35 @@
  * The in-memory index of run summaries behind `GET /runs` and `pyoco_runs_total`.
  *
  * Why an index and not a bucket scan: reading every snapshot of the runs bucket on each list
- * request costs one KV read per run (seconds at 100k runs). Instead the gateway keeps a
- * `Map<run_id, summary>` current with one KV watch on the runs bucket (initial last values, then
- * every update and delete), plus the runs in `(updated_at, run_id)` order (an array that grows at
- * its end, since updates arrive roughly in time order, with lazy deletion): a list walks it from
- * the newest end and stops after `limit` matches, so an unfiltered page costs O(limit) whatever
- * the number of stored runs, and `include=full` reads only the runs it returns. Memory is a few hundred
- * bytes per run. Entries carry their KV revision, so a late or replayed update never replaces a
- * newer one; the gateway also upserts the runs it creates itself, so a submit is visible to the
- * next list at once (read-your-writes). On every NATS reconnect the watch is re-opened from the
- * last values (deletes come back as markers), which repairs anything missed while disconnected.
+ * request costs one KV read per run (seconds at 100k runs). Instead the gateway keeps every
+ * run's summary current with one KV watch on the runs bucket (initial last values, then every
+ * update and delete). Entries carry their KV revision, so a late or replayed update never
+ * replaces a newer one; the gateway also upserts the runs it creates itself, so a submit is
+ * visible to the next list at once (read-your-writes). On every NATS reconnect the watch is
+ * re-opened from the last values (deletes come back as markers), which repairs anything missed
+ * while disconnected.
+ *
+ * Bounded (SPEC §10, §11): the summaries live in a {@linkcode RunTable} (typed-array columns,
+ * interned strings: ~0.3 KiB per run with its id and list entries, where objects cost
+ * ~1.1 KiB). For lists, every run sits in a few {@linkcode OrderedSlots} lists ordered by
+ * `(updated_at, run_id)`, one per *(tenant, status, filter value)*: one for all its runs, one per
+ * filter of {@linkcode RUN_INDEX_FILTERS} (flow, tag, schedule, workflow hash) it has a value
+ * for. A list request merges, newest first, the lists of its tenant(s) and status(es) for the
+ * most selective filter it names, and checks the other filters on the way: a page costs
+ * O(page × lists merged), whatever the number of runs. A KV-watch message moves the run between
+ * lists at O(log n) amortised (a binary search, a move of at most a few thousand entries near
+ * the end, or a tombstone compacted later), never a walk over all runs. The initial load only
+ * fills the table; the lists are built once, sorted, when the load is complete.
  *
  * Change feed and delta listing **[beyond]**: listeners registered with
  * {@linkcode RunIndex.onChange} hear every newer revision the index applies (one KV watch per
  * gateway, however many `GET /runs/watch` clients there are). The index also keeps the runs in
- * KV-revision order (revisions are monotonic per bucket): an array of `(revision, run_id)`
- * appended as revisions arrive, with lazy deletion (an entry whose run has a newer revision, or
- * was deleted, is skipped) and an occasional compaction. {@linkcode RunIndex.listDelta} finds
- * its start by binary search and scans forward, so a page costs O(log n + scanned), bounded by
- * `maxScan`, whatever the number of stored runs. It only returns revisions up to the watch's
- * *watermark* (the last revision the in-order KV watch delivered): a revision the gateway
- * upserted itself is held back until the watch has delivered every revision before it, so a
- * cursor never moves past a write the index has not seen yet.
+ * KV-revision order (revisions are monotonic per bucket), one entry per run at its latest
+ * revision. {@linkcode RunIndex.listDelta} finds its start by binary search and scans forward, so
+ * a page costs O(log n + scanned), bounded by `maxScan`, whatever the number of stored runs. It
+ * only returns revisions up to the watch's *watermark* (the last revision the in-order KV watch
+ * delivered): a revision the gateway upserted itself is held back until the watch has delivered
+ * every revision before it, so a cursor never moves past a write the index has not seen yet.
  *
  * @module
  */
@@ -33,37 +40,30 @@ import type { QueuedIterator, Status } from "@nats-io/nats-core";
 import type { RunSnapshot, RunStatus, RunSummary } from "../contract/wire.ts";
 import { RUN_STATUSES } from "../contract/wire.ts";
 import type { Logger } from "../log.ts";
+import { OrderedSlots } from "./ordered_slots.ts";
+import {
+  C_TENANT,
+  C_WORKER,
+  decodeRecord,
+  type IndexedRun,
+  RUN_INDEX_FILTERS,
+  type RunFilterValues,
+  type RunIndexFilter,
+  type RunRecord,
+  RunTable,
+} from "./run_table.ts";
+import { type RunListQuery, RunLists } from "./run_lists.ts";
 
-/** A summary as the index keeps it: the wire summary plus tenant and revision. */
-export interface IndexedRun extends RunSummary {
-  /** Tenant of the run (`null` without auth). */
-  tenant_id: string | null;
-  /** KV revision the summary was read at. */
-  revision: number;
-}
+export { RUN_INDEX_FILTERS };
+export type { IndexedRun, RunFilterValues, RunIndexFilter };
 
 /** Filter of {@linkcode RunIndex.list}. */
-export interface RunIndexQuery {
-  /** Only these statuses (none: every status). */
-  statuses?: ReadonlySet<string> | null;
-  /** Only this flow name. */
-  flow?: string | null;
-  /** Only runs queued on this tag (`tag`; secondary `tags` do not match, as pyoco-server). */
-  tag?: string | null;
-  /** Only this tenant; `undefined` means every tenant. */
-  tenantId?: string | null;
-  /** At most this many, newest `updated_at` first. */
-  limit: number;
-}
+export type RunIndexQuery = RunListQuery;
 
 /** Filter and position of {@linkcode RunIndex.listDelta}. */
-export interface RunDeltaQuery {
+export interface RunDeltaQuery extends RunFilterValues {
   /** Only these statuses (none: every status). */
   statuses?: ReadonlySet<string> | null;
-  /** Only this flow name. */
-  flow?: string | null;
-  /** Only runs queued on this tag (`tag`; secondary `tags` do not match, as pyoco-server). */
-  tag?: string | null;
   /** Only this tenant; `undefined` means every tenant. */
   tenantId?: string | null;
   /** Start after this KV revision (exclusive). */
@@ -102,12 +102,6 @@ export type RunChange =
  */
 export const UPDATED_AT_SKEW_SEC = 60;
 
-interface _OrderEntry {
-  rev: number;
-  id: string;
-  at: number;
-}
-
 /** Options of {@linkcode RunIndex}. */
 export interface RunIndexOptions {
   /** Where watch problems are logged. */
@@ -126,26 +120,13 @@ export interface RunIndexOptions {
  * @returns The summary, or `null` when the snapshot lacks `run_id` or `status`.
  */
 export function summarize(snapshot: Partial<RunSnapshot>, revision: number): IndexedRun | null {
-  if (typeof snapshot.run_id !== "string" || typeof snapshot.status !== "string") return null;
-  const tag = typeof snapshot.tag === "string" ? snapshot.tag : null;
-  const tags = Array.isArray(snapshot.tags)
-    ? snapshot.tags.filter((t): t is string => typeof t === "string")
-    : tag === null
-    ? []
-    : [tag];
-  return {
-    run_id: snapshot.run_id,
-    flow_name: typeof snapshot.flow_name === "string" ? snapshot.flow_name : "",
-    tag,
-    tags,
-    status: snapshot.status,
-    updated_at: typeof snapshot.updated_at === "number" ? snapshot.updated_at : 0,
-    heartbeat_at: typeof snapshot.heartbeat_at === "number" ? snapshot.heartbeat_at : 0,
-    worker_id: typeof snapshot.worker_id === "string" ? snapshot.worker_id : null,
-    error: typeof snapshot.error === "string" ? snapshot.error : null,
-    tenant_id: typeof snapshot.tenant_id === "string" ? snapshot.tenant_id : null,
-    revision,
-  };
+  const record = decodeRecord(snapshot);
+  if (record === null) return null;
+  const table = new RunTable();
+  const slot = table.alloc(record.runId);
+  const code = table.statusCode(record.status, true)!;
+  table.store(slot, record, { ids: table.intern(record), status: code, revision });
+  return table.materialize(slot);
 }
 
 /**
@@ -159,24 +140,20 @@ export function toSummary(run: IndexedRun): RunSummary {
   return summary;
 }
 
-/** Whether `a` sorts after `b` in `(updated_at, run_id)` order (newer, ties by run_id). */
-function _entryNewer(a: _OrderEntry, b: _OrderEntry): boolean {
-  if (a.at !== b.at) return a.at > b.at;
-  return a.id > b.id;
-}
-
 /** Run summaries kept current by a KV watch on the runs bucket. */
 export class RunIndex {
   readonly #kv: KV;
   readonly #logger: Logger | undefined;
   readonly #connection: RunIndexOptions["connection"];
   readonly #retryMs: number;
-  readonly #runs = new Map<string, IndexedRun>();
-  readonly #counts = new Map<string, number>();
-  readonly #order: _OrderEntry[] = [];
-  /** Live and stale entries in `(at, id)` order; an entry is live while its run has `rev`. */
-  readonly #byTime: _OrderEntry[] = [];
-  #stale = 0;
+  readonly #table = new RunTable();
+  /** The runs in `(updated_at, run_id)` order per tenant, status and filter value. */
+  readonly #lists = new RunLists(this.#table);
+  /** Every run once, at its latest revision, in revision order. */
+  readonly #revs = new OrderedSlots();
+  readonly #counts: number[] = [];
+  /** While the initial load runs, only the table and the revision list are filled. */
+  #bulk = false;
   #watermark = 0;
   readonly #listeners = new Set<(change: RunChange) => void>();
   #ready = false;
@@ -208,7 +185,7 @@ export class RunIndex {
 
   /** How many runs are indexed. */
   get size(): number {
-    return this.#runs.size;
+    return this.#table.size;
   }
 
   /**
@@ -218,6 +195,7 @@ export class RunIndex {
    */
   start(): void {
     if (this.#closed) return;
+    if (!this.#ready) this.#bulk = true;
     this.#loop = this.#watchLoop();
     if (this.#connection) {
       const it = this.#connection.status();
@@ -259,8 +237,8 @@ export class RunIndex {
    * @param revision Its KV revision.
    */
   upsert(snapshot: Partial<RunSnapshot>, revision: number): void {
-    const run = summarize(snapshot, revision);
-    if (run) this.#put(run);
+    const record = decodeRecord(snapshot);
+    if (record) this.#put(record, revision);
   }
 
   /**
@@ -269,11 +247,15 @@ export class RunIndex {
    * @param runId The run id.
    */
   remove(runId: string): void {
-    const old = this.#runs.get(runId);
-    if (!old) return;
-    this.#runs.delete(runId);
-    this.#count(old.status, -1);
-    this.#stale++;
+    const t = this.#table;
+    const slot = t.slotOf.get(runId);
+    if (slot === undefined) return;
+    const status = t.status[slot]! - 1;
+    if (!this.#bulk) this.#lists.move(slot, null);
+    this.#revs.remove(t.rev[slot]!, slot);
+    this.#counts[status]!--;
+    t.free(slot);
+    if (t.freed > 1024 && t.freed * 2 > t.length) this.#compactSlots();
   }
 
   /**
@@ -307,36 +289,34 @@ export class RunIndex {
    * @returns The page, the revision to continue after and whether more is known.
    */
   listDelta(query: RunDeltaQuery): RunDeltaPage {
-    const order = this.#order;
+    const revs = this.#revs;
+    const t = this.#table;
     const limit = Math.max(0, query.limit);
     const maxScan = Math.max(1, query.maxScan ?? 10_000);
     const watermark = this.#watermark;
     const updatedAfter = query.updatedAfter ?? null;
-    let start = this.#firstAfterRevision(query.afterRevision);
+    let start = revs.upperBound(query.afterRevision);
     if (query.afterRevision === 0 && updatedAfter !== null) {
       start = Math.max(start, this.#firstAfterTime(updatedAfter - UPDATED_AT_SKEW_SEC));
     }
     let next = query.afterRevision;
-    if (start > 0) next = Math.max(next, Math.min(order[start - 1]!.rev, watermark));
+    if (start > 0) next = Math.max(next, Math.min(revs.keys[start - 1]!, watermark));
+    const match = this.#matcher(query);
     const runs: IndexedRun[] = [];
     let scanned = 0;
     let i = start;
-    while (i < order.length && runs.length < limit && scanned < maxScan) {
-      const e = order[i]!;
-      if (e.rev > watermark) break;
+    while (i < revs.length && runs.length < limit && scanned < maxScan) {
+      const rev = revs.keys[i]!;
+      if (rev > watermark) break;
+      const slot = revs.slots[i]!;
       scanned++;
       i++;
-      next = e.rev;
-      const run = this.#runs.get(e.id);
-      if (!run || run.revision !== e.rev) continue;
-      if (query.statuses && !query.statuses.has(run.status)) continue;
-      if (query.flow != null && run.flow_name !== query.flow) continue;
-      if (query.tag != null && run.tag !== query.tag) continue;
-      if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
-      if (updatedAfter !== null && !(run.updated_at > updatedAfter)) continue;
-      runs.push(run);
+      next = rev;
+      if (slot < 0 || match === null || !match(slot)) continue;
+      if (updatedAfter !== null && !(t.at[slot]! > updatedAfter)) continue;
+      runs.push(t.materialize(slot));
     }
-    const hasMore = i < order.length && order[i]!.rev <= watermark;
+    const hasMore = i < revs.length && revs.keys[i]! <= watermark;
     // Everything up to the watermark has been seen: the cursor may move on to it.
     if (!hasMore) next = Math.max(next, watermark);
     return { runs, nextRevision: next, hasMore, scanned };
@@ -349,31 +329,20 @@ export class RunIndex {
    * @returns The summary, or `undefined`.
    */
   get(runId: string): IndexedRun | undefined {
-    return this.#runs.get(runId);
+    const slot = this.#table.slotOf.get(runId);
+    return slot === undefined ? undefined : this.#table.materialize(slot);
   }
 
   /**
-   * The newest runs matching a filter.
+   * The newest runs matching a filter. Cost: O(limit × lists merged) plus the runs of the most
+   * selective filter's lists that other filters reject, never a walk over every run.
    *
    * @param query Filters and limit.
    * @returns At most `limit` runs, newest `updated_at` first (ties: run_id descending).
    */
   list(query: RunIndexQuery): IndexedRun[] {
-    const limit = Math.max(0, query.limit);
-    const top: IndexedRun[] = [];
-    if (limit === 0) return top;
-    const byTime = this.#byTime;
-    for (let i = byTime.length - 1; i >= 0 && top.length < limit; i--) {
-      const entry = byTime[i]!;
-      const run = this.#runs.get(entry.id);
-      if (run === undefined || run.revision !== entry.rev) continue; // stale entry
-      if (query.statuses && !query.statuses.has(run.status)) continue;
-      if (query.flow != null && run.flow_name !== query.flow) continue;
-      if (query.tag != null && run.tag !== query.tag) continue;
-      if (query.tenantId !== undefined && run.tenant_id !== query.tenantId) continue;
-      top.push(run);
-    }
-    return top;
+    if (this.#bulk) this.#buildLists();
+    return this.#lists.list(query);
   }
 
   /**
@@ -383,7 +352,7 @@ export class RunIndex {
    */
   counts(): Record<RunStatus, number> {
     const out = {} as Record<RunStatus, number>;
-    for (const s of RUN_STATUSES) out[s] = this.#counts.get(s) ?? 0;
+    RUN_STATUSES.forEach((s, i) => out[s] = this.#counts[i] ?? 0);
     return out;
   }
 
@@ -400,40 +369,20 @@ export class RunIndex {
     await Promise.allSettled([this.#loop, this.#statusLoop]);
   }
 
-  #put(run: IndexedRun): void {
-    const old = this.#runs.get(run.run_id);
-    if (old && old.revision >= run.revision) return;
-    // A pyoco-server 0.4 worker writes worker_id only in its first snapshot (SPEC §16): keep it.
-    if (run.worker_id === null && old?.worker_id != null && run.status !== "PENDING") {
-      run.worker_id = old.worker_id;
-    }
-    this.#runs.set(run.run_id, run);
-    if (old) {
-      this.#count(old.status, -1);
-      this.#stale++;
-    }
-    this.#count(run.status, 1);
-    const entry = { rev: run.revision, id: run.run_id, at: run.updated_at };
-    this.#insertByTime(entry);
-    this.#insertOrder(entry);
-  }
-
-  #insertByTime(entry: _OrderEntry): void {
-    const byTime = this.#byTime;
-    const last = byTime[byTime.length - 1];
-    if (last === undefined || _entryNewer(entry, last)) {
-      byTime.push(entry);
-      return;
-    }
-    // Out of time order (clock skew, a late update): binary search, usually near the end.
-    let lo = 0;
-    let hi = byTime.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (_entryNewer(entry, byTime[mid]!)) lo = mid + 1;
-      else hi = mid;
-    }
-    byTime.splice(lo, 0, entry);
+  /** A test of one slot against a query's filters, or `null` when nothing can match. */
+  #matcher(query: RunDeltaQuery): ((slot: number) => boolean) | null {
+    const t = this.#table;
+    const filters = t.filterIds(query);
+    if (filters === undefined) return null;
+    const tenant = query.tenantId === undefined ? -1 : t.strings.idOf(query.tenantId);
+    if (tenant === undefined) return null;
+    const statuses = query.statuses ? new Set(t.statusCodes(query.statuses)) : null;
+    return (slot) => {
+      if (statuses !== null && !statuses.has(t.status[slot]! - 1)) return false;
+      if (tenant >= 0 && t.col(slot, C_TENANT) !== tenant) return false;
+      for (const f of filters) if (t.col(slot, f.column) !== f.id) return false;
+      return true;
+    };
   }
 
   #notify(change: RunChange): void {
@@ -444,57 +393,65 @@ export class RunIndex {
     }
   }
 
-  #insertOrder(entry: _OrderEntry): void {
-    const order = this.#order;
-    const last = order[order.length - 1];
-    if (last === undefined || last.rev < entry.rev) {
-      order.push(entry);
+  #put(record: RunRecord, revision: number): void {
+    const t = this.#table;
+    let slot = t.slotOf.get(record.runId);
+    if (slot !== undefined && t.rev[slot]! >= revision) return;
+    // A pyoco-server 0.4 worker writes worker_id only in its first snapshot (SPEC §16): keep it.
+    if (slot !== undefined && record.strings[C_WORKER] === null && record.status !== "PENDING") {
+      record.strings[C_WORKER] = t.workerOf(slot);
+    }
+    const status = t.statusCode(record.status, true);
+    if (status === undefined) {
+      this.#logger?.warn("Skipping a run with one status too many", { run_id: record.runId });
+      return;
+    }
+    const ids = t.intern(record);
+    if (slot === undefined) {
+      slot = t.alloc(record.runId);
     } else {
-      // Rare (an upsert ahead of the watch): insert in place, usually near the end.
-      order.splice(this.#firstAfterRevision(entry.rev), 0, entry);
+      this.#counts[t.status[slot]! - 1]!--;
+      this.#revs.remove(t.rev[slot]!, slot);
     }
-    if (this.#stale > 1024 && this.#stale * 2 > order.length) this.#compact();
+    if (!this.#bulk) this.#lists.move(slot, { ids, status, at: record.updatedAt });
+    t.store(slot, record, { ids, status, revision });
+    this.#counts[status] = (this.#counts[status] ?? 0) + 1;
+    this.#revs.insert(revision, slot);
   }
 
-  #compact(): void {
-    for (const list of [this.#order, this.#byTime]) {
-      const live = list.filter((e) => this.#runs.get(e.id)?.revision === e.rev);
-      list.length = 0;
-      for (const e of live) list.push(e);
-    }
-    this.#stale = 0;
+  /** Build the lists once the initial load is complete. */
+  #buildLists(): void {
+    this.#bulk = false;
+    this.#lists.build();
   }
 
-  /** Index of the first entry whose revision is greater than `rev`. */
-  #firstAfterRevision(rev: number): number {
-    let lo = 0;
-    let hi = this.#order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#order[mid]!.rev <= rev) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+  /** Renumber the slots once half of them are freed (the lists follow). */
+  #compactSlots(): void {
+    const map = this.#table.compact();
+    const remap = (slot: number) => map[slot]!;
+    this.#revs.rewrite(remap);
+    this.#lists.rewrite(remap);
   }
 
-  /** Index of the first entry whose `updated_at` is greater than `at` (times ~ revisions). */
+  /** Position of the first revision entry whose run's `updated_at` is greater than `at`. */
   #firstAfterTime(at: number): number {
+    // A stale run's time can only be later than its entry's own: the search errs early (safe).
+    const revs = this.#revs;
+    const times = this.#table.at;
     let lo = 0;
-    let hi = this.#order.length;
+    let hi = revs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.#order[mid]!.at <= at) lo = mid + 1;
+      const s = revs.slots[mid]!;
+      if (times[s < 0 ? ~s : s]! <= at) lo = mid + 1;
       else hi = mid;
     }
     return lo;
-  }
-
-  #count(status: string, delta: number): void {
-    this.#counts.set(status, (this.#counts.get(status) ?? 0) + delta);
   }
 
   #markReady(): void {
     if (this.#ready) return;
+    if (this.#bulk) this.#buildLists();
     this.#ready = true;
     const waiters = this.#readyWaiters;
     this.#readyWaiters = [];
@@ -502,34 +459,47 @@ export class RunIndex {
   }
 
   #apply(entry: KvWatchEntry): void {
-    const before = this.#runs.get(entry.key);
-    this.#apply1(entry);
+    const t = this.#table;
     // A re-opened watch replays what it already delivered: only newer revisions are news.
-    if (entry.revision <= this.#watermark) return;
+    const news = entry.revision > this.#watermark;
+    const listening = news && this.#listeners.size > 0;
+    const deleted = entry.operation !== "PUT" || entry.length === 0;
+    const old = t.slotOf.get(entry.key);
+    const before = listening && deleted && old !== undefined ? t.materialize(old) : undefined;
+    this.#apply1(entry, deleted);
+    if (!news) return;
     this.#watermark = entry.revision;
-    if (entry.operation === "PUT" && entry.length > 0) {
-      const run = this.#runs.get(entry.key);
-      if (run && run.revision === entry.revision) this.#notify({ type: "put", run });
+    if (!listening) return;
+    if (!deleted) {
+      const slot = t.slotOf.get(entry.key);
+      if (slot !== undefined && t.rev[slot] === entry.revision) {
+        this.#notify({ type: "put", run: t.materialize(slot) });
+      }
     } else if (before) {
       this.#notify({ type: "delete", run: before, revision: entry.revision });
     }
   }
 
-  #apply1(entry: KvWatchEntry): void {
-    if (entry.operation !== "PUT" || entry.length === 0) {
-      const old = this.#runs.get(entry.key);
-      if (old && old.revision <= entry.revision) this.remove(entry.key);
+  #apply1(entry: KvWatchEntry, deleted: boolean): void {
+    if (deleted) {
+      const slot = this.#table.slotOf.get(entry.key);
+      if (slot !== undefined && this.#table.rev[slot]! <= entry.revision) this.remove(entry.key);
       return;
     }
-    let snapshot: Partial<RunSnapshot>;
+    let snapshot: Partial<RunSnapshot> | null;
     try {
-      snapshot = entry.json<Partial<RunSnapshot>>();
+      snapshot = entry.json<Partial<RunSnapshot> | null>();
     } catch (err) {
       this.#logger?.warn("Skipping a run snapshot that is not JSON", { run_id: entry.key }, err);
       return;
     }
-    const run = summarize({ ...snapshot, run_id: snapshot.run_id ?? entry.key }, entry.revision);
-    if (run) this.#put(run);
+    if (snapshot === null || typeof snapshot !== "object") {
+      this.#logger?.warn("Skipping a run snapshot that is not an object", { run_id: entry.key });
+      return;
+    }
+    snapshot.run_id ??= entry.key;
+    const record = decodeRecord(snapshot);
+    if (record) this.#put(record, entry.revision);
   }
 
   async #watchLoop(): Promise<void> {
