@@ -40,6 +40,7 @@ import { RunMirror } from "./run_mirror.ts";
 import {
   pendingSnapshotFromJob,
   readOrCreateSnapshot,
+  runningSnapshot,
   writeFailedSnapshot,
   writeRunning,
 } from "./snapshot.ts";
@@ -200,7 +201,9 @@ export class JobRunner {
   /**
    * The snapshot decides (terminal, cancelled), then the flow, then `RUNNING` and the run. The
    * first write is a compare-and-set against the job's `pending_revision` when it has one (SPEC
-   * §10): no read before it; only on a mismatch is the snapshot read and decided again.
+   * §10): no read before it; only on a mismatch is the snapshot read and decided again. With
+   * `PYOCO_RUNNING_WRITE_AFTER_MS` > 0 the first write is the mirror's: `RUNNING` after that
+   * long, or the terminal snapshot of a run that ended sooner.
    */
   async #start(job: Job): Promise<JobResult> {
     const kv = this.#ctx.runs;
@@ -210,6 +213,16 @@ export class JobRunner {
     const flow = await this.#resolve(job);
     if ("outcome" in flow) return flow;
     const options = { job, flow, workerId: this.#ctx.workerId, attempt: this.#delivery };
+    const lazyMs = this.#ctx.config.runningWriteAfterMs;
+    if (lazyMs > 0) {
+      // Lazy RUNNING: written by the mirror only if the run still goes after lazyMs; a shorter
+      // run goes PENDING → terminal in one write (whose CAS decides a race, as any write).
+      const running = {
+        value: runningSnapshot(current.value, options),
+        revision: current.revision,
+      };
+      return await this.#execute(job, { flow, running, firstWriteAfterMs: lazyMs });
+    }
     for (let i = 0; i < 20; i++) {
       const running = await writeRunning(kv, current, options);
       if (running) return await this.#execute(job, { flow, running });
@@ -290,7 +303,7 @@ export class JobRunner {
   /** Run the flow, mirroring its progress and publishing its events; then settle it. */
   async #execute(
     job: Job,
-    at: { flow: Flow; running: Versioned<RunSnapshot> },
+    at: { flow: Flow; running: Versioned<RunSnapshot>; firstWriteAfterMs?: number },
   ): Promise<JobResult> {
     const events = new RunEventPublisher({
       js: this.#ctx.js,
@@ -301,7 +314,7 @@ export class JobRunner {
       enabled: this.#ctx.config.eventsPublish,
     });
     this.#log.info("Run started", { attempt: this.#delivery });
-    const mirror = this.#startMirror(at.running);
+    const mirror = this.#startMirror(at.running, at.firstWriteAfterMs);
     if (this.#ctx.stoppingNow) this.abort("drain", new Error("Worker stopping"));
     const execution = await executeRun(job, {
       flow: at.flow,
@@ -315,11 +328,12 @@ export class JobRunner {
     return await this.#settle(job, { execution, events, mirror });
   }
 
-  #startMirror(running: Versioned<RunSnapshot>): RunMirror {
+  #startMirror(running: Versioned<RunSnapshot>, firstWriteAfterMs?: number): RunMirror {
     const config = this.#ctx.config;
     this.#mirror = new RunMirror({
       kv: this.#ctx.runs,
       initial: running,
+      firstWriteAfterMs,
       minIntervalMs: config.snapshotMinIntervalMs,
       heartbeatIntervalMs: config.runHeartbeatIntervalSec * 1000,
       maxBytes: config.maxRunSnapshotBytes,

@@ -10,6 +10,7 @@ import { casUpdate, getJson } from "../../src/nats/kv.ts";
 import { PyocoWorker } from "../../src/worker/worker.ts";
 import { counted, executions, quick } from "../fixtures/flows.ts";
 import { registryOf, setupWorkerTest, watchRun, type WorkerTestEnv } from "./_setup.ts";
+import { poll } from "../_helpers/poll.ts";
 
 function newWorker(t: WorkerTestEnv) {
   return new PyocoWorker({
@@ -88,4 +89,64 @@ Deno.test("parseJob() checks pending_revision", async () => {
     assert.ok(!parsed.ok);
     assert.match(parsed.error, /pending_revision/);
   }
+});
+
+Deno.test("lazy RUNNING: a run shorter than the window goes PENDING → COMPLETED in one write", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "5000" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submitLive("quick", { x: 3 });
+  const watch = await watchRun(t, job.run_id);
+  assert.equal((await worker.runOnce())?.outcome, "completed");
+  const done = await getJson<RunSnapshot>(t.runs, job.run_id);
+  assert.equal(done!.revision, job.pending_revision! + 1, "one write");
+  await watch.stop();
+  assert.deepEqual(watch.seen.map((s) => s.snapshot.status), ["PENDING", "COMPLETED"]);
+  const snap = done!.value;
+  assert.equal(snap.worker_id, worker.workerId);
+  assert.equal(snap.attempt, 1);
+  assert.equal(snap.graph, "quick_step");
+  assert.ok(snap.start_time! <= snap.end_time!);
+  assert.deepEqual(snap.tasks, { quick_step: "SUCCEEDED" });
+  assert.deepEqual(snap.outputs, { quick_step: { ok: true, x: 3 } });
+});
+
+Deno.test("lazy RUNNING: a run still going after the window is written RUNNING", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "100" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submitLive("counted", { seconds: 1 });
+  const result = worker.runOnce();
+  const running = await poll(async () => {
+    const s = await t.snapshot(job.run_id);
+    return s?.status === "RUNNING" ? s : null;
+  }, { message: "RUNNING" });
+  assert.equal(running.worker_id, worker.workerId);
+  assert.equal((await result)?.outcome, "completed");
+  assert.equal((await t.snapshot(job.run_id))?.status, "COMPLETED");
+});
+
+Deno.test("lazy RUNNING: a cancel racing the run wins; the engine's result is dropped", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "60000" });
+  await using worker = newWorker(t);
+  await worker.connect();
+  const before = executions.counted;
+  const job = await t.submitLive("counted", { seconds: 0.5 });
+  const result = worker.runOnce();
+  await poll(() => executions.counted > before, { message: "the task to start" });
+  assert.equal((await t.snapshot(job.run_id))?.status, "PENDING", "RUNNING not written yet");
+  // The gateway cancels what it sees as a PENDING run: CANCELLED at once.
+  const cancelled = await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
+    ...cur!.value,
+    status: "CANCELLED",
+    error: "Run cancelled by request",
+    end_time: Date.now() / 1000,
+  }));
+  const r = await result;
+  assert.equal(r?.outcome, "superseded");
+  assert.equal(r?.action, "ack");
+  const after = await getJson<RunSnapshot>(t.runs, job.run_id);
+  assert.equal(after?.revision, cancelled?.revision, "the terminal CAS lost: CANCELLED stays");
+  assert.equal(after?.value.status, "CANCELLED");
+  assert.equal(executions.counted, before + 1);
 });

@@ -320,7 +320,8 @@ Deno.test("PyocoWorker keeps `hidden` set on its record by someone else across h
 });
 
 Deno.test("PyocoWorker keeps replayed_from of a replayed job in the snapshot", async () => {
-  await using t = await setupWorkerTest();
+  // RUNNING written first, so that it can be looked at (the lazy default: data_path_test.ts).
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
   await using worker = newWorker(t);
   await worker.connect();
   // With a PENDING snapshot that does not carry it (written by an older gateway).

@@ -68,7 +68,8 @@ Deno.test("PyocoWorker validates its options and names the bad one", () => {
 });
 
 Deno.test("PyocoWorker.runOnce() moves a run RUNNING → COMPLETED with tasks, records and outputs", async () => {
-  await using t = await setupWorkerTest();
+  // RUNNING written first, as pyoco-server does (the lazy default: data_path_test.ts).
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
   await using worker = newWorker(t);
   await worker.connect();
   const idle = await t.workerRecord(worker.workerId);
@@ -339,7 +340,7 @@ Deno.test("PyocoWorker keeps a run longer than AckWait alive with in_progress AC
 });
 
 Deno.test("PyocoWorker coalesces progress writes", async () => {
-  await using t = await setupWorkerTest();
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
   await using worker = newWorker(t);
   await worker.connect();
   const job = await t.submit("twenty");
@@ -524,6 +525,7 @@ Deno.test("PyocoWorker NAKs when the terminal write fails, then gives up on the 
     PYOCO_CONSUMER_MAX_DELIVER: "2",
     PYOCO_NAK_DELAY_SEC: "0.2",
     PYOCO_MAX_RUN_SNAPSHOT_BYTES: "65536",
+    PYOCO_RUNNING_WRITE_AFTER_MS: "0",
   });
   // Make the runs bucket refuse large writes: the RUNNING snapshot fits, the terminal one not.
   const stream = `KV_${t.config.runsKvBucket}`;
