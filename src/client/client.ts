@@ -40,6 +40,7 @@ import type {
   WatchRunOptions,
   WatchRunsOptions,
 } from "./types.ts";
+import type { FlowView } from "../contract/catalog.ts";
 import { pathSegment as _seg, Transport } from "./_transport.ts";
 import { waitForTerminal, watchRunItems, watchRunsItems } from "./_live.ts";
 
@@ -491,6 +492,33 @@ export class PyocoClient {
     const query = new URLSearchParams();
     if (options.includeHidden) query.set("include_hidden", "true");
     return this.#http.json("GET", "/workers", { signal: options.signal, query, retryable: true });
+  }
+
+  /**
+   * `GET /flows`: the flows the workers offer (SPEC §12), each with its live workers.
+   *
+   * @param options `tag` keeps one tag's flows; `signal` to abort.
+   * @returns The flows, sorted by tag and name.
+   * @throws {PyocoHttpError} 422 for an invalid tag, 503 when NATS is down.
+   */
+  listFlows(options: CallOptions & { tag?: string } = {}): Promise<FlowView[]> {
+    const query = new URLSearchParams();
+    if (options.tag !== undefined) query.set("tag", options.tag);
+    return this.#http.json("GET", "/flows", { signal: options.signal, query, retryable: true });
+  }
+
+  /**
+   * `GET /flows/{tag}/{name}`: one flow of the catalog (graph, tasks, defaults, live workers).
+   *
+   * @param tag The tag it is offered on.
+   * @param flowName The flow's name.
+   * @param options `signal` to abort.
+   * @returns The flow.
+   * @throws {PyocoHttpError} 404 (ERR-PYOCO-0006) when no worker of the tag offers it.
+   */
+  getFlow(tag: string, flowName: string, options: CallOptions = {}): Promise<FlowView> {
+    const path = `/flows/${_seg("tag", tag)}/${_seg("flowName", flowName)}`;
+    return this.#http.json("GET", path, { signal: options.signal, retryable: true });
   }
 
   /**

@@ -53,6 +53,7 @@ export {
 } from "./errors.ts";
 export type { FieldError, PyocoHttpErrorInit } from "./errors.ts";
 export { isTerminal } from "../contract/mod.ts";
+export type { FlowView } from "../contract/catalog.ts";
 export type {
   ErrorBody,
   JsonValue,

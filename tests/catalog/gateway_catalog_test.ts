@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { PyocoClient, PyocoHttpError } from "../../src/client/mod.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { FlowView } from "../../src/contract/catalog.ts";
 import { loadRegistry } from "../../src/host/registry.ts";
@@ -146,6 +147,31 @@ Deno.test("a PENDING run shows no waiting_reason while a live worker serves its 
     const view = await (await fx.request(`/runs/${run_id}`)).json();
     assert.equal(view.status, "PENDING");
     assert.equal(view.waiting_reason, null);
+  } finally {
+    await worker.close();
+  }
+});
+
+Deno.test("PyocoClient.listFlows() and getFlow() read the catalog", async () => {
+  await using fx = await gatewayFixture();
+  const worker = await _worker(fx.srv.url, "cat-w4", ["default", "gpu"]);
+  try {
+    const client = new PyocoClient({
+      baseUrl: "http://gateway.test",
+      fetch: (input, init) => fx.handler(new Request(input, init)),
+    });
+    const gpu = await poll(async () => {
+      const flows = await client.listFlows({ tag: "gpu" });
+      return flows.some((f) => f.live_workers.includes("cat-w4")) ? flows : null;
+    }, { message: "the gpu flows to be listed" });
+    assert.ok(gpu.every((f) => f.tag === "gpu"));
+    const hello = await client.getFlow("gpu", "hello");
+    assert.equal(hello.flow_name, "hello");
+    assert.deepEqual(hello.live_workers, ["cat-w4"]);
+    const err = await client.getFlow("gpu", "nope").catch((e) => e);
+    assert.ok(err instanceof PyocoHttpError);
+    assert.equal(err.status, 404);
+    assert.equal(err.errId, "ERR-PYOCO-0006");
   } finally {
     await worker.close();
   }
