@@ -18,6 +18,8 @@ export interface GatewayProcess {
   exitCode(): number | null;
   /** SIGTERM, then await the exit (SIGKILL after 10 s). Returns the exit code. */
   stop(): Promise<number>;
+  /** SIGKILL (no shutdown at all), then await the exit. Returns the exit code. */
+  kill(): Promise<number>;
   /** Same as {@linkcode GatewayProcess.stop}. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -124,11 +126,20 @@ export async function startGatewayProcess(
     })();
     return stopping;
   };
+  const kill = async () => {
+    if (code === null) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }
+    return await stop();
+  };
   return {
     url,
     logs: () => text,
     exitCode: () => code,
     stop,
+    kill,
     [Symbol.asyncDispose]: async () => {
       await stop();
     },
