@@ -36,6 +36,7 @@ export const ErrId = {
   scheduleDispatchFailed: "ERR-PYOCO-0026",
   runNotTerminal: "ERR-PYOCO-0027",
   orphanRepublished: "ERR-PYOCO-0028",
+  runIdAmbiguous: "ERR-PYOCO-0029",
 } as const;
 
 /** An error id string. */
