@@ -15,8 +15,17 @@
  */
 
 import type { CliCommand } from "./_common.ts";
-import { commands, pyocoMain } from "./main.ts";
-import {
+import { commands } from "./main.ts";
+
+/** Every HTTP sub-command by name (all of {@linkcode commands} but `run`). */
+export const httpCommands: Record<string, CliCommand> = Object.fromEntries(
+  Object.entries(commands).filter(([name]) => name !== "run"),
+);
+
+export { commands };
+export { pyocoMain } from "./main.ts";
+export { runCommand } from "./run.ts";
+export {
   cancelCommand,
   getCommand,
   listCommand,
@@ -25,33 +34,13 @@ import {
   tasksCommand,
   waitCommand,
 } from "./runs.ts";
-import { workersCommand } from "./workers.ts";
-import { logsCommand, watchCommand } from "./live.ts";
-
-/** Every HTTP sub-command by name (all of {@linkcode commands} but `run`). */
-export const httpCommands: Record<string, CliCommand> = Object.fromEntries(
-  Object.entries(commands).filter(([name]) => name !== "run"),
-);
-
-export {
-  cancelCommand,
-  getCommand,
-  listCommand,
-  logsCommand,
-  submitCommand,
-  submitYamlCommand,
-  tasksCommand,
-  waitCommand,
-  watchCommand,
-  workersCommand,
-};
+export { logsCommand, watchCommand } from "./live.ts";
+export { workersCommand } from "./workers.ts";
 export { DEFAULT_SERVER, denoIo, describeError, ExitCode, InterruptedError } from "./_common.ts";
+export type { CliCommand, CliIo } from "./_common.ts";
 export { parseParams, readParams, readParamsFile } from "./params.ts";
 export type { ParamsSources } from "./params.ts";
 export { parseFlags, suggestOption, UsageError } from "./usage.ts";
 export type { FlagOptions, ParsedFlags } from "./usage.ts";
-export { runCommand } from "./run.ts";
-export { commands, pyocoMain };
 export { createEventFormatter, eventLine, eventText } from "./format.ts";
 export type { AnyRunEvent } from "./format.ts";
-export type { CliCommand, CliIo } from "./_common.ts";

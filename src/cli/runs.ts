@@ -21,6 +21,21 @@ import { timeoutFlagMs, waitAndReport, waitForFinal } from "./_wait.ts";
 import { ago, compactJson, duration, resultText, table, timestamp } from "./format.ts";
 import { readParams } from "./params.ts";
 
+/** Flags both submit commands take: where the run goes and whether to wait for it. */
+const _SUBMIT_FLAGS = {
+  tag: { type: "string" },
+  "idempotency-key": { type: "string" },
+  wait: { type: "boolean" },
+  timeout: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const _SUBMIT_HELP = `  --tag T                Work queue (default: the gateway's default tag)
+  --idempotency-key K    Submitting again with the same key returns the same run
+  --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
+  --timeout SEC          With --wait: give up waiting after SEC seconds (exit 124)
+  --json                 Print JSON`;
+
 /** `pyoco submit FLOW …`: submit a run of a registered flow. */
 export const submitCommand: CliCommand = {
   summary: "Submit a run of a flow the workers registered",
@@ -34,21 +49,13 @@ export const submitCommand: CliCommand = {
         help: `Options:
   --param k=v            A parameter; the value is JSON when it parses (2, true, {"a":1}), else text. Repeatable
   --params-file F        Parameters from a JSON or YAML file (a mapping); --param overrides it
-  --tag T                Work queue (default: the gateway's default tag)
   --tags a,b             Tags recorded on the run
-  --idempotency-key K    Submitting again with the same key returns the same run
-  --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
-  --timeout SEC          With --wait: give up waiting after SEC seconds (exit 124)
-  --json                 Print JSON`,
+${_SUBMIT_HELP}`,
         options: {
           param: { type: "string", multiple: true },
           "params-file": { type: "string" },
-          tag: { type: "string" },
           tags: { type: "string" },
-          "idempotency-key": { type: "string" },
-          wait: { type: "boolean" },
-          timeout: { type: "string" },
-          json: { type: "boolean" },
+          ..._SUBMIT_FLAGS,
         },
         positionals: [1, 1],
       },
@@ -88,19 +95,8 @@ export const submitYamlCommand: CliCommand = {
         usage: submitYamlCommand.usage,
         help: `Options:
   --flow-name N          Name of the run's flow (required)
-  --tag T                Work queue (default: the gateway's default tag)
-  --idempotency-key K    Submitting again with the same key returns the same run
-  --wait                 Wait for the run and show its progress; exit 0 only when it COMPLETED
-  --timeout SEC          With --wait: give up waiting after SEC seconds (exit 124)
-  --json                 Print JSON`,
-        options: {
-          "flow-name": { type: "string" },
-          tag: { type: "string" },
-          "idempotency-key": { type: "string" },
-          wait: { type: "boolean" },
-          timeout: { type: "string" },
-          json: { type: "boolean" },
-        },
+${_SUBMIT_HELP}`,
+        options: { "flow-name": { type: "string" }, ..._SUBMIT_FLAGS },
         positionals: [1, 1],
       },
       args,
