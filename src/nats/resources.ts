@@ -32,6 +32,8 @@ export interface PyocoBuckets {
   leases: KV;
   /** The flow catalog (SPEC §12): `<tag>.<flow_name>` entries, TTL {@linkcode FLOWS_KV_TTL_SEC}. */
   flows: KV;
+  /** Schedules and their slot claims (SPEC §14; `PYOCO_SCHEDULES_KV_BUCKET`, history 1). */
+  schedules: KV;
 }
 
 /** How long a flow catalog entry lives without a refresh (SPEC §12: 24 h). */
@@ -113,7 +115,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     max_bytes: config.eventsMaxBytes,
   });
   const kvm = new Kvm(nc);
-  const [runs, workers, auth, idempotency, flows, leases] = await Promise.all([
+  const [runs, workers, auth, idempotency, flows, leases, schedules] = await Promise.all([
     kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
     kvm.create(config.workersKvBucket, {
       history: 1,
@@ -136,8 +138,9 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     }),
     // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
     kvm.create(config.leasesKvBucket, { history: 1, storage, replicas, ttl: 86_400_000 }),
+    kvm.create(config.schedulesKvBucket, { history: 1, storage, replicas }),
   ]);
-  return { runs, workers, auth, idempotency, flows, leases };
+  return { runs, workers, auth, idempotency, flows, leases, schedules };
 }
 
 /**

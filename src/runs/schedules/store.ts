@@ -12,7 +12,7 @@
  * @module
  */
 
-import { type JetStreamClient, StorageType } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Config } from "../../config.ts";
 import { ErrId } from "../../contract/errors.ts";
@@ -55,19 +55,15 @@ function _yamlKey(id: string): string {
 }
 
 /**
- * Create bucket `PYOCO_SCHEDULES_KV_BUCKET` when missing (history 1; replicas and storage from
- * the configuration; an existing bucket is respected) and open it.
+ * Open bucket `PYOCO_SCHEDULES_KV_BUCKET` (created with the other resources by
+ * `ensureResources`: history 1, replicas and storage from the configuration).
  *
  * @param js A JetStream client.
  * @param config The configuration.
  * @returns The bucket.
  */
 export async function openSchedulesKv(js: JetStreamClient, config: Config): Promise<KV> {
-  return await new Kvm(js).create(config.schedulesKvBucket, {
-    history: 1,
-    replicas: config.jsReplicas,
-    storage: config.jsStorage === "memory" ? StorageType.Memory : StorageType.File,
-  });
+  return await new Kvm(js).open(config.schedulesKvBucket);
 }
 
 const _STORES = new WeakMap<RunsBackend, Promise<ScheduleStore>>();
