@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Sweeper, type SweepReport } from "../runs/sweeper.ts";
 import { abortableSleep } from "../contract/_util.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ApiKeyVerifier, checkPepper, PepperMismatchError } from "../auth/mod.ts";
@@ -73,6 +74,19 @@ function _hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
+function _countSweep(metrics: HttpMetrics, report: SweepReport): void {
+  const help = "Runs the sweeper removed or repaired, by reason (SPEC §11).";
+  for (
+    const [reason, by] of [
+      ["retention", report.expired],
+      ["orphan_republished", report.republished],
+      ["orphan_interrupted", report.interrupted],
+    ] as const
+  ) {
+    if (by > 0) metrics.count("pyoco_runs_swept_total", { help, labels: { reason }, by });
+  }
+}
+
 /**
  * Start the gateway.
  *
@@ -99,6 +113,7 @@ export async function startGateway(
   let verifier: ApiKeyVerifier | null = null;
   let nc: NatsConnection | null = null;
   let scheduler: ScheduleDispatcher | null = null;
+  let sweeper: Sweeper | null = null;
   const stop = new AbortController();
   const metrics = new HttpMetrics();
   /** What `GET /ready` says while the NATS side is not ready. */
@@ -187,6 +202,14 @@ export async function startGateway(
             gateway_id: scheduler.gatewayId,
           });
         }
+        sweeper = new Sweeper({
+          backend: opened,
+          config,
+          logger,
+          holder: `gateway-${crypto.randomUUID()}`,
+          onReport: (report) => _countSweep(metrics, report),
+        });
+        sweeper.start();
         backend = opened;
         logger.info("Connected to NATS; JetStream resources ready", { nats_url: natsUrls });
         return;
@@ -223,6 +246,7 @@ export async function startGateway(
       await Promise.race([background, new Promise((r) => (timer = setTimeout(r, 3000)))]);
       clearTimeout(timer);
       await scheduler?.close().catch(() => {});
+      await sweeper?.stop().catch(() => {});
       await verifier?.close().catch(() => {});
       await backend?.close().catch(() => {});
       await nc?.close().catch(() => {});

@@ -1,0 +1,316 @@
+/**
+ * The sweeper (SPEC §11): one gateway at a time — whoever holds the `sweeper` lease — deletes
+ * finished runs older than `PYOCO_RUNS_RETENTION_SEC` and repairs orphans, every
+ * `PYOCO_SWEEP_INTERVAL_SEC`. A holder that dies loses the lease after twice that interval.
+ *
+ * Retention walks the runs bucket's stream from its oldest message: with history 1 the stream
+ * holds each run's latest snapshot in the order they were last written, so every run not
+ * written since the cutoff sits at the front, and the walk stops at the first newer one — its
+ * cost follows what has expired, not the number of runs. A run is deleted when it is terminal
+ * and its `end_time` (else `updated_at`) is older than the cutoff; anything else is left alone.
+ *
+ * Orphans: a `PENDING` run older than `PYOCO_ORPHAN_AFTER_SEC` whose job is not in the work
+ * stream (its gateway died between the KV create and the publish). Whether the job is there is
+ * read from the stream itself: the tag's queued messages are read (at most
+ * {@linkcode ORPHAN_SCAN_MAX} of them) for the `Nats-Msg-Id` equal to the run id — only when
+ * there is such an old `PENDING` run on the tag at all. A job that is
+ * delivered but not yet acknowledged is still in a work-queue stream, so a running job is never
+ * taken for an orphan. The job is rebuilt from the snapshot and re-published with the original
+ * `Nats-Msg-Id`; a YAML run (whose YAML is never stored) ends `FAILED` with `submission
+ * interrupted` instead. Both writes are checked against the snapshot's revision first.
+ *
+ * @module
+ */
+
+import { DeliverPolicy, type JsMsg, type MsgRequest } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { type Config, workSubject } from "../config.ts";
+import { abortableSleep } from "../contract/_util.ts";
+import { ErrId } from "../contract/errors.ts";
+import { isTerminal, type Job, nowSec, type RunSnapshot } from "../contract/wire.ts";
+import type { Logger } from "../log.ts";
+import { encodeJson } from "../nats/kv.ts";
+import { KvLease } from "../nats/lease.ts";
+import type { RunsBackend } from "./backend.ts";
+import { purgeRun } from "./delete.ts";
+import { publishJob } from "./submit.ts";
+
+/** At most this many queued jobs of one tag are scanned for orphans in one pass. */
+export const ORPHAN_SCAN_MAX = 100_000;
+
+/** At most this many expired runs are deleted in one pass (the next pass goes on). */
+export const RETENTION_BATCH_MAX = 10_000;
+
+/** The error of a YAML run whose job was never queued. */
+export const SUBMISSION_INTERRUPTED = "submission interrupted";
+
+/** What one pass did. */
+export interface SweepReport {
+  /** Whether this process held the lease (nothing is done otherwise). */
+  held: boolean;
+  /** Finished runs deleted for age. */
+  expired: number;
+  /** Orphans whose job was published again. */
+  republished: number;
+  /** Orphaned YAML runs marked FAILED. */
+  interrupted: number;
+}
+
+/** Options of {@linkcode Sweeper}. */
+export interface SweeperOptions {
+  /** The NATS side. */
+  backend: RunsBackend;
+  /** The configuration (retention, orphan age, interval, bucket names). */
+  config: Config;
+  /** Where passes are logged. */
+  logger: Logger;
+  /** This process's name in the lease. */
+  holder: string;
+  /** Told what each pass removed or repaired (for `/metrics`). */
+  onReport?: (report: SweepReport) => void;
+  /** The clock, in unix seconds. @default {nowSec} */
+  now?: () => number;
+}
+
+/**
+ * The run sweeper of one gateway.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const sweeper = new Sweeper({ backend, config, logger, holder: "gw-1" });
+ * sweeper.start();
+ * // …
+ * await sweeper.stop();
+ * ```
+ */
+export class Sweeper {
+  readonly #o: SweeperOptions;
+  readonly #now: () => number;
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | null = null;
+  #lease: KvLease | null = null;
+
+  /**
+   * Make the sweeper (nothing runs until {@linkcode Sweeper.start}).
+   *
+   * @param options Backend, config, logger, holder name, report hook and clock.
+   */
+  constructor(options: SweeperOptions) {
+    this.#o = options;
+    this.#now = options.now ?? nowSec;
+  }
+
+  /** Run a pass every `PYOCO_SWEEP_INTERVAL_SEC` until {@linkcode Sweeper.stop}. */
+  start(): void {
+    this.#loop ??= (async () => {
+      const signal = this.#stop.signal;
+      while (!signal.aborted) {
+        try {
+          await this.sweepOnce();
+        } catch (err) {
+          this.#o.logger.warn("Sweep pass failed; the next pass tries again", {}, err);
+        }
+        await abortableSleep(this.#o.config.sweepIntervalSec * 1000, signal).catch(() => {});
+      }
+    })();
+  }
+
+  /** Stop passing and give the lease up. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#loop;
+    await this.#lease?.release();
+  }
+
+  /**
+   * One pass: take or renew the lease; if held, delete expired runs and repair orphans.
+   *
+   * @returns What was done.
+   * @throws {Error} The nats.js error when the lease cannot be read.
+   */
+  async sweepOnce(): Promise<SweepReport> {
+    const report: SweepReport = { held: false, expired: 0, republished: 0, interrupted: 0 };
+    if (!(await (await this.#leaseOf()).tryHold())) return report;
+    report.held = true;
+    const { config } = this.#o;
+    if (config.runsRetentionSec > 0) report.expired = await this.#expire();
+    const repaired = await this.#repairOrphans();
+    report.republished = repaired.republished;
+    report.interrupted = repaired.interrupted;
+    if (report.expired + report.republished + report.interrupted > 0) {
+      this.#o.logger.info("Sweep pass", { ...report });
+      this.#o.onReport?.(report);
+    }
+    return report;
+  }
+
+  async #leaseOf(): Promise<KvLease> {
+    if (this.#lease !== null) return this.#lease;
+    const { backend, config } = this.#o;
+    const kv: KV = await new Kvm(backend.js).open(config.leasesKvBucket);
+    this.#lease = new KvLease(kv, {
+      key: "sweeper",
+      holder: this.#o.holder,
+      ttlSec: 2 * config.sweepIntervalSec,
+      now: this.#now,
+    });
+    return this.#lease;
+  }
+
+  /** Walk the runs stream from its oldest message; delete finished runs past retention. */
+  async #expire(): Promise<number> {
+    const { backend, config } = this.#o;
+    const cutoff = this.#now() - config.runsRetentionSec;
+    const stream = `KV_${config.runsKvBucket}`;
+    const { state } = await backend.jsm.streams.info(stream);
+    // Nothing was last written before the cutoff: nothing can have expired.
+    if (state.messages === 0 || Date.parse(state.first_ts) / 1000 >= cutoff) return 0;
+    const consumer = await backend.js.consumers.get(stream, {
+      deliver_policy: DeliverPolicy.All,
+    });
+    let expired = 0;
+    let walked = 0;
+    while (walked < RETENTION_BATCH_MAX) {
+      // Ask for no more than the stream holds, so the last fetch does not wait out its expiry.
+      const want = Math.min(256, state.messages - walked);
+      if (want <= 0) break;
+      const batch = await consumer.fetch({ max_messages: want, expires: 2000 });
+      let last: JsMsg | null = null;
+      let stop = false;
+      for await (const m of batch) {
+        last = m;
+        walked++;
+        if (m.info.timestampNanos / 1e9 >= cutoff) {
+          stop = true; // everything from here on was written after the cutoff
+          break;
+        }
+        if (await this.#expireOne(m, cutoff)) expired++;
+      }
+      if (stop || last === null || last.info.pending === 0) break;
+    }
+    await consumer.delete().catch(() => {});
+    return expired;
+  }
+
+  async #expireOne(m: JsMsg, cutoff: number): Promise<boolean> {
+    const op = m.headers?.get("KV-Operation");
+    if ((op !== undefined && op !== "" && op !== "PUT") || m.data.length === 0) return false;
+    let snapshot: RunSnapshot;
+    try {
+      snapshot = m.json<RunSnapshot>();
+    } catch {
+      return false;
+    }
+    if (typeof snapshot?.run_id !== "string" || !isTerminal(snapshot.status)) return false;
+    const endedAt = typeof snapshot.end_time === "number" ? snapshot.end_time : snapshot.updated_at;
+    if (!(endedAt < cutoff)) return false;
+    return await purgeRun(this.#o.backend, this.#o.config, {
+      snapshot,
+      revision: m.info.streamSequence,
+    });
+  }
+
+  async #repairOrphans(): Promise<{ republished: number; interrupted: number }> {
+    const { backend, config } = this.#o;
+    const before = this.#now() - config.orphanAfterSec;
+    const pending = backend.index.list({ statuses: new Set(["PENDING"]), limit: Infinity })
+      .filter((r) => r.updated_at < before);
+    const out = { republished: 0, interrupted: 0 };
+    if (pending.length === 0) return out;
+    const byTag = Map.groupBy(pending, (r) => r.tag ?? config.defaultTag);
+    for (const [tag, runs] of byTag) {
+      const queued = await this.#queuedRunIds(tag);
+      if (queued === null) continue; // too many queued to be sure: the next pass tries again
+      for (const run of runs) {
+        if (queued.has(run.run_id)) continue;
+        const outcome = await this.#repair(run.run_id);
+        if (outcome === "republished") out.republished++;
+        if (outcome === "interrupted") out.interrupted++;
+      }
+    }
+    return out;
+  }
+
+  /** The run ids of the jobs queued (or delivered, unacknowledged) on a tag, or `null` if too many. */
+  async #queuedRunIds(tag: string): Promise<Set<string> | null> {
+    const { backend, config } = this.#o;
+    const subject = workSubject(config, tag);
+    const info = await backend.jsm.streams.info(config.workStream, { subjects_filter: subject });
+    const count = info.state.subjects?.[subject] ?? 0;
+    const ids = new Set<string>();
+    if (count === 0) return ids;
+    if (count > ORPHAN_SCAN_MAX) return null;
+    // A work-queue stream takes no second consumer on a subject its workers consume: read the
+    // queued messages one by one with direct gets (next message on the subject from a sequence).
+    let seq = info.state.first_seq;
+    while (ids.size < count && seq <= info.state.last_seq) {
+      // `next_by_subj` is part of nats-server's STREAM.MSG.GET (2.9+); nats.js types it for
+      // direct gets only, and the work stream need not allow direct gets.
+      const request = { seq, next_by_subj: subject } as unknown as MsgRequest;
+      const m = await backend.jsm.streams.getMessage(config.workStream, request);
+      if (m === null) break;
+      const id = m.header?.get("Nats-Msg-Id");
+      if (id) ids.add(id);
+      seq = m.seq + 1;
+    }
+    return ids;
+  }
+
+  async #repair(runId: string): Promise<"republished" | "interrupted" | "none"> {
+    const { backend, config, logger } = this.#o;
+    const entry = await backend.runs.get(runId);
+    if (entry === null || entry.operation !== "PUT" || entry.length === 0) return "none";
+    const snapshot = entry.json<RunSnapshot>();
+    if (snapshot.status !== "PENDING") return "none";
+    const fields = { run_id: runId, flow_name: snapshot.flow_name, tag: snapshot.tag };
+    if (typeof snapshot.workflow_yaml_sha256 === "string") {
+      const now = this.#now();
+      const failed: RunSnapshot = {
+        ...snapshot,
+        status: "FAILED",
+        error: SUBMISSION_INTERRUPTED,
+        end_time: now,
+        updated_at: now,
+      };
+      try {
+        const revision = await backend.runs.update(runId, encodeJson(failed), entry.revision);
+        backend.index.upsert(failed, revision);
+      } catch {
+        return "none"; // it changed meanwhile: not an orphan any more
+      }
+      logger.warn("Orphaned YAML run marked FAILED (its YAML was never queued)", {
+        ...fields,
+        err_id: ErrId.orphanRepublished,
+      });
+      return "interrupted";
+    }
+    await publishJob(backend, config, _jobOf(snapshot, entry.revision));
+    logger.warn("Orphaned run: its job was published again", {
+      ...fields,
+      err_id: ErrId.orphanRepublished,
+    });
+    return "republished";
+  }
+}
+
+/** The job of a `PENDING` snapshot, as its gateway would have published it. */
+function _jobOf(snapshot: RunSnapshot, revision: number): Job {
+  return {
+    run_id: snapshot.run_id,
+    flow_name: snapshot.flow_name,
+    tag: snapshot.tag ?? "default",
+    tags: snapshot.tags ?? [snapshot.tag ?? "default"],
+    params: snapshot.params ?? {},
+    submitted_at: snapshot.submitted_at ?? snapshot.updated_at,
+    tenant_id: snapshot.tenant_id ?? null,
+    api_key_id: snapshot.api_key_id ?? null,
+    workflow_yaml: null,
+    workflow_yaml_sha256: null,
+    workflow_yaml_bytes: null,
+    ...(snapshot.replayed_from != null ? { replayed_from: snapshot.replayed_from } : {}),
+    ...(snapshot.schedule_id != null
+      ? { schedule_id: snapshot.schedule_id, scheduled_for: snapshot.scheduled_for }
+      : {}),
+    pending_revision: revision,
+  };
+}
