@@ -5,7 +5,8 @@
  * `GET /schedules/{id}/runs`. Tenant-scoped like runs: another tenant's schedule answers 404.
  * The domain work is in `src/runs/schedules/`; its errors become HTTP answers in `errors.ts`.
  *
- * Decisions: create answers 200 with the schedule (as pyoco-server 0.7's `/schedules/yaml`);
+ * Decisions: a schedule of a flow the flow catalog knows no worker for is refused at create
+ * exactly like a submit (422 ERR-PYOCO-0006 with the closest names); create answers 200 with the schedule (as pyoco-server 0.7's `/schedules/yaml`);
  * `last_status` is read live from the last run (`GET` of one schedule) or from the run index
  * (lists); delete answers `{schedule_id, deleted: true}` (pyoco-server 0.7).
  *
@@ -14,6 +15,7 @@
 
 import { nowSec } from "../contract/wire.ts";
 import type { RunsBackend } from "../runs/backend.ts";
+import { checkOffered } from "../runs/submit.ts";
 import {
   applyPatch,
   buildRecord,
@@ -53,6 +55,7 @@ export async function postSchedule(ctx: RouteContext): Promise<Response> {
   const now = nowSec();
   const spec = validateScheduleRequest(body, { config: ctx.config, now });
   const backend = await requireBackendForWrite(ctx, "Cannot create the schedule");
+  checkOffered(backend, { ...spec, tags: [spec.tag] });
   const sctx = await _ctx(ctx, backend);
   const rec = buildRecord(spec, { principal: ctx.principal, now });
   await sctx.store.create(rec);
@@ -66,6 +69,7 @@ export async function postScheduleYaml(ctx: RouteContext): Promise<Response> {
   const now = nowSec();
   const { spec, yaml } = await validateScheduleForm(form, { config: ctx.config, now });
   const backend = await requireBackendForWrite(ctx, "Cannot create the schedule");
+  checkOffered(backend, { ...spec, tags: [spec.tag] }, yaml);
   const sctx = await _ctx(ctx, backend);
   const rec = buildRecord(spec, { principal: ctx.principal, yaml, now });
   await sctx.store.create(rec, yaml);

@@ -100,6 +100,13 @@ Deno.test({
       );
       assert.equal(slots[0], s.next_run_at);
       assert.equal((await view()).skipped_slots, 0);
+      const metrics = await (await fetch(`${gw1.url}/metrics`)).text();
+      const dispatched = Number(
+        metrics.match(/^pyoco_schedule_slots_dispatched_total (\S+)$/m)?.[1],
+      );
+      assert.ok(dispatched > 0, metrics);
+      assert.match(metrics, /^pyoco_schedule_slots_skipped_total 0$/m);
+      assert.match(metrics, /^pyoco_schedule_late_seconds_total \d/m);
     } finally {
       await gw2.stop();
     }

@@ -46,6 +46,15 @@ export const MAX_SLEEP_MS = 1000;
 /** Slot claims older than this (seconds) are purged by the janitor. */
 export const CLAIM_KEEP_SEC = 3600;
 
+const _DISPATCHED = "pyoco_schedule_slots_dispatched_total";
+const _DISPATCHED_HELP = "Schedule slots submitted as runs by this gateway.";
+const _SKIPPED = "pyoco_schedule_slots_skipped_total";
+const _SKIPPED_HELP = "Schedule slots skipped by this gateway (missed beyond the catch-up " +
+  "window, or held back by the overlap policy).";
+const _LATE = "pyoco_schedule_late_seconds_total";
+const _LATE_HELP = "Sum of how late (seconds after their slot) this gateway submitted " +
+  "scheduled runs; divided by pyoco_schedule_slots_dispatched_total it is the mean lateness.";
+
 /** The value at `sched.<schedule_id>.<slot>`. */
 export interface SlotClaim {
   /** The slot. */
@@ -118,6 +127,10 @@ export class ScheduleDispatcher {
     this.#leaseSec = options.leaseSec ?? DEFAULT_LEASE_SEC;
     if (!(this.#leaseSec > 0)) throw new RangeError("leaseSec must be positive");
     this.#metrics = options.metrics;
+    // The counters show from the start, at zero.
+    this.#metrics?.count(_DISPATCHED, { help: _DISPATCHED_HELP, by: 0 });
+    this.#metrics?.count(_SKIPPED, { help: _SKIPPED_HELP, by: 0 });
+    this.#metrics?.count(_LATE, { help: _LATE_HELP, by: 0 });
   }
 
   /** This gateway's id in claims. */
@@ -276,11 +289,7 @@ export class ScheduleDispatcher {
     if (written === null) return; // another gateway decided these slots
     this.#cache.set(id, next);
     if (skipped > 0) {
-      this.#metrics?.count("pyoco_schedule_slots_skipped_total", {
-        help: "Schedule slots skipped by this gateway (missed beyond the catch-up window, or " +
-          "held back by the overlap policy).",
-        by: skipped,
-      });
+      this.#metrics?.count(_SKIPPED, { help: _SKIPPED_HELP, by: skipped });
       this.#ctx.logger.info("Schedule slots skipped", {
         schedule_id: id,
         skipped,
@@ -389,14 +398,8 @@ export class ScheduleDispatcher {
     });
     if (!recorded || claim.state !== "submitted") return;
     const late = this.#clock.now() - e.slot;
-    this.#metrics?.count("pyoco_schedule_slots_dispatched_total", {
-      help: "Schedule slots submitted as runs by this gateway.",
-    });
-    this.#metrics?.count("pyoco_schedule_late_seconds_total", {
-      help: "Sum of how late (seconds after their slot) this gateway submitted scheduled runs; " +
-        "divide by pyoco_schedule_slots_dispatched_total for the mean.",
-      by: Math.max(0, late),
-    });
+    this.#metrics?.count(_DISPATCHED, { help: _DISPATCHED_HELP });
+    this.#metrics?.count(_LATE, { help: _LATE_HELP, by: Math.max(0, late) });
     this.#ctx.logger.info("Schedule slot dispatched", {
       schedule_id: id,
       run_id: e.run_id,
