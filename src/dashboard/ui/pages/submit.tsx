@@ -4,13 +4,17 @@
 /// <reference lib="dom.iterable" />
 /**
  * Submit a run: a flow name with JSON params (`POST /runs`), or an uploaded flow.yaml
- * (`POST /runs/yaml`). Validation errors from the gateway are shown next to the form; a
- * successful submit opens the new run.
+ * (`POST /runs/yaml`). The flow is picked from the flow catalog (`GET /flows`, SPEC §12): the
+ * tags the workers serve, the flows of the chosen tag, the flow's defaults prefilled as params and
+ * its graph drawn before submitting, with how many live workers offer it. Validation errors from
+ * the gateway (a mistyped flow: 422 with "did you mean") are shown next to the form; a successful
+ * submit opens the new run.
  *
  * @module
  */
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { FlowView } from "../../../contract/catalog.ts";
 import {
   api,
   ApiError,
@@ -20,7 +24,45 @@ import {
   type SubmitResponse,
 } from "../api.ts";
 import { Banner, Panel } from "../components.tsx";
+import { layoutDag } from "../dag.ts";
+import { DagView } from "../dag_view.tsx";
 import { navigate } from "../hooks.ts";
+
+/** What the catalog says about the flow and tag typed in the form. */
+function _FlowInfo(props: { catalog: FlowView[] | null; tag: string; flow: string }) {
+  const { catalog, tag, flow } = props;
+  const entry = catalog?.find((f) => f.tag === tag && f.flow_name === flow) ?? null;
+  const layout = useMemo(
+    () => (entry ? layoutDag(entry.tasks, entry.graph) : null),
+    [entry?.graph, entry?.tasks.join(",")],
+  );
+  if (catalog === null || flow.trim() === "") return null;
+  const tagKnown = catalog.some((f) => f.tag === tag);
+  if (!entry) {
+    return (
+      <p class="hint" data-catalog="unknown">
+        {tagKnown
+          ? `No worker of tag ${tag} offers "${flow}"; the gateway will suggest a name.`
+          : `No worker has announced tag ${tag}: the run will wait until one serves it.`}
+      </p>
+    );
+  }
+  const n = entry.live_workers.length;
+  return (
+    <div class="flow-preview" data-catalog="known">
+      <p class={n > 0 ? "hint" : "field-error"}>
+        {n > 0
+          ? `Offered by ${n} live worker${n === 1 ? "" : "s"} (${entry.live_workers.join(", ")}).`
+          : `No live worker offers it on tag ${tag} right now: the run will wait.`}
+      </p>
+      {layout && (
+        <div class="dag-wrap" aria-label={`Graph of ${entry.flow_name}`}>
+          <DagView layout={layout} states={{}} records={{}} selected={null} onSelect={() => {}} />
+        </div>
+      )}
+    </div>
+  );
+}
 
 function _jsonProblem(text: string): string | null {
   if (text.trim() === "") return null;
@@ -44,6 +86,9 @@ function _jsonProblem(text: string): string | null {
 export function SubmitPage(props: { query: URLSearchParams }) {
   const [flow, setFlow] = useState(props.query.get("flow") ?? "");
   const [tag, setTag] = useState(props.query.get("tag") || "default");
+  // Params given in the link (Submit again) are the user's: the flow's defaults never replace them.
+  const [paramsTouched, setParamsTouched] = useState(props.query.get("params") !== null);
+  const [catalog, setCatalog] = useState<FlowView[] | null>(null);
   const [params, setParams] = useState(() => {
     const p = props.query.get("params");
     if (!p) return "{}";
@@ -65,10 +110,20 @@ export function SubmitPage(props: { query: URLSearchParams }) {
   const [yamlBusy, setYamlBusy] = useState(false);
 
   useEffect(() => {
+    api<FlowView[]>("/flows").then(setCatalog).catch(() => setCatalog(null));
     api<RunSummary[]>("/runs?limit=200")
       .then((runs) => setFlows([...new Set(runs.map((r) => r.flow_name))].sort()))
       .catch(() => {});
   }, []);
+
+  const tagNow = tag.trim() || "default";
+  const tags = [...new Set(["default", ...(catalog ?? []).map((f) => f.tag)])].sort();
+  const offered = (catalog ?? []).filter((f) => f.tag === tagNow).map((f) => f.flow_name);
+  const choices = offered.length > 0 ? offered : flows;
+  const entry = catalog?.find((f) => f.tag === tagNow && f.flow_name === flow.trim()) ?? null;
+  useEffect(() => {
+    if (entry && !paramsTouched) setParams(JSON.stringify(entry.defaults ?? {}, null, 2));
+  }, [entry?.flow_name, entry?.tag, paramsTouched]);
 
   const problem = _jsonProblem(params);
   const submit = async (e: Event) => {
@@ -144,16 +199,21 @@ export function SubmitPage(props: { query: URLSearchParams }) {
               onInput={(e) => setFlow((e.target as HTMLInputElement).value)}
             />
             <datalist id="s-flows">
-              {flows.map((f) => <option key={f} value={f} />)}
+              {choices.map((f) => <option key={f} value={f} />)}
             </datalist>
             <label for="s-tag">Tag (work queue)</label>
             <input
               id="s-tag"
               name="tag"
+              list="s-tags"
               value={tag}
               pattern="[A-Za-z0-9_\-]{1,64}"
               onInput={(e) => setTag((e.target as HTMLInputElement).value)}
             />
+            <datalist id="s-tags">
+              {tags.map((t) => <option key={t} value={t} />)}
+            </datalist>
+            <_FlowInfo catalog={catalog} tag={tagNow} flow={flow.trim()} />
             <label for="s-params">Params (JSON object)</label>
             <textarea
               id="s-params"
@@ -163,10 +223,16 @@ export function SubmitPage(props: { query: URLSearchParams }) {
               value={params}
               aria-invalid={problem ? true : undefined}
               aria-describedby="s-params-help"
-              onInput={(e) => setParams((e.target as HTMLTextAreaElement).value)}
+              onInput={(e) => {
+                setParamsTouched(true);
+                setParams((e.target as HTMLTextAreaElement).value);
+              }}
             />
             <p id="s-params-help" class={problem ? "field-error" : "hint"}>
-              {problem ?? 'Overlaid on the flow\'s defaults, e.g. {"x": 2}.'}
+              {problem ??
+                (entry
+                  ? "Prefilled with the flow's defaults; what you give is overlaid on them."
+                  : 'Overlaid on the flow\'s defaults, e.g. {"x": 2}.')}
             </p>
             <label for="s-idem">Idempotency key (optional)</label>
             <input
