@@ -1,7 +1,7 @@
 /**
  * A pulled message held by the worker (SPEC §4.2): kept alive with `in_progress` ACKs every
- * `PYOCO_ACK_PROGRESS_INTERVAL_SEC` (< AckWait) while its job is handled, then answered — a
- * confirmed ACK, a NAK (with or without delay) or a TERM. Answering never throws: a failure is
+ * `PYOCO_ACK_PROGRESS_INTERVAL_SEC` (< AckWait) while its job is handled, then answered — an
+ * ACK, a NAK (with or without delay) or a TERM. Answering never throws: a failure is
  * logged, and JetStream redelivers the message after AckWait.
  *
  * @module
@@ -81,18 +81,12 @@ export class JobLease {
   }
 
   /**
-   * ACK and wait for the server to confirm; a lost ACK only means a no-op redelivery (the run
-   * is terminal by then).
-   *
-   * @returns When confirmed, or when the confirmation failed (logged).
+   * ACK (plain, not awaited: SPEC §10). A lost ACK only redelivers a job whose snapshot is
+   * terminal by then, and a redelivery reads the snapshot first, so it is ACKed without running.
    */
-  async ack(): Promise<void> {
+  ack(): void {
     this.release();
-    try {
-      await this.#msg.ackAck({ timeout: 5000 });
-    } catch (err) {
-      this.#log.warn("ACK not confirmed; a redelivery will find the run terminal", {}, err);
-    }
+    this.#answer(() => this.#msg.ack());
   }
 
   /**

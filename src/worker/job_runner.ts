@@ -251,7 +251,7 @@ export class JobRunner {
       this.#log.info("Run already terminal; acknowledging without running", {
         status: current.value.status,
       });
-      await this.#lease.ack();
+      this.#lease.ack();
       return this.#result("already_terminal", "ack");
     }
     if (current.value.status !== "CANCELLING") return null;
@@ -264,7 +264,7 @@ export class JobRunner {
       error,
       status: "CANCELLED",
     });
-    await this.#lease.ack();
+    this.#lease.ack();
     return this.#result("cancelled", "ack", error);
   }
 
@@ -363,7 +363,7 @@ export class JobRunner {
     if (mirror.superseded || this.#abortReason === "superseded") {
       mirror.stop();
       await events.flush();
-      await this.#lease.ack();
+      this.#lease.ack();
       return this.#result("superseded", "ack");
     }
     if (
@@ -375,7 +375,7 @@ export class JobRunner {
     await events.flush();
     const written = await this.#writeTerminal(mirror, execution);
     if (!written) {
-      await this.#lease.ack();
+      this.#lease.ack();
       return this.#result("superseded", "ack");
     }
     if (outcome.status === "FAILED") {
@@ -386,7 +386,7 @@ export class JobRunner {
     } else {
       this.#log.info(`Run ${outcome.status.toLowerCase()}`);
     }
-    await this.#lease.ack();
+    this.#lease.ack();
     const kind = outcome.status === "COMPLETED"
       ? "completed"
       : outcome.status === "FAILED"
@@ -533,7 +533,7 @@ export class JobRunner {
       error,
     });
     await this.#deadLetter("flow_not_found", error);
-    await this.#lease.ack();
+    this.#lease.ack();
     return this.#result("flow_not_found", "ack", error);
   }
 

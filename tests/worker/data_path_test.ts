@@ -150,3 +150,25 @@ Deno.test("lazy RUNNING: a cancel racing the run wins; the engine's result is dr
   assert.equal(after?.value.status, "CANCELLED");
   assert.equal(executions.counted, before + 1);
 });
+
+Deno.test("a redelivered job reads its snapshot first: terminal → ACKed without running (lost ACK)", async () => {
+  await using t = await setupWorkerTest();
+  await using worker = newWorker(t);
+  await worker.connect();
+  const job = await t.submitLive("counted");
+  // A first worker finished the run but its plain ACK was lost: the job comes back.
+  const consumer = await t.js.consumers.get(t.config.workStream, "pyoco_workers_default");
+  const first = await consumer.next({ expires: 5000 });
+  assert.ok(first);
+  await casUpdate<RunSnapshot>(t.runs, job.run_id, (cur) => ({
+    ...cur!.value,
+    status: "COMPLETED",
+    end_time: Date.now() / 1000,
+  }));
+  first.nak();
+  const before = executions.counted;
+  const result = await poll(() => worker.runOnce(), { message: "the redelivery" });
+  assert.equal(result.deliveryCount, 2);
+  assert.equal(result.outcome, "already_terminal");
+  assert.equal(executions.counted, before, "not run again");
+});
