@@ -64,7 +64,7 @@ export type { SchedulePatch, ScheduleSpec } from "./validate.ts";
 import type { Config } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import type { RunsBackend } from "../backend.ts";
-import { type CounterSink, ScheduleDispatcher } from "./dispatcher.ts";
+import { type CounterSink, DEFAULT_LEASE_SEC, ScheduleDispatcher } from "./dispatcher.ts";
 import { scheduleStoreOf } from "./store.ts";
 
 /**
@@ -82,7 +82,11 @@ export async function startScheduler(
   const store = await scheduleStoreOf(backend, options.config);
   const dispatcher = new ScheduleDispatcher(
     { store, backend, config: options.config, logger: options.logger },
-    { metrics: options.metrics },
+    {
+      metrics: options.metrics,
+      // Longer than a submit can take (it retries for PYOCO_NATS_RETRY_SEC per step).
+      leaseSec: Math.max(DEFAULT_LEASE_SEC, 3 * options.config.natsRetrySec),
+    },
   );
   dispatcher.start();
   return dispatcher;
