@@ -11,4 +11,9 @@ import type { DlqMessage } from "./wire.ts";
 export interface DeadLetter extends DlqMessage {
   /** Stream sequence (the id used by replay). */
   seq: number;
+  /**
+   * Runs this entry was replayed as, oldest first (SPEC §15; kept in KV, since stream messages
+   * are immutable). Empty when it was never replayed.
+   */
+  replayed_as?: string[];
 }

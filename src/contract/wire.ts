@@ -69,6 +69,13 @@ export interface Job {
   schedule_id?: string | null;
   /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */
   scheduled_for?: number | null;
+  /** Id of the run this one retries (`POST /runs/{id}/retry`, SPEC §15). */
+  retry_of?: string | null;
+  /**
+   * Retry from failed (SPEC §15): task name → the output it recorded in the retried run. These
+   * tasks do not run again; the worker passes them to the engine as `runFlow(…, { resume })`.
+   */
+  resume?: Record<string, JsonValue> | null;
 }
 
 /** The run snapshot at `pyoco_runs/<run_id>`. */
@@ -132,6 +139,8 @@ export interface RunSnapshot {
    * never the key itself), so deleting the run deletes its claim too.
    */
   idempotency_claim?: string | null;
+  /** Id of the run this one retries (`POST /runs/{id}/retry`, SPEC §15). */
+  retry_of?: string | null;
 }
 
 /** A worker's liveness record at `pyoco_workers/<worker_id>`. */

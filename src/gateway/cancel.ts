@@ -21,10 +21,11 @@ import { cancelSubject } from "../config.ts";
 import { casUpdate } from "../nats/kv.ts";
 import type { Principal } from "./auth.ts";
 import type { RunsBackend } from "../runs/backend.ts";
-import { json, requireBackend, type RouteContext } from "./context.ts";
+import { json, requireBackend, type RouteContext, scopeOf } from "./context.ts";
 import { RunStoreError } from "../runs/errors.ts";
 import { HttpError, natsUnavailable } from "./errors.ts";
 import { RUN_ID_PATTERN, runNotFoundError } from "../runs/reads.ts";
+import { expandRunIdPrefix } from "../runs/prefix.ts";
 
 class _NotFound extends Error {}
 
@@ -115,7 +116,12 @@ async function _withDeadline<T>(op: Promise<T>, ms: number): Promise<T> {
 /** `POST /runs/{id}/cancel`: the snapshot after the call, without `task_records`. */
 export async function postCancel(ctx: RouteContext): Promise<Response> {
   const backend = requireBackend(ctx, "Cannot cancel the run");
-  const snapshot = await cancelRun(backend, ctx.params.id ?? "", ctx.principal);
+  const asked = ctx.params.id ?? "";
+  // SPEC §15: an id prefix names the one run it matches (the exact id always wins).
+  const runId = backend.index.get(asked) === undefined
+    ? expandRunIdPrefix(backend.index, asked, scopeOf(ctx).tenantId) ?? asked
+    : asked;
+  const snapshot = await cancelRun(backend, runId, ctx.principal);
   if (snapshot.status === "CANCELLING") {
     // Tell the worker at once (core NATS, best effort: it also notices at its next write).
     try {

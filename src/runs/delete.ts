@@ -99,5 +99,5 @@ export async function deleteRun(
       ErrId.runNotTerminal,
     );
   }
-  return { run_id: options.runId, status, deleted: true };
+  return { run_id: run.snapshot.run_id, status, deleted: true };
 }

@@ -127,7 +127,13 @@ function _canonical(value: unknown): unknown {
 export function requestHash(request: RunRequest, yaml?: YamlSubmission): Promise<string> {
   const body = yaml === undefined
     ? { flow_name: request.flow_name, params: request.params, tag: request.tag, tags: request.tags }
-    : { kind: "yaml", yaml_sha256: yaml.sha256, flow_name: request.flow_name, tag: request.tag };
+    : {
+      kind: "yaml",
+      yaml_sha256: yaml.sha256,
+      flow_name: request.flow_name,
+      tag: request.tag,
+      ...(yaml.paramsOverlay !== undefined ? { params: yaml.paramsOverlay } : {}),
+    };
   return sha256Hex(JSON.stringify(_canonical(body)));
 }
 

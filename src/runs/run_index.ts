@@ -51,7 +51,9 @@ import {
   type RunIndexFilter,
   type RunRecord,
   RunTable,
+  SNAPSHOT_FIELDS,
 } from "./run_table.ts";
+import { fieldScanner } from "./snapshot_scan.ts";
 import { type RunListQuery, RunLists } from "./run_lists.ts";
 
 export { RUN_INDEX_FILTERS };
@@ -139,6 +141,9 @@ export function toSummary(run: IndexedRun): RunSummary {
   const { tenant_id: _t, revision: _r, ...summary } = run;
   return summary;
 }
+
+/** Reads the summary fields of a snapshot without parsing all of it (falls back to JSON.parse). */
+const _scan = fieldScanner(SNAPSHOT_FIELDS);
 
 /** Run summaries kept current by a KV watch on the runs bucket. */
 export class RunIndex {
@@ -369,6 +374,34 @@ export class RunIndex {
     await Promise.allSettled([this.#loop, this.#statusLoop]);
   }
 
+  /**
+   * Ids of indexed runs that start with `prefix` (SPEC §15: a run id prefix of the CLI or
+   * `GET /runs/{id}`). Cost: one pass over the indexed ids, so callers use it only when an exact
+   * id was not found.
+   *
+   * @param prefix The start of the id.
+   * @param options `limit` (stop after this many, default 10) and `tenantId` (only that tenant's
+   *   runs; `undefined`: every run).
+   * @returns Matching run ids, in no particular order.
+   */
+  idsWithPrefix(
+    prefix: string,
+    options: { limit?: number; tenantId?: string | null } = {},
+  ): string[] {
+    const limit = options.limit ?? 10;
+    const out: string[] = [];
+    if (prefix === "" || limit <= 0) return out;
+    for (const [id, slot] of this.#table.slotOf) {
+      if (!id.startsWith(prefix)) continue;
+      if (options.tenantId !== undefined) {
+        if (this.#table.materialize(slot).tenant_id !== options.tenantId) continue;
+      }
+      out.push(id);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** A test of one slot against a query's filters, or `null` when nothing can match. */
   #matcher(query: RunDeltaQuery): ((slot: number) => boolean) | null {
     const t = this.#table;
@@ -486,9 +519,11 @@ export class RunIndex {
       if (slot !== undefined && this.#table.rev[slot]! <= entry.revision) this.remove(entry.key);
       return;
     }
-    let snapshot: Partial<RunSnapshot> | null;
+    let snapshot: Partial<RunSnapshot> | null | undefined = _scan(entry.value) as
+      | Partial<RunSnapshot>
+      | undefined;
     try {
-      snapshot = entry.json<Partial<RunSnapshot> | null>();
+      snapshot ??= entry.json<Partial<RunSnapshot> | null>();
     } catch (err) {
       this.#logger?.warn("Skipping a run snapshot that is not JSON", { run_id: entry.key }, err);
       return;

@@ -65,8 +65,10 @@ export async function executeRun(job: Job, options: ExecuteRunOptions): Promise<
   let outcome: RunResult;
   try {
     outcome = await runFlow(options.flow, {
-      // A flow.yaml run's params are its flow.defaults (no override at submit, as 0.4).
-      params: typeof job.workflow_yaml === "string" ? {} : job.params,
+      // A flow.yaml run's params are flow.defaults overlaid by the submitted params (SPEC §15).
+      params: job.params,
+      // Retry from failed (SPEC §15): reuse recorded outputs of tasks this flow still has.
+      resume: _resumeFor(options.flow, job.resume),
       runId: job.run_id,
       signal: options.signal,
       env: exposedEnv(options.flow, log),
@@ -96,6 +98,11 @@ export async function executeRun(job: Job, options: ExecuteRunOptions): Promise<
     return { outcome, finalEvent: { type: "run.failed", run_id: job.run_id, error, ts: now } };
   }
   return _recorded(job, { outcome, finalEvent, cancelRequested: mirror.cancelRequested });
+}
+
+function _resumeFor(flow: Flow, resume: Job["resume"]): Record<string, unknown> {
+  if (typeof resume !== "object" || resume === null || Array.isArray(resume)) return {};
+  return Object.fromEntries(Object.entries(resume).filter(([n]) => flow.order.includes(n)));
 }
 
 /**
