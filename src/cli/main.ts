@@ -6,6 +6,7 @@
  */
 
 import { type CliCommand, type CliIo, denoIo, ExitCode } from "./_common.ts";
+import { flowsCommand } from "./flows.ts";
 import { logsCommand, watchCommand } from "./live.ts";
 import { runCommand } from "./run.ts";
 import {
@@ -33,6 +34,7 @@ export const commands: Readonly<Record<string, CliCommand>> = {
   logs: logsCommand,
   cancel: cancelCommand,
   workers: workersCommand,
+  flows: flowsCommand,
 };
 
 const _EXIT_CODES =

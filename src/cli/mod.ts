@@ -36,6 +36,7 @@ export {
 } from "./runs.ts";
 export { logsCommand, watchCommand } from "./live.ts";
 export { workersCommand } from "./workers.ts";
+export { flowsCommand } from "./flows.ts";
 export { DEFAULT_SERVER, denoIo, describeError, ExitCode, InterruptedError } from "./_common.ts";
 export type { CliCommand, CliIo } from "./_common.ts";
 export { parseParams, readParams, readParamsFile } from "./params.ts";

@@ -178,8 +178,13 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
         );
         assert.doesNotMatch(r.stderr, /\d ms/);
         assert.equal(r.stderr.match(/ PENDING\n/g)?.length, 1, r.stderr);
-        // When the gateway says why the run waits (SPEC §12), it is shown once.
-        assert.ok((r.stderr.match(/ waiting: /g)?.length ?? 0) <= 1, r.stderr);
+        // The gateway says why the run waits (SPEC §12); it is shown once, and in the message.
+        assert.equal(
+          r.stderr.match(/ waiting: no live worker serves tag nobody\n/g)?.length,
+          1,
+          r.stderr,
+        );
+        assert.match(r.stderr, /last status PENDING: no live worker serves tag nobody\)/);
         assertNoStack(r.stderr);
       },
     );
@@ -217,6 +222,31 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       const run = await pyoco(["run", "examples/flow.yaml", "--taks", "x.ts"], env);
       assert.equal(run.code, 2);
       assert.match(run.stderr, /Unknown option "--taks"\. Did you mean "--tasks"\?/);
+    });
+
+    await t.step("flows lists the catalog; flows FLOW shows one; a typo is named", async () => {
+      const r = await poll(async () => {
+        const res = await pyoco(["flows"], env);
+        return res.code === 0 && /\bhello\b/.test(res.stdout) ? res : null;
+      }, { message: "the catalog to list hello" });
+      assert.match(r.stdout, /^TAG\s+FLOW\s+WORKERS\s+UPDATED\s+GRAPH$/m);
+      assert.match(r.stdout, /^default\s+hello\s+1\s+\d+[smhd] ago\s+fetch_data >> shout$/m);
+      const one = await pyoco(["flows", "hello"], env);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /^graph\s+fetch_data >> shout$/m);
+      assert.match(one.stdout, /^tasks\s+fetch_data, shout$/m);
+      const json = await pyoco(["flows", "--tag", "default", "--json"], env);
+      assert.ok(
+        JSON.parse(json.stdout).some((f: { flow_name: string }) => f.flow_name === "hello"),
+      );
+      const missing = await pyoco(["flows", "helo"], env);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /No worker offers flow "helo" on any tag \(offered: .*hello/);
+      const typo = await pyoco(["submit", "helo"], env);
+      assert.equal(typo.code, 1);
+      assert.match(typo.stderr, /helo/);
+      assert.match(typo.stderr, /did you mean "hello"/i);
+      assertNoStack(typo.stderr);
     });
 
     await t.step("get accepts a run id shorter than a UUID (no client-side check)", async () => {
