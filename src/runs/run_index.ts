@@ -51,9 +51,7 @@ import {
   type RunIndexFilter,
   type RunRecord,
   RunTable,
-  SNAPSHOT_FIELDS,
 } from "./run_table.ts";
-import { fieldScanner } from "./snapshot_scan.ts";
 import { type RunListQuery, RunLists } from "./run_lists.ts";
 
 export { RUN_INDEX_FILTERS };
@@ -141,9 +139,6 @@ export function toSummary(run: IndexedRun): RunSummary {
   const { tenant_id: _t, revision: _r, ...summary } = run;
   return summary;
 }
-
-/** Reads the summary fields of a snapshot without parsing all of it (falls back to JSON.parse). */
-const _scan = fieldScanner(SNAPSHOT_FIELDS);
 
 /** Run summaries kept current by a KV watch on the runs bucket. */
 export class RunIndex {
@@ -519,11 +514,9 @@ export class RunIndex {
       if (slot !== undefined && this.#table.rev[slot]! <= entry.revision) this.remove(entry.key);
       return;
     }
-    let snapshot: Partial<RunSnapshot> | null | undefined = _scan(entry.value) as
-      | Partial<RunSnapshot>
-      | undefined;
+    let snapshot: Partial<RunSnapshot> | null;
     try {
-      snapshot ??= entry.json<Partial<RunSnapshot> | null>();
+      snapshot = entry.json<Partial<RunSnapshot> | null>();
     } catch (err) {
       this.#logger?.warn("Skipping a run snapshot that is not JSON", { run_id: entry.key }, err);
       return;
