@@ -43,6 +43,7 @@ import { deleteRun } from "../runs/delete.ts";
 import { idempotencyKeyOf, submitIdempotent } from "../runs/idempotency.ts";
 import { toSummary } from "../runs/run_index.ts";
 import { listRunsDelta } from "./delta.ts";
+import { listRunsOfSchedule } from "./schedules.ts";
 
 export { LIST_LIMIT, RUN_ID_PATTERN };
 
@@ -180,6 +181,7 @@ export async function listRuns(ctx: RouteContext): Promise<Response> {
   const errors: FieldError[] = [];
   const filters = parseRunFilters(ctx.url, errors);
   const q = ctx.url.searchParams;
+  if (q.has("schedule_id") && errors.length === 0) return await listRunsOfSchedule(ctx, filters);
   if (q.has("cursor") || q.has("updated_after")) return await listRunsDelta(ctx, filters, errors);
   if (errors.length > 0) throw invalidRequest(errors);
   const backend = requireBackend(ctx, "Cannot list runs");

@@ -39,6 +39,9 @@ import {
   scopeOf,
 } from "./context.ts";
 import { invalidRequest } from "./errors.ts";
+import type { RunFilters } from "./run_filters.ts";
+import { readSnapshots, requireIndex } from "../runs/reads.ts";
+import { type IndexedRun, toSummary } from "../runs/run_index.ts";
 
 async function _ctx(ctx: RouteContext, backend: RunsBackend): Promise<ScheduleContext> {
   return {
@@ -147,4 +150,39 @@ export async function listScheduleRuns(ctx: RouteContext): Promise<Response> {
   const backend = requireBackend(ctx, "Cannot list the schedule's runs");
   const sctx = await _ctx(ctx, backend);
   return json(await scheduleRuns(sctx, ctx.params.id ?? "", { scope: scopeOf(ctx), limit }));
+}
+
+/**
+ * `GET /runs?schedule_id=…`: the runs of one schedule (its last 50, as kept in the schedule),
+ * newest slot first, with the other `GET /runs` filters (`status`, `flow`, `tag`, `limit`,
+ * `include=full`). A schedule the caller may not see, or that does not exist, has no runs (`[]`).
+ *
+ * @param ctx The route context.
+ * @param filters The parsed `GET /runs` filters.
+ * @returns The response.
+ */
+export async function listRunsOfSchedule(
+  ctx: RouteContext,
+  filters: RunFilters,
+): Promise<Response> {
+  const backend = requireBackend(ctx, "Cannot list runs");
+  await requireIndex(backend);
+  const { store } = await _ctx(ctx, backend);
+  const found = await store.find(ctx.url.searchParams.get("schedule_id") ?? "");
+  const scope = scopeOf(ctx);
+  if (found === null || (scope.tenantId !== undefined && found.rec.tenant_id !== scope.tenantId)) {
+    return json([]);
+  }
+  const runs: IndexedRun[] = [];
+  for (const ref of [...found.rec.recent_runs].reverse()) {
+    const run = backend.index.get(ref.run_id);
+    if (run === undefined) continue;
+    if (filters.statuses !== null && !filters.statuses.has(run.status)) continue;
+    if (filters.flow !== null && run.flow_name !== filters.flow) continue;
+    if (filters.tag !== null && run.tag !== filters.tag) continue;
+    runs.push(run);
+    if (runs.length >= filters.limit) break;
+  }
+  if (filters.include.size === 0) return json(runs.map(toSummary));
+  return json(await readSnapshots(backend, runs, scope));
 }

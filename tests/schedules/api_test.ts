@@ -178,6 +178,14 @@ Deno.test("trigger runs now with schedule_id and scheduled_for; runs lists it; P
   assert.deepEqual(runs.map((r: { run_id: string }) => r.run_id), [t.run_id]);
   assert.equal(runs[0].status, "PENDING");
   assert.equal(runs[0].manual, true);
+  const listed = await (await fx.gw.request(`/runs?schedule_id=${id}`)).json();
+  assert.deepEqual(listed.map((r: { run_id: string }) => r.run_id), [t.run_id]);
+  assert.equal(listed[0].status, "PENDING");
+  assert.deepEqual(
+    await (await fx.gw.request(`/runs?schedule_id=${id}&status=COMPLETED`)).json(),
+    [],
+  );
+  assert.deepEqual(await (await fx.gw.request("/runs?schedule_id=nope")).json(), []);
   const viewed = await (await fx.gw.request(`/schedules/${id}`)).json();
   assert.equal(viewed.last_run_id, t.run_id);
   assert.equal(viewed.last_status, "PENDING");
