@@ -211,6 +211,37 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       },
     );
 
+    await t.step({
+      name: "submit --wait on a terminal redraws one block, retries above it, result last",
+      ignore: Deno.build.os !== "linux",
+      fn: async () => {
+        // util-linux script(1) gives the CLI a pseudo-terminal (stdout and stderr both).
+        const cmd = [Deno.execPath(), "run", ...PERMS, "cli/pyoco.ts", "submit", "retry_demo"]
+          .concat(["--wait"]).map((a) => `'${a}'`).join(" ");
+        const out = await new Deno.Command("script", {
+          args: ["-qec", cmd, "/dev/null"],
+          cwd: ROOT,
+          env: { ...env, TERM: "xterm" },
+          stdin: "null",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout).replaceAll("\r\n", "\n");
+        assert.equal(out.code, 0, text);
+        const runId = text.match(/Run (\S+) COMPLETED in/)?.[1];
+        assert.ok(runId, text);
+        const esc = String.fromCharCode(27);
+        assert.match(text, /\d\d:\d\d:\d\d flaky: attempt 1 failed: .+; retrying in/);
+        // After the final block (status COMPLETED, its tasks), only the result follows.
+        const last = text.lastIndexOf(`run ${runId}  retry_demo  COMPLETED`);
+        assert.ok(last >= 0, text);
+        const tail = text.slice(last).split("\n").slice(1);
+        const result = tail.findIndex((l) => l.startsWith(`Run ${runId} COMPLETED in`));
+        assert.ok(tail.slice(0, result).every((l) => /^ {2}✓ \w+ +SUCCEEDED$/.test(l)), text);
+        const after = tail.slice(result).join("\n");
+        assert.ok(!after.includes(`${esc}[`), text);
+        assert.doesNotMatch(after, /task |SUCCEEDED/);
+      },
+    });
+
     await t.step("a mistyped option gets a suggestion, in plain words", async () => {
       const r = await pyoco(["submit", "hello", "--tgs", "a,b"], env);
       assert.equal(r.code, 2);
