@@ -223,3 +223,32 @@ Deno.test("a paused schedule decides nothing; on resume it goes on from the next
   assert.deepEqual(runs.map((r) => r.scheduled_for! - T0), [6]);
   assert.equal((await fx.read(rec.schedule_id)).skipped_slots, 0);
 });
+
+Deno.test("slot claims older than an hour are purged, so the bucket does not grow with every slot", async () => {
+  await using fx = await scheduleFixture();
+  const clock = new FakeClock(T0);
+  const rec = await fx.create({
+    flow_name: "hello",
+    interval_seconds: 1,
+    start_at: T0 + 1,
+    overlap: "allow",
+  }, T0);
+  const d = fx.dispatcher(clock, "gw");
+  for (let i = 1; i <= 3; i++) {
+    clock.t = T0 + i + 0.1;
+    await d.tick();
+  }
+  const claims = async () => {
+    const keys: string[] = [];
+    for await (const k of await fx.ctx.store.kv.keys(`sched.${rec.schedule_id}.*`)) keys.push(k);
+    return keys.sort();
+  };
+  assert.deepEqual(await claims(), [1, 2, 3].map((i) => slotKey(rec.schedule_id, T0 + i)));
+  clock.t = T0 + 7200.1;
+  await d.tick();
+  // The slots of the last 2 s (on-time grace) ran; the claims of the first three are gone.
+  assert.deepEqual(await claims(), [7199, 7200].map((i) => slotKey(rec.schedule_id, T0 + i)));
+  const after = await fx.read(rec.schedule_id);
+  assert.equal(after.dispatch_count, 5);
+  assert.equal(after.skipped_slots, 7195);
+});

@@ -201,30 +201,34 @@ export class ScheduleDispatcher {
   async tick(): Promise<number> {
     const recs = this.#watching ? [...this.#cache.values()] : await this.#ctx.store.list();
     const now = this.#clock.now();
-    let nextDue = now + MAX_SLEEP_MS / 1000;
     for (const rec of recs) {
       if (this.#stop.signal.aborted) break;
       const active = !rec.paused && rec.status === "ACTIVE";
       const due = rec.outbox.length > 0 || (active && rec.buffered_slot !== null) ||
         (active && rec.next_run_at !== null && rec.next_run_at <= now);
-      if (due) {
-        try {
-          await this.#process(rec.schedule_id);
-        } catch (err) {
-          this.#ctx.logger.warn("Cannot dispatch a schedule; retrying next pass", {
-            schedule_id: rec.schedule_id,
-            err_id: ErrId.scheduleDispatchFailed,
-          }, err);
-        }
-      } else if (active && rec.next_run_at !== null) {
-        nextDue = Math.min(nextDue, rec.next_run_at);
+      if (!due) continue;
+      try {
+        await this.#process(rec.schedule_id);
+      } catch (err) {
+        this.#ctx.logger.warn("Cannot dispatch a schedule; retrying next pass", {
+          schedule_id: rec.schedule_id,
+          err_id: ErrId.scheduleDispatchFailed,
+        }, err);
       }
     }
     if (now - this.#lastJanitor > CLAIM_KEEP_SEC / 4) {
       this.#lastJanitor = now;
       await this.#janitor(recs, now).catch(() => {});
     }
-    return Math.max(0, Math.min(MAX_SLEEP_MS, (nextDue - this.#clock.now()) * 1000));
+    // Computed after the pass, from the records as the pass left them.
+    const after = this.#clock.now();
+    let nextDue = after + MAX_SLEEP_MS / 1000;
+    for (const rec of this.#watching ? this.#cache.values() : recs) {
+      if (!rec.paused && rec.status === "ACTIVE" && rec.next_run_at !== null) {
+        nextDue = Math.min(nextDue, rec.next_run_at);
+      }
+    }
+    return Math.max(0, Math.min(MAX_SLEEP_MS, (nextDue - after) * 1000));
   }
 
   async #process(id: string): Promise<void> {
@@ -416,7 +420,9 @@ export class ScheduleDispatcher {
       const pending = new Set(rec.outbox.map((o) => o.slot));
       for (const k of keys) {
         const slot = Number(k.slice(k.lastIndexOf(".") + 1));
-        if (slot < now - CLAIM_KEEP_SEC && !pending.has(slot)) await this.#kv.purge(k);
+        // A catch-up may still decide a slot as old as its window: keep those claims longer.
+        const oldest = now - CLAIM_KEEP_SEC - rec.catchup_window_sec;
+        if (slot < oldest && !pending.has(slot)) await this.#kv.purge(k);
       }
     }
     // The purge markers themselves go too (the nats.js bucket has it; the KV interface does not).
