@@ -36,6 +36,7 @@ import {
   postScheduleYaml,
 } from "./schedules.ts";
 import { getReady } from "./ready.ts";
+import { postRetry } from "./retry.ts";
 import {
   deleteRunRoute,
   getRun,
@@ -98,6 +99,7 @@ const _ROUTES: readonly _Route[] = [
   _route("GET", "/runs/:id/watch", watchRun),
   _route("GET", "/runs/:id/events", getRunEvents),
   _route("POST", "/runs/:id/cancel", postCancel),
+  _route("POST", "/runs/:id/retry", postRetry),
   _route("GET", "/workers", listWorkers),
   _route("PATCH", "/workers/:id", patchWorker),
   _route("GET", "/dlq", listDlq),
