@@ -136,10 +136,10 @@ export function checkRule(
   }
   if (given("cron")) {
     const tz = body.timezone ?? "UTC";
-    if (typeof body.cron !== "string") {
-      errors.push({ path: "cron", message: "must be a string" });
-    } else if (typeof tz !== "string") {
-      errors.push({ path: "timezone", message: "must be a string (an IANA time zone name)" });
+    if (typeof body.cron !== "string" || body.cron.length > 256) {
+      errors.push({ path: "cron", message: "must be a string of at most 256 characters" });
+    } else if (typeof tz !== "string" || tz.length > 64) {
+      errors.push({ path: "timezone", message: "must be an IANA time zone name" });
     } else {
       const problem = cronError(body.cron, tz);
       if (problem !== null) {
