@@ -276,9 +276,7 @@ export function describeError(err: unknown, server: string): string {
           return `${err.detail}: use a new --idempotency-key for a different request`;
         }
         // A run id prefix that matches several runs (SPEC §15): the detail lists them.
-        if (/prefix|ambiguous/i.test(err.detail)) {
-          return `${err.detail}: give more characters of the run id, or the full id`;
-        }
+        if (err.errId === ErrId.runIdAmbiguous) return err.detail;
         return `The gateway answered 409: ${err.detail}${err.errId ? ` (${err.errId})` : ""}`;
       case 413:
         return `The request is too large for the gateway: ${err.detail}`;

@@ -280,12 +280,16 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       assertNoStack(typo.stderr);
     });
 
-    await t.step("get accepts a run id shorter than a UUID (no client-side check)", async () => {
+    await t.step("get and watch accept a run id prefix (SPEC §15)", async () => {
       const r = await pyoco(["get", runId.slice(0, 8)], env);
-      // A gateway with id prefixes (SPEC §15) shows the run; an older one says it is unknown.
-      if (r.code === 0) assert.match(r.stdout, new RegExp(`^run_id\\s+${runId}$`, "m"));
-      else assert.match(r.stderr, /check the run id with `pyoco list`|matches/);
-      assert.doesNotMatch(r.stderr, /Invalid runId|TypeError/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^run_id\\s+${runId}$`, "m"));
+      const w = await pyoco(["watch", runId.slice(0, 10)], env);
+      assert.equal(w.code, 0, w.stderr);
+      assert.match(w.stdout, new RegExp(`^Run ${runId} COMPLETED`, "m"));
+      const short = await pyoco(["get", runId.slice(0, 3)], env);
+      assert.equal(short.code, 1);
+      assertNoStack(short.stderr);
     });
 
     await t.step(
