@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
 /**
  * The dashboard's submit page picks flows from the catalog (SPEC §12), in a real headless
- * Chromium against the browser tests' stack (nats-server, gateway and worker processes, API-key
- * auth): the tag list, the flows of the tag, the flow's defaults prefilled, its graph drawn
+ * Chromium against a real stack of its own (nats-server, gateway and worker processes; the
+ * catalog check on, as by default): the tag list, the flows of the tag, the flow's defaults prefilled, its graph drawn
  * before submitting, and a mistyped flow answered with the gateway's suggestion.
  *
  * Skipped, with a message, when Chromium is not installed (see `tests/browser/`).
@@ -12,7 +12,9 @@
 
 import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
-import { startStack } from "../browser/_stack.ts";
+import { startGatewayProcess } from "../_helpers/gateway_process.ts";
+import { startNatsServer } from "../_helpers/nats_server.ts";
+import { startWorkerProcess } from "../_helpers/worker_process.ts";
 
 const _CHROMIUM = Deno.env.get("PYOCO_CHROMIUM_BIN") ?? "/usr/bin/chromium";
 const _WAIT = { timeout: 20_000 };
@@ -31,7 +33,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    await using stack = await startStack();
+    await using srv = await startNatsServer();
+    await using gw = await startGatewayProcess({ natsUrl: srv.url });
+    await using _worker = await startWorkerProcess({
+      natsUrl: srv.url,
+      flows: ["./examples/flows.ts"],
+      workerId: "page-worker",
+    });
     let browser: Browser | null = null;
     try {
       browser = await chromium.launch({
@@ -40,9 +48,7 @@ Deno.test({
       });
       const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } }))
         .newPage();
-      await page.goto(`${stack.url}/#/submit`);
-      await page.evaluate((key) => sessionStorage.setItem("pyoco.apiKey", key), stack.apiKey);
-      await page.reload();
+      await page.goto(`${gw.url}/#/submit`);
       // The worker's flows are offered for tag default.
       await page.waitForFunction(
         () =>
@@ -64,9 +70,7 @@ Deno.test({
       );
       assert.ok(await page.locator('[data-catalog="known"] .dag-node').count() >= 2);
       const prefilled = JSON.parse(await page.inputValue("#s-params"));
-      const flows = await (await fetch(`${stack.url}/flows/default/hello`, {
-        headers: { "X-API-Key": stack.apiKey },
-      })).json();
+      const flows = await (await fetch(`${gw.url}/flows/default/hello`)).json();
       assert.deepEqual(prefilled, flows.defaults);
 
       await page.fill("#s-flow", "helo");
