@@ -112,7 +112,9 @@ Options:
             if (item.type === "event") print(item.event);
           },
         });
-        if (!json) io.err(`Run ${runId} ${final.status}${final.error ? `: ${final.error}` : ""}\n`);
+        if (!json) {
+          io.err(`Run ${final.run_id} ${final.status}${final.error ? `: ${final.error}` : ""}\n`);
+        }
         return final.status === "COMPLETED" ? ExitCode.ok : ExitCode.failed;
       },
     );
