@@ -1,7 +1,8 @@
 /**
  * Flows for the browser tests, served by the test worker next to `examples/flows.ts`:
- * `etl` (a diamond with log lines, for the run page) and `long_nap` (a minute of sleeping, to
- * cancel while it runs).
+ * `etl` (a diamond with log lines, for the run page), `long_nap` (a minute of sleeping, to
+ * cancel while it runs), `pipeline` (four columns, fails at its third task) and `wide` (ten
+ * columns).
  *
  * @module
  */
@@ -56,4 +57,37 @@ const finish = task("finish", () => "never reached in the tests");
 export const longNap = flow("long_nap", {
   graph: "prepare >> (wait_a & wait_b) >> finish",
   tasks: [prepare, waitA, waitB, finish],
+});
+
+const fetchStep = task("fetch", async (ctx) => {
+  ctx.log("fetching the feed");
+  await _nap(150, ctx.signal);
+  return { items: 40 };
+});
+const parseStep = task("parse", async (ctx) => {
+  await _nap(250, ctx.signal);
+  return { parsed: 40 };
+});
+const transformStep = task("transform", async (ctx) => {
+  await _nap(100, ctx.signal);
+  if (ctx.params.fixed !== true) throw new Error("transform: column 'price' is not a number");
+  return { rows: 40 };
+});
+const storeStep = task("store", () => ({ stored: 40 }));
+
+/**
+ * `fetch >> parse >> transform >> store`: four columns (the run page must fit them at
+ * 1280×800); `transform` fails unless `params.fixed` is `true`, for "Retry from failed".
+ */
+export const pipeline = flow("pipeline", {
+  graph: "fetch >> parse >> transform >> store",
+  tasks: [fetchStep, parseStep, transformStep, storeStep],
+});
+
+const _steps = Array.from({ length: 10 }, (_, i) => task(`step_${i + 1}`, () => i + 1));
+
+/** `step_1 >> … >> step_10`: ten columns, wider than any panel (the graph must scroll). */
+export const wide = flow("wide", {
+  graph: _steps.map((s) => s.name).join(" >> "),
+  tasks: _steps,
 });

@@ -13,97 +13,24 @@
  */
 
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
 import { poll } from "../_helpers/poll.ts";
-import { type Stack, startStack } from "./_stack.ts";
-
-const _CHROMIUM = Deno.env.get("PYOCO_CHROMIUM_BIN") ?? "/usr/bin/chromium";
-/** Where the screenshots go: a folder that `deno task screenshots` names, or a temporary one. */
-const _SHOTS_DIR = Deno.env.get("PYOCO_SCREENSHOTS_DIR") ?? "";
-const _WAIT = { timeout: 20_000 };
-
-function _hasChromium(): boolean {
-  try {
-    return Deno.statSync(_CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const _skip = !_hasChromium();
-if (_skip) {
-  console.warn(
-    `tests/browser: SKIPPED, no Chromium at ${_CHROMIUM} (apt-get install -y chromium, or set ` +
-      "PYOCO_CHROMIUM_BIN)",
-  );
-}
-
-async function _api<T>(stack: Stack, path: string, init: RequestInit = {}): Promise<T> {
-  const headers = new Headers(init.headers);
-  headers.set("X-API-Key", stack.apiKey);
-  if (init.body) headers.set("content-type", "application/json");
-  const res = await fetch(`${stack.url}${path}`, { ...init, headers });
-  const text = await res.text();
-  assert.ok(res.ok, `${init.method ?? "GET"} ${path} answered ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-async function _shot(page: Page, dir: string, name: string): Promise<void> {
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-  await page.screenshot({ path: `${dir}/${name}.png` });
-}
-
-function _runIdOf(page: Page): string {
-  const m = /#\/runs\/([\w-]+)$/.exec(page.url());
-  assert.ok(m, `not on a run page: ${page.url()}`);
-  return m[1]!;
-}
-
-async function _allNodes(page: Page, count: number, state: string): Promise<void> {
-  await page.waitForFunction(
-    ([n, s]) => {
-      const nodes = [...document.querySelectorAll(".dag-node")];
-      return nodes.length === n && nodes.every((e) => e.getAttribute("data-state") === s);
-    },
-    [count, state] as const,
-    _WAIT,
-  );
-}
+import {
+  allNodes as _allNodes,
+  api as _api,
+  runIdOf as _runIdOf,
+  shot as _shot,
+  SKIP,
+  WAIT as _WAIT,
+  withBrowser,
+} from "./_browser.ts";
 
 Deno.test({
   name: "dashboard: runs, run page, submit, cancel, workers and DLQ replay in Chromium with auth",
-  ignore: _skip,
+  ignore: SKIP,
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async (t) => {
-    const shots = _SHOTS_DIR || await Deno.makeTempDir({ prefix: "pyoco-screenshots-" });
-    await Deno.mkdir(shots, { recursive: true });
-    let passed = false;
-    await using stack = await startStack();
-    let browser: Browser | null = null;
-    try {
-      browser = await chromium.launch({
-        executablePath: _CHROMIUM,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      const page = await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      // Stop at the first failed step: the later ones build on it.
-      const step = async (name: string, fn: () => Promise<void>) => {
-        if (!(await t.step(name, fn))) throw new Error(`Step failed: ${name}`);
-      };
-
+  fn: (t) =>
+    withBrowser(t, async ({ stack, page, shots, step }) => {
       await step(
         "asks for a key on 401, explains a 403, then works with a good key",
         async () => {
@@ -253,16 +180,5 @@ Deno.test({
         await page.locator(".bar-completed").first().waitFor(_WAIT);
         await _shot(page, shots, "overview");
       });
-
-      assert.deepEqual(pageErrors, [], "the page threw");
-      passed = true;
-    } catch (err) {
-      console.error(stack.logs().slice(-4000));
-      console.error(`tests/browser: screenshots so far are in ${shots}`);
-      throw err;
-    } finally {
-      await browser?.close();
-      if (passed && !_SHOTS_DIR) await Deno.remove(shots, { recursive: true });
-    }
-  },
+    }, { withKey: false }),
 });

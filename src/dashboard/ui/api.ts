@@ -16,6 +16,7 @@ import type {
   SubmitResponse,
   WorkerRecord,
 } from "../../contract/wire.ts";
+import type { FlowView } from "../../contract/catalog.ts";
 import type { RunEvent } from "../../contract/events.ts";
 import type { DeadLetter } from "../../contract/views.ts";
 import type { WorkerView } from "../../contract/workers.ts";
@@ -23,6 +24,7 @@ import type { WorkerView } from "../../contract/workers.ts";
 export type {
   DeadLetter,
   DlqMessage,
+  FlowView,
   RunEvent,
   RunSnapshot,
   RunSummary,
@@ -44,11 +46,77 @@ export const API_KEY_HEADER: string =
 
 const _KEY_STORAGE = "pyoco.apiKey";
 
-/** One entry of `GET /dlq` (the shared {@linkcode DeadLetter} shape). */
-export type DlqEntry = DeadLetter;
+/**
+ * One entry of `GET /dlq` (the shared {@linkcode DeadLetter} shape), with the runs it was
+ * replayed as (SPEC §15 `replayed_as`, absent on gateways without it).
+ */
+export type DlqEntry = DeadLetter & { replayed_as?: string[] | null };
 
-/** A run as the run page reads it (`graph`: the flow's DSL, from the worker). */
-export type RunDetail = RunView;
+/**
+ * A run as the run page reads it (`graph`: the flow's DSL, from the worker), with the fields of
+ * SPEC §12 and §15 that older gateways leave out: why a PENDING run waits (`waiting_reason`) and
+ * the run it retries (`retry_of`).
+ */
+export type RunDetail = RunView & { waiting_reason?: string | null; retry_of?: string | null };
+
+/**
+ * A schedule as `GET /schedules` shows it (SPEC §14): the fields the schedules page reads.
+ * Declared here, not imported from the gateway's side, because the page depends only on the wire.
+ */
+export interface ScheduleItem {
+  /** Schedule id. */
+  schedule_id: string;
+  /** Flow every run runs. */
+  flow_name: string;
+  /** Tag of every run. */
+  tag: string;
+  /** Params of every run. */
+  params: Record<string, unknown>;
+  /** `cron`, `interval` or `once`. */
+  schedule_type: string;
+  /** Cron expression, when the rule is one. */
+  cron: string | null;
+  /** Time zone of `cron`. */
+  timezone: string | null;
+  /** Seconds between slots, for an interval rule. */
+  interval_seconds: number | null;
+  /** The one slot of a one-shot schedule (unix seconds). */
+  run_at: number | null;
+  /** `skip`, `allow` or `buffer_one`. */
+  overlap: string;
+  /** Paused schedules make no runs. */
+  paused: boolean;
+  /** `ACTIVE` or `COMPLETED`. */
+  status: string;
+  /** The next slot (unix seconds), `null` when none is left. */
+  next_run_at: number | null;
+  /** The last run it submitted. */
+  last_run_id: string | null;
+  /** That run's status. */
+  last_status: string | null;
+  /** Last dispatch error. */
+  last_error: string | null;
+  /** Slots not run (missed or skipped by the overlap policy). */
+  skipped_slots: number;
+  /** Runs submitted so far. */
+  dispatch_count: number;
+}
+
+/** One row of `GET /schedules/{id}/runs`, newest first. */
+export interface ScheduleRunItem {
+  /** Run id. */
+  run_id: string;
+  /** Its slot, or the trigger time of a manual trigger (unix seconds). */
+  scheduled_for: number;
+  /** When it was submitted (unix seconds). */
+  submitted_at: number;
+  /** `true` for "Trigger now". */
+  manual?: boolean;
+  /** The run's status now, `null` when the run is gone. */
+  status: string | null;
+  /** Why it failed, when it did. */
+  error: string | null;
+}
 
 /** A failed gateway call: HTTP status plus the gateway's error body when there was one. */
 export class ApiError extends Error {

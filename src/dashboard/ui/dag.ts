@@ -55,6 +55,38 @@ export const DAG_GEOMETRY = {
   pad: 12,
 } as const;
 
+/** The smallest scale a graph is shrunk to before it scrolls instead (text stays readable). */
+export const DAG_MIN_SCALE = 0.6;
+
+/**
+ * How to show a graph `contentWidth` wide in a box `boxWidth` wide: shrunk to fit when that
+ * keeps the scale at or above {@linkcode DAG_MIN_SCALE}, else at that scale and scrolled.
+ *
+ * @param contentWidth The layout's width (px).
+ * @param boxWidth The visible width (px; 0 before it is measured).
+ * @returns The scale (at most 1) and whether the graph is wider than the box.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fitDag } from "./dag.ts";
+ * assert.deepEqual(fitDag(800, 1000), { scale: 1, overflow: false });
+ * assert.deepEqual(fitDag(1000, 800), { scale: 0.8, overflow: false });
+ * assert.deepEqual(fitDag(3000, 900), { scale: 0.6, overflow: true });
+ * ```
+ */
+export function fitDag(
+  contentWidth: number,
+  boxWidth: number,
+): { scale: number; overflow: boolean } {
+  if (contentWidth <= 0 || boxWidth <= 0 || contentWidth <= boxWidth) {
+    return { scale: 1, overflow: false };
+  }
+  const scale = boxWidth / contentWidth;
+  if (scale >= DAG_MIN_SCALE) return { scale: Math.floor(scale * 1000) / 1000, overflow: false };
+  return { scale: DAG_MIN_SCALE, overflow: true };
+}
+
 /**
  * Lay out a run's tasks.
  *

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DAG_GEOMETRY, layoutDag } from "./dag.ts";
+import { DAG_GEOMETRY, DAG_MIN_SCALE, fitDag, layoutDag } from "./dag.ts";
 
 Deno.test("layoutDag() puts each task one layer right of its furthest upstream task", () => {
   const layout = layoutDag(["a", "b", "c", "d"], "a >> (b & c) >> d; a >> d");
@@ -37,4 +37,14 @@ Deno.test("layoutDag() without graph text lays tasks out in start order, without
   const broken = layoutDag(["x"], "x >>");
   assert.equal(broken.hasEdges, false, "bad graph text falls back to the grid");
   assert.deepEqual(broken.nodes.map((n) => n.name), ["x"]);
+});
+
+Deno.test("fitDag() shrinks a graph down to the minimum scale, then lets it scroll", () => {
+  assert.deepEqual(fitDag(600, 0), { scale: 1, overflow: false });
+  assert.deepEqual(fitDag(600, 600), { scale: 1, overflow: false });
+  const four = layoutDag(["a", "b", "c", "d"], "a >> b >> c >> d");
+  const fit = fitDag(four.width, 770);
+  assert.equal(fit.overflow, false);
+  assert.ok(fit.scale < 1 && fit.scale * four.width <= 770);
+  assert.deepEqual(fitDag(4000, 800), { scale: DAG_MIN_SCALE, overflow: true });
 });

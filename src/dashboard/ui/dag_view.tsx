@@ -9,8 +9,9 @@
  * @module
  */
 
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { TaskRecord } from "../../flow/types.ts";
-import { DAG_GEOMETRY, type DagLayout } from "./dag.ts";
+import { DAG_GEOMETRY, type DagLayout, fitDag } from "./dag.ts";
 import { duration } from "./format.ts";
 
 /** Props of {@linkcode DagView}. */
@@ -25,6 +26,53 @@ export interface DagViewProps {
   selected: string | null;
   /** Called when a task is chosen. */
   onSelect: (name: string) => void;
+  /** Drawing scale (1: the layout's own size). */
+  scale?: number;
+}
+
+/**
+ * The graph in a frame as wide as its panel: shrunk to fit when it can stay readable, otherwise
+ * in a horizontal scroller with a visible hint and edge shadows, so a wide graph is never cut off
+ * without a sign. The frame carries `data-scale` and `data-overflow` for the browser tests.
+ *
+ * @param props As {@linkcode DagView}, without `scale`.
+ * @returns The framed graph.
+ */
+export function DagFrame(props: Omit<DagViewProps, "scale">) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [box, setBox] = useState(0);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const measure = () => setBox(el.clientWidth);
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const { scale, overflow } = fitDag(props.layout.width, box);
+  return (
+    <>
+      <div
+        ref={ref}
+        class={`dag-wrap ${overflow ? "dag-scroll" : ""}`}
+        data-scale={scale.toFixed(3)}
+        data-overflow={overflow ? "true" : "false"}
+        tabIndex={overflow ? 0 : undefined}
+        aria-label={overflow ? "Task graph, scrolls sideways" : undefined}
+      >
+        <DagView {...props} scale={scale} />
+      </div>
+      {overflow && (
+        <p class="hint dag-scroll-hint">
+          This graph is wider than the panel: scroll sideways (or Shift + wheel) to see all of it.
+        </p>
+      )}
+      {!overflow && scale < 1 && (
+        <p class="hint">Shown at {Math.round(scale * 100)}% to fit the panel.</p>
+      )}
+    </>
+  );
 }
 
 /**
@@ -41,8 +89,8 @@ export function DagView(props: DagViewProps) {
     <svg
       class="dag"
       viewBox={`0 0 ${layout.width} ${layout.height}`}
-      width={layout.width}
-      height={layout.height}
+      width={Math.round(layout.width * (props.scale ?? 1))}
+      height={Math.round(layout.height * (props.scale ?? 1))}
       role="group"
       aria-label="Task graph"
     >

@@ -4,7 +4,7 @@
 /// <reference lib="dom.iterable" />
 /**
  * The dashboard's entry point: the header navigation, the API-key dialog, and the hash router
- * over the pages (`#/`, `#/runs`, `#/runs/<id>`, `#/workers`, `#/dlq`, `#/submit`).
+ * over the pages (`#/`, `#/runs`, `#/runs/<id>`, `#/schedules`, `#/workers`, `#/dlq`, `#/submit`).
  *
  * @module
  */
@@ -16,6 +16,7 @@ import { useAuth, useRoute } from "./hooks.ts";
 import { OverviewPage } from "./pages/overview.tsx";
 import { RunsPage } from "./pages/runs.tsx";
 import { RunPage } from "./pages/run.tsx";
+import { SchedulesPage } from "./pages/schedules.tsx";
 import { WorkersPage } from "./pages/workers.tsx";
 import { DlqPage } from "./pages/dlq.tsx";
 import { SubmitPage } from "./pages/submit.tsx";
@@ -23,6 +24,7 @@ import { SubmitPage } from "./pages/submit.tsx";
 const _NAV = [
   { path: "", label: "Overview" },
   { path: "runs", label: "Runs" },
+  { path: "schedules", label: "Schedules" },
   { path: "workers", label: "Workers" },
   { path: "dlq", label: "Dead letters" },
   { path: "submit", label: "Submit" },
@@ -39,7 +41,9 @@ function App() {
   }, [auth.problem]);
   useEffect(() => {
     const label = _NAV.find((n) => n.path === top)?.label ?? "Dashboard";
-    document.title = route.parts[1] ? `Run ${route.parts[1]} · pyoco` : `${label} · pyoco`;
+    document.title = top === "runs" && route.parts[1]
+      ? `Run ${route.parts[1]} · pyoco`
+      : `${label} · pyoco`;
     document.getElementById("main")?.focus({ preventScroll: true });
   }, [top, route.parts[1]]);
 
@@ -47,6 +51,7 @@ function App() {
   if (top === "runs" && route.parts[1]) {
     page = <RunPage key={`${route.parts[1]}:${auth.epoch}`} runId={route.parts[1]} />;
   } else if (top === "runs") page = <RunsPage key={auth.epoch} query={route.query} />;
+  else if (top === "schedules") page = <SchedulesPage key={auth.epoch} query={route.query} />;
   else if (top === "workers") page = <WorkersPage key={auth.epoch} />;
   else if (top === "dlq") page = <DlqPage key={auth.epoch} />;
   else if (top === "submit") page = <SubmitPage key={auth.epoch} query={route.query} />;

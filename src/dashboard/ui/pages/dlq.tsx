@@ -3,9 +3,10 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 /**
- * Dead letters: jobs a worker gave up on, with the reason and error, and a Replay button that
- * re-submits the original job as a new run (`POST /dlq/{seq}/replay`). Re-read every 10 s while
- * the tab is visible.
+ * Dead letters: jobs a worker gave up on, with the reason and error, a Replay button that
+ * re-submits the original job as a new run (`POST /dlq/{seq}/replay`), the runs an entry was
+ * replayed as (`replayed_as`, SPEC §15), and Delete (`DELETE /dlq/{seq}`, after a second click).
+ * Re-read every 10 s while the tab is visible.
  *
  * @module
  */
@@ -31,6 +32,8 @@ export function DlqPage() {
   const [tag, setTag] = useState("");
   const [replayed, setReplayed] = useState<Record<number, string>>({});
   const [busy, setBusy] = useState<number | null>(null);
+  const [confirming, setConfirming] = useState<number | null>(null);
+  const [notice, setNotice] = useState("");
 
   const load = () => {
     const q = new URLSearchParams({ limit: "100" });
@@ -58,6 +61,24 @@ export function DlqPage() {
       setBusy(null);
     }
   };
+
+  const remove = async (e: DlqEntry) => {
+    setBusy(e.seq);
+    try {
+      await api(`/dlq/${e.seq}`, { method: "DELETE" });
+      setConfirming(null);
+      setEntries((old) => old?.filter((x) => x.seq !== e.seq) ?? null);
+      setNotice(`Dead letter #${e.seq} was deleted.`);
+      setError(null);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const replays = (e: DlqEntry) => [
+    ...new Set([...(e.replayed_as ?? []), ...(replayed[e.seq] ? [replayed[e.seq]!] : [])]),
+  ];
 
   return (
     <div class="page">
@@ -88,6 +109,7 @@ export function DlqPage() {
         </div>
       </form>
       <Banner error={error ?? undefined} />
+      {notice && <Banner kind="ok">{notice}</Banner>}
       <div class="table-wrap">
         <table class="table">
           <caption class="sr-only">Dead letters, newest first</caption>
@@ -122,26 +144,15 @@ export function DlqPage() {
                 <td class="cell-error" title={e.error}>{e.error}</td>
                 <td>{e.num_delivered}</td>
                 <td class="cell-actions">
-                  {replayed[e.seq]
-                    ? (
-                      <span class="replayed">
-                        Replayed as <RunLink id={replayed[e.seq]} />
-                      </span>
-                    )
-                    : (
-                      <button
-                        type="button"
-                        class="btn btn-small"
-                        disabled={busy === e.seq || typeof e.job !== "object" || e.job === null}
-                        onClick={() => replay(e)}
-                        aria-label={`Replay dead letter ${e.seq}`}
-                        title={typeof e.job === "object" && e.job !== null
-                          ? "Submit the original job again as a new run"
-                          : "The original job was not JSON: it cannot be replayed"}
-                      >
-                        {busy === e.seq ? "Replaying…" : "Replay"}
-                      </button>
-                    )}
+                  <DlqActions
+                    entry={e}
+                    replays={replays(e)}
+                    busy={busy === e.seq}
+                    confirming={confirming === e.seq}
+                    onReplay={() => replay(e)}
+                    onDelete={() => remove(e)}
+                    onConfirm={(on) => setConfirming(on ? e.seq : null)}
+                  />
                 </td>
               </tr>
             ))}
@@ -151,6 +162,69 @@ export function DlqPage() {
           <p class="empty">No dead letters{reason || tag ? " match these filters" : ""}.</p>
         )}
       </div>
+    </div>
+  );
+}
+
+function DlqActions(props: {
+  entry: DlqEntry;
+  replays: string[];
+  busy: boolean;
+  confirming: boolean;
+  onReplay: () => void;
+  onDelete: () => void;
+  onConfirm: (on: boolean) => void;
+}) {
+  const e = props.entry;
+  const replayable = typeof e.job === "object" && e.job !== null;
+  return (
+    <div class="actions actions-end">
+      {props.replays.length > 0 && (
+        <span class="replayed" data-replayed-as={props.replays.join(" ")}>
+          Replayed as {props.replays.map((id) => <RunLink key={id} id={id} />)}
+        </span>
+      )}
+      {props.confirming
+        ? (
+          <span class="confirm" role="group" aria-label={`Confirm delete of ${e.seq}`}>
+            <button
+              type="button"
+              class="btn btn-small btn-danger"
+              disabled={props.busy}
+              onClick={props.onDelete}
+            >
+              {props.busy ? "Deleting…" : "Yes, delete"}
+            </button>
+            <button type="button" class="btn btn-small" onClick={() => props.onConfirm(false)}>
+              Keep
+            </button>
+          </span>
+        )
+        : (
+          <>
+            <button
+              type="button"
+              class="btn btn-small"
+              disabled={props.busy || !replayable}
+              onClick={props.onReplay}
+              aria-label={`Replay dead letter ${e.seq}`}
+              title={replayable
+                ? "Submit the original job again as a new run"
+                : "The original job was not JSON: it cannot be replayed"}
+            >
+              {props.busy ? "Working…" : props.replays.length > 0 ? "Replay again" : "Replay"}
+            </button>
+            <button
+              type="button"
+              class="btn btn-small"
+              disabled={props.busy}
+              onClick={() => props.onConfirm(true)}
+              aria-label={`Delete dead letter ${e.seq}`}
+            >
+              Delete
+            </button>
+          </>
+        )}
     </div>
   );
 }

@@ -32,6 +32,7 @@ export function RunsPage(props: { query: URLSearchParams }) {
   const flow = props.query.get("flow") ?? "";
   const tag = props.query.get("tag") ?? "";
   const q = props.query.get("q") ?? "";
+  const deleted = props.query.get("deleted") ?? "";
   const size = Number(props.query.get("size") ?? "50") || 50;
   const page = Math.max(1, Number(props.query.get("page") ?? "1") || 1);
   const now = useNow(1000);
@@ -178,6 +179,7 @@ export function RunsPage(props: { query: URLSearchParams }) {
         </div>
       </form>
       <Banner error={error ?? undefined} />
+      {deleted && <Banner kind="ok">Run {deleted} was deleted.</Banner>}
       <div class="table-wrap">
         <table class="table" aria-describedby="runs-caption">
           <caption id="runs-caption" class="sr-only">
@@ -188,10 +190,10 @@ export function RunsPage(props: { query: URLSearchParams }) {
               <th scope="col">Status</th>
               <th scope="col">Run</th>
               <th scope="col">Flow</th>
-              <th scope="col">Tag</th>
-              <th scope="col">Worker</th>
+              <th scope="col" class="col-opt">Tag</th>
+              <th scope="col" class="col-wide">Worker</th>
               <th scope="col">Updated</th>
-              <th scope="col">Error</th>
+              <th scope="col" class="col-opt">Error</th>
             </tr>
           </thead>
           <tbody>
@@ -208,15 +210,20 @@ export function RunsPage(props: { query: URLSearchParams }) {
                 <td>
                   <RunLink id={r.run_id} />
                 </td>
-                <td>{r.flow_name}</td>
-                <td>{r.tag ?? "—"}</td>
-                <td class="mono cell-clip" title={r.worker_id ?? undefined}>
+                <td class="cell-wrap">{r.flow_name}</td>
+                <td class="col-opt">{r.tag ?? "—"}</td>
+                <td class="mono cell-clip col-wide" title={r.worker_id ?? undefined}>
                   {r.worker_id ?? "—"}
                 </td>
                 <td title={new Date(r.updated_at * 1000).toLocaleString()}>
                   {age(r.updated_at, now)} ago
                 </td>
-                <td class="cell-error" title={r.error ?? undefined}>{r.error ?? ""}</td>
+                <td
+                  class={`col-opt ${r.status === "CANCELLED" ? "cell-note" : "cell-error"}`}
+                  title={r.error ?? undefined}
+                >
+                  {r.error ?? ""}
+                </td>
               </tr>
             ))}
           </tbody>
