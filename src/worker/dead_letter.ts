@@ -90,6 +90,63 @@ export function buildDlqMessage(fields: DlqFields): DlqMessage {
   };
 }
 
+/** Options of {@linkcode jobDlqFields}. */
+export interface JobDlqOptions {
+  /** Why the job is dead-lettered. */
+  reason: DlqReason;
+  /** Human message. */
+  error: string;
+  /** The job as it arrived (parsed), kept as `job` for a replay. */
+  payload: Record<string, unknown>;
+  /** The worker dead-lettering it. */
+  workerId: string;
+  /** Delivery count of the message. */
+  numDelivered: number;
+  /** The subject it arrived on. */
+  subject: string;
+}
+
+/**
+ * The dead letter of a valid job: its run id, flow, tag and tags, its tenant and API key id at
+ * the top level (SPEC §16), and the payload as it arrived.
+ *
+ * @param job The (valid) job.
+ * @param options Reason, error, payload, worker, delivery count and subject.
+ * @returns The fields of the dead letter.
+ *
+ * @example
+ * ```ts
+ * import { buildDlqMessage, jobDlqFields } from "./dead_letter.ts";
+ * import assert from "node:assert/strict";
+ * const job = {
+ *   run_id: "r1", flow_name: "f", tag: "default", tags: ["default"], params: {},
+ *   submitted_at: 1, tenant_id: "acme",
+ * };
+ * const m = buildDlqMessage(jobDlqFields(job, {
+ *   reason: "flow_not_found", error: "flow_not_found: …", payload: job, workerId: "w1",
+ *   numDelivered: 1, subject: "pyoco.work.default",
+ * }));
+ * assert.equal(m.tenant_id, "acme");
+ * assert.equal(m.api_key_id, null);
+ * ```
+ */
+export function jobDlqFields(job: Job, options: JobDlqOptions): DlqFields {
+  return {
+    reason: options.reason,
+    error: options.error,
+    runId: job.run_id,
+    flowName: job.flow_name,
+    tag: job.tag,
+    tags: job.tags,
+    workerId: options.workerId,
+    numDelivered: options.numDelivered,
+    subject: options.subject,
+    job: options.payload,
+    tenantId: job.tenant_id ?? null,
+    apiKeyId: job.api_key_id ?? null,
+  };
+}
+
 /** Where an invalid job was met (see {@linkcode invalidJobFields}). */
 export interface InvalidJobContext {
   /** The tag of the consumer that delivered it. */
@@ -147,22 +204,29 @@ export function invalidJobFields(invalid: InvalidJob, at: InvalidJobContext): Dl
   };
 }
 
+/** Options of {@linkcode publishDlq}. */
+export interface PublishDlqOptions {
+  /** A JetStream client. */
+  js: JetStreamClient;
+  /** The configuration (subject prefix). */
+  config: Config;
+  /** Where the outcome is reported. */
+  logger: Logger;
+}
+
 /**
  * Publish a dead letter to `<dlq prefix>.<tag>` with JetStream. Never throws: a failure is
  * logged with ERR-PYOCO-0011.
  *
- * @param js A JetStream client.
- * @param config The configuration (subject prefix).
  * @param fields What happened and to which job.
- * @param logger Where a failure is reported.
+ * @param options The JetStream client, the configuration and the logger.
  * @returns Whether the stream stored it.
  */
 export async function publishDlq(
-  js: JetStreamClient,
-  config: Config,
   fields: DlqFields,
-  logger: Logger,
+  options: PublishDlqOptions,
 ): Promise<boolean> {
+  const { js, config, logger } = options;
   const message = buildDlqMessage(fields);
   try {
     await js.publish(dlqSubject(config, fields.tag), JSON.stringify(message));

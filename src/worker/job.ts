@@ -89,6 +89,35 @@ export interface JobResult {
   error: string | null;
 }
 
+const _ACTIONS: Record<JobOutcome, JobResult["action"]> = {
+  completed: "ack",
+  failed: "ack",
+  cancelled: "ack",
+  already_terminal: "ack",
+  superseded: "ack",
+  flow_not_found: "ack",
+  invalid_job: "term",
+  max_deliveries: "term",
+  requeued: "nak",
+};
+
+/**
+ * What the message gets for an outcome (SPEC §4.2's dispositions): ACK, TERM or NAK.
+ *
+ * @param outcome What happened to the job.
+ * @returns The answer to its message.
+ *
+ * @example
+ * ```ts
+ * import { actionOf } from "./job.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(actionOf("invalid_job"), "term");
+ * ```
+ */
+export function actionOf(outcome: JobOutcome): JobResult["action"] {
+  return _ACTIONS[outcome];
+}
+
 /** The outcome of {@linkcode parseJob}. */
 export type ParsedJob = ValidJob | InvalidJob;
 

@@ -2,9 +2,10 @@
  * One job's handling on a worker (SPEC §4.1, §4.2): a {@linkcode JobRunner} is made per pulled
  * message and decides everything about it — run it, reject it (`invalid_job`), fail it
  * (`flow_not_found`), give up on it (max deliveries), dead-letter it — while its
- * {@linkcode JobLease} keeps the message alive with `in_progress` ACKs and answers it once. It meets the worker only through
- * the narrow {@linkcode JobRunnerContext} (connection handles, limits, and where to register
- * itself as active), as bullmq's `LockManager` meets its `Worker`.
+ * {@linkcode JobLease} keeps the message alive with `in_progress` ACKs and answers it once. It
+ * meets the worker only through the narrow {@linkcode JobRunnerContext} (connection handles,
+ * limits, and where to register itself as active), as bullmq's `LockManager` meets its
+ * `Worker`.
  *
  * @module
  */
@@ -25,7 +26,7 @@ import type { Flow } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
 import type { Versioned } from "../nats/kv.ts";
 import type { HandBackDelay } from "./catalog.ts";
-import { type DlqFields, invalidJobFields, publishDlq } from "./dead_letter.ts";
+import { invalidJobFields, jobDlqFields, publishDlq } from "./dead_letter.ts";
 import { RunEventPublisher } from "./events.ts";
 import {
   FlowNotFoundError,
@@ -33,10 +34,10 @@ import {
   resolveFlow,
   type WorkerRegistry,
 } from "./flow_lookup.ts";
-import { type InvalidJob, type JobOutcome, type JobResult, parseJob } from "./job.ts";
+import { actionOf, type InvalidJob, type JobOutcome, type JobResult, parseJob } from "./job.ts";
 import { JobLease } from "./job_lease.ts";
 import { executeRun, type Execution } from "./run_execution.ts";
-import { RunMirror } from "./run_mirror.ts";
+import { RunMirror, TerminalWriteError } from "./run_mirror.ts";
 import {
   pendingSnapshotFromJob,
   readOrCreateSnapshot,
@@ -93,14 +94,6 @@ export interface JobRunnerOptions {
   msg: JsMsg;
   /** The tag whose consumer delivered it. */
   tag: string;
-}
-
-/** The terminal snapshot write failed for a NATS reason (ERR-PYOCO-0008). */
-class _TerminalWriteFailed extends Error {
-  constructor(cause: unknown) {
-    super(`Cannot write the terminal snapshot: ${_message(cause)}`, { cause });
-    this.name = "TerminalWriteFailedError";
-  }
 }
 
 /**
@@ -173,7 +166,7 @@ export class JobRunner {
       // Programming error: leave the message to be redelivered (at a calm pace).
       this.#ctx.log.error("Unexpected error while processing a job", { tag: this.#tag }, err);
       this.#lease.nak(this.#ctx.config.nakDelaySec * 1000);
-      return { ...this.#result("requeued", "nak", _message(err)), runId: null };
+      return { ...this.#result("requeued", _message(err)), runId: null };
     }
   }
 
@@ -252,7 +245,7 @@ export class JobRunner {
         status: current.value.status,
       });
       this.#lease.ack();
-      return this.#result("already_terminal", "ack");
+      return this.#result("already_terminal");
     }
     if (current.value.status !== "CANCELLING") return null;
     const error = "Run cancelled before it started";
@@ -265,7 +258,7 @@ export class JobRunner {
       status: "CANCELLED",
     });
     this.#lease.ack();
-    return this.#result("cancelled", "ack", error);
+    return this.#result("cancelled", error);
   }
 
   /** The flow, or the answer to a job whose flow cannot be had. */
@@ -294,7 +287,7 @@ export class JobRunner {
         if (delayMs == null) return await this.#flowNotFound(job, err);
         this.#log.info("Flow not on this worker; a live worker of the tag has it: NAK", at);
         this.#lease.nak(delayMs);
-        return this.#result("requeued", "nak", err.message);
+        return this.#result("requeued", err.message);
       }
       throw err;
     }
@@ -364,7 +357,7 @@ export class JobRunner {
       mirror.stop();
       await events.flush();
       this.#lease.ack();
-      return this.#result("superseded", "ack");
+      return this.#result("superseded");
     }
     if (
       this.#abortReason === "drain" && !mirror.cancelRequested && outcome.status === "CANCELLED"
@@ -376,7 +369,7 @@ export class JobRunner {
     const written = await this.#writeTerminal(mirror, execution);
     if (!written) {
       this.#lease.ack();
-      return this.#result("superseded", "ack");
+      return this.#result("superseded");
     }
     if (outcome.status === "FAILED") {
       this.#log.warn("Run failed", { err_id: ErrId.executionFailed, error: outcome.error });
@@ -392,14 +385,14 @@ export class JobRunner {
       : outcome.status === "FAILED"
       ? "failed"
       : "cancelled";
-    return this.#result(kind, "ack", outcome.error);
+    return this.#result(kind, outcome.error);
   }
 
   /**
    * Write the terminal snapshot, retried through a short NATS outage (`PYOCO_NATS_RETRY_SEC`).
    *
    * @returns `false` when the snapshot turned terminal meanwhile (not overwritten).
-   * @throws {_TerminalWriteFailed} When the write still fails (the caller NAKs).
+   * @throws {TerminalWriteError} When the write still fails (the caller NAKs).
    */
   async #writeTerminal(mirror: RunMirror, execution: Execution): Promise<boolean> {
     const { outcome } = execution;
@@ -413,8 +406,6 @@ export class JobRunner {
     }, {
       retryForMs: this.#ctx.config.natsRetrySec * 1000,
       shouldStop: () => this.#ctx.stoppingNow,
-    }).catch((err) => {
-      throw new _TerminalWriteFailed(err);
     });
     if (!written.written) {
       this.#log.info("Snapshot turned terminal meanwhile; not overwritten", {
@@ -454,13 +445,13 @@ export class JobRunner {
     });
     this.#lease.nak();
     this.#log.info("Run aborted by drain; job NAKed for redelivery");
-    return this.#result("requeued", "nak", "worker stopped");
+    return this.#result("requeued", "worker stopped");
   }
 
   /** NATS/KV trouble: leave the snapshot, NAK with a delay (give up on the last delivery). */
   async #requeue(err: unknown): Promise<JobResult> {
     this.#mirror?.stop();
-    const terminalWrite = err instanceof _TerminalWriteFailed;
+    const terminalWrite = err instanceof TerminalWriteError;
     const cause = terminalWrite ? err.cause : err;
     this.#log.error(
       terminalWrite
@@ -473,7 +464,7 @@ export class JobRunner {
       return await this.#giveUp(this.#job!, _message(cause));
     }
     this.#lease.nak(this.#ctx.config.nakDelaySec * 1000);
-    return this.#result("requeued", "nak", _message(cause));
+    return this.#result("requeued", _message(cause));
   }
 
   /** Not JSON / invalid fields: FAILED snapshot when the run id is known, dead letter, TERM. */
@@ -503,17 +494,15 @@ export class JobRunner {
         }, err);
       }
     }
-    await this.#dlq(
-      invalidJobFields(invalid, {
-        tag: this.#tag,
-        workerId: this.#ctx.workerId,
-        numDelivered: this.#delivery,
-        subject: this.#lease.subject,
-      }),
-      log,
-    );
+    const fields = invalidJobFields(invalid, {
+      tag: this.#tag,
+      workerId: this.#ctx.workerId,
+      numDelivered: this.#delivery,
+      subject: this.#lease.subject,
+    });
+    await publishDlq(fields, { js: this.#ctx.js, config: this.#ctx.config, logger: log });
     this.#lease.term();
-    return { ...this.#result("invalid_job", "term", invalid.error), runId: invalid.runId };
+    return { ...this.#result("invalid_job", invalid.error), runId: invalid.runId };
   }
 
   /** Flow or callable not registered: FAILED `flow_not_found: …`, dead letter, ACK. */
@@ -534,7 +523,7 @@ export class JobRunner {
     });
     await this.#deadLetter("flow_not_found", error);
     this.#lease.ack();
-    return this.#result("flow_not_found", "ack", error);
+    return this.#result("flow_not_found", error);
   }
 
   /** Last delivery still failing: FAILED "max deliveries exceeded", TERM, dead letter. */
@@ -560,40 +549,28 @@ export class JobRunner {
     }
     await this.#deadLetter("execution_error", error);
     this.#lease.term();
-    return this.#result("max_deliveries", "term", error);
+    return this.#result("max_deliveries", error);
   }
 
   /** Dead-letter the valid job (its run id, flow, tags, tenant and the original payload). */
-  #deadLetter(reason: DlqReason, error: string): Promise<void> {
-    const job = this.#job!;
-    return this.#dlq({
-      reason,
-      error,
-      runId: job.run_id,
-      flowName: job.flow_name,
-      tag: job.tag,
-      tags: job.tags,
-      workerId: this.#ctx.workerId,
-      numDelivered: this.#delivery,
-      subject: this.#lease.subject,
-      job: this.#payload,
-      tenantId: job.tenant_id ?? null,
-      apiKeyId: job.api_key_id ?? null,
-    }, this.#log);
+  #deadLetter(reason: DlqReason, error: string): Promise<boolean> {
+    return publishDlq(
+      jobDlqFields(this.#job!, {
+        reason,
+        error,
+        payload: this.#payload,
+        workerId: this.#ctx.workerId,
+        numDelivered: this.#delivery,
+        subject: this.#lease.subject,
+      }),
+      { js: this.#ctx.js, config: this.#ctx.config, logger: this.#log },
+    );
   }
 
-  async #dlq(fields: DlqFields, log: Logger): Promise<void> {
-    await publishDlq(this.#ctx.js, this.#ctx.config, fields, log);
-  }
-
-  #result(
-    outcome: JobOutcome,
-    action: JobResult["action"],
-    error: string | null = null,
-  ): JobResult {
+  #result(outcome: JobOutcome, error: string | null = null): JobResult {
     return {
       outcome,
-      action,
+      action: actionOf(outcome),
       runId: this.runId,
       tag: this.#tag,
       deliveryCount: this.#delivery,

@@ -15,13 +15,13 @@ export type {
   RunOnceOptions,
   WorkerRegistry,
 } from "./worker.ts";
-export { isValidRunId, parseJob } from "./job.ts";
+export { actionOf, isValidRunId, parseJob } from "./job.ts";
 export type { InvalidJob, ParsedJob, ValidJob } from "./job.ts";
 export { compactSnapshot, jsonBytes } from "./compact.ts";
 export type { CompactResult } from "./compact.ts";
 export { pendingSnapshotFromJob, writeFailedSnapshot } from "./snapshot.ts";
 export type { FailSnapshotOptions } from "./snapshot.ts";
-export { RunMirror } from "./run_mirror.ts";
+export { RunMirror, TerminalWriteError } from "./run_mirror.ts";
 export type {
   FinishOptions,
   FinishResult,
@@ -41,9 +41,15 @@ export {
   buildDlqMessage,
   DLQ_PAYLOAD_MAX_CHARS,
   invalidJobFields,
+  jobDlqFields,
   publishDlq,
 } from "./dead_letter.ts";
-export type { DlqFields, InvalidJobContext } from "./dead_letter.ts";
+export type {
+  DlqFields,
+  InvalidJobContext,
+  JobDlqOptions,
+  PublishDlqOptions,
+} from "./dead_letter.ts";
 export { WORKER_VERSION, WorkerHeartbeat } from "./heartbeat.ts";
 export type { WorkerHeartbeatOptions } from "./heartbeat.ts";
 export {

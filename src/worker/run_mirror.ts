@@ -36,6 +36,19 @@ export type FinishResult =
   | { written: true; snapshot: RunSnapshot; revision: number; truncated: boolean }
   | { written: false; existing: RunSnapshot | null };
 
+/** The terminal snapshot could not be written (ERR-PYOCO-0008); `cause` is the NATS error. */
+export class TerminalWriteError extends Error {
+  /**
+   * Create the error.
+   *
+   * @param cause The last error of the write.
+   */
+  constructor(cause: unknown) {
+    super(`Cannot write the terminal snapshot: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "TerminalWriteError";
+  }
+}
+
 /** Options of {@linkcode RunMirror.finish}. */
 export interface FinishOptions {
   /** How long transient NATS errors are retried, in milliseconds. @default {0} */
@@ -196,8 +209,8 @@ export class RunMirror {
    * @param terminal The terminal status, tasks, records, outputs and error.
    * @param options The retry window, and what ends it early.
    * @returns What was written, or the existing terminal snapshot.
-   * @throws {Error} On a NATS error that is not transient or outlasts the window (the caller
-   *   NAKs, ERR-PYOCO-0008).
+   * @throws {TerminalWriteError} On a NATS error that is not transient or outlasts the window
+   *   (the caller NAKs, ERR-PYOCO-0008).
    */
   async finish(terminal: TerminalFields, options: FinishOptions = {}): Promise<FinishResult> {
     this.stop();
@@ -210,7 +223,7 @@ export class RunMirror {
       } catch (err) {
         const retry = isTransientNatsError(err) && Date.now() + delay <= deadline &&
           !(options.shouldStop?.() ?? false);
-        if (!retry) throw err;
+        if (!retry) throw new TerminalWriteError(err);
         this.#log.warn("Cannot write the terminal snapshot yet; retrying", {
           run_id: this.#key,
           err_id: ErrId.terminalWriteFailed,
