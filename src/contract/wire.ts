@@ -234,6 +234,11 @@ export interface RunView extends RunSnapshot {
   worker_heartbeat_at: number | null;
   /** Its worker's tags, when known. */
   worker_tags: string[] | null;
+  /**
+   * For a `PENDING` run (SPEC §12): why it does not start (`"no live worker serves tag gpu"`), or
+   * `null`; absent for other states and from older gateways.
+   */
+  waiting_reason?: string | null;
 }
 
 /** `GET /runs/{id}/tasks`. */

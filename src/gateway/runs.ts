@@ -144,8 +144,7 @@ export async function getRun(ctx: RouteContext): Promise<Response> {
   if (include.size === 0) delete view.task_records;
   // SPEC §12: why a PENDING run does not start (no live worker consumes its tag).
   if (view.status === "PENDING") {
-    (view as RunView & { waiting_reason?: string | null }).waiting_reason = backend.catalog
-      .waitingReason(view.tag ?? ctx.config.defaultTag);
+    view.waiting_reason = backend.catalog.waitingReason(view.tag ?? ctx.config.defaultTag);
   }
   return json(view);
 }
