@@ -175,6 +175,8 @@ export class ScheduleDispatcher {
     while (!this.#stop.signal.aborted) {
       try {
         const it = await this.#kv.watch({ key: "schedule.*" });
+        // The watch starts with every current record: forget what a lost watch left behind.
+        this.#cache.clear();
         this.#stop.signal.addEventListener("abort", () => it.stop(), { once: true });
         for await (const e of it) {
           const id = e.key.slice("schedule.".length);
