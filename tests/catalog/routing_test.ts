@@ -1,7 +1,7 @@
 /**
  * Capability-aware routing (SPEC §12) with two real worker processes on one tag, each with a
  * flow the other lacks: every run reaches the worker that has its flow (the other NAKs it
- * back), none fails, nothing is dead-lettered. Then, with the capable worker stopped, a job
+ * back), flow.yaml runs too (by their callables), none fails, nothing is dead-lettered. Then, with the capable worker stopped, a job
  * nobody live can run fails as `flow_not_found` (SPEC §4.2).
  *
  * @module
@@ -42,6 +42,15 @@ Deno.test("jobs reach the live worker that has their flow: 0 failed runs", async
     assert.equal(res.status, 200, await res.clone().text());
     runs.push({ id: (await res.json()).run_id, flow });
   }
+  // flow.yaml runs whose task only the orders worker registers go there too.
+  for (let i = 0; i < 4; i++) {
+    const form = new FormData();
+    form.set("workflow", new File(["flow: { graph: take }\n"], "flow.yaml"));
+    form.set("flow_name", "yaml_take");
+    const res = await fx.request("/runs/yaml", { method: "POST", body: form });
+    assert.equal(res.status, 200, await res.clone().text());
+    runs.push({ id: (await res.json()).run_id, flow: "yaml_take" });
+  }
   const done = await poll(async () => {
     const views: RunSnapshot[] = [];
     for (const r of runs) views.push(await (await fx.request(`/runs/${r.id}`)).json());
@@ -55,6 +64,7 @@ Deno.test("jobs reach the live worker that has their flow: 0 failed runs", async
     assert.equal(
       view.worker_id,
       runs[i]!.flow === "hello" ? "route-hello" : "route-orders",
+      runs[i]!.flow,
     );
   }
   const dlq = await fx.backend.jsm.streams.info(fx.config.dlqStream);
