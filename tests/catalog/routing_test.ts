@@ -1,8 +1,8 @@
 /**
  * Capability-aware routing (SPEC §12) with two real worker processes on one tag, each with a
  * flow the other lacks: every run reaches the worker that has its flow (the other NAKs it
- * back), flow.yaml runs too (by their callables), none fails, nothing is dead-lettered. Then, with the capable worker stopped, a job
- * nobody live can run fails as `flow_not_found` (SPEC §4.2).
+ * back), flow.yaml runs too (by their callables), none fails, nothing is dead-lettered. Then,
+ * with the capable worker stopped, a job nobody live can run fails as `flow_not_found` (§4.2).
  *
  * @module
  */
