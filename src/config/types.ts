@@ -211,6 +211,12 @@ export interface Config {
    */
   workersHistorySec: number;
   /**
+   * `PYOCO_HISTORY_KV_BUCKET` (default `pyoco_history`): KV bucket of what outlives its source:
+   * dead-letter replay marks (dlq.<seq>) and workers that died or stopped (workers.<worker_id>,
+   * shown as LOST for PYOCO_WORKERS_HISTORY_SEC).
+   */
+  historyKvBucket: string;
+  /**
    * `PYOCO_FLOWS_KV_BUCKET` (default `pyoco_flows`): KV bucket of the flow catalog (the flows each
    * worker offers, per tag).
    */

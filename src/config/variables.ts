@@ -437,6 +437,14 @@ export const CONFIG_VARIABLES = [
     "How long a worker that stopped heartbeating stays listed as LOST (0 = not at all)",
   ),
   _spec(
+    "historyKvBucket",
+    "PYOCO_HISTORY_KV_BUCKET",
+    "pyoco_history",
+    _name,
+    "KV bucket of what outlives its source: dead-letter replay marks (dlq.<seq>) and workers " +
+      "that died or stopped (workers.<worker_id>, shown as LOST for PYOCO_WORKERS_HISTORY_SEC)",
+  ),
+  _spec(
     "flowsKvBucket",
     "PYOCO_FLOWS_KV_BUCKET",
     "pyoco_flows",

@@ -12,11 +12,18 @@
 
 import type { WorkerRecord } from "./wire.ts";
 
-/** A worker's state as shown: the stored state, or the derived `DISCONNECTED`. */
-export type WorkerState = NonNullable<WorkerRecord["state"]> | "DISCONNECTED";
+/**
+ * A worker's state as shown: the stored state, the derived `DISCONNECTED`, or `LOST` — a worker
+ * that went silent and whose record the workers bucket has already forgotten, kept by the
+ * gateway's history (`GET /workers?scope=all`, `PYOCO_WORKERS_HISTORY_SEC`).
+ */
+export type WorkerState = NonNullable<WorkerRecord["state"]> | "DISCONNECTED" | "LOST";
 
-/** A worker record as the API shows it (`state` may be the derived `DISCONNECTED`). */
-export type WorkerView = Omit<WorkerRecord, "state"> & { state?: WorkerState };
+/**
+ * A worker record as the API shows it (`state` may be the derived `DISCONNECTED` or `LOST`; a
+ * worker from the history also has `lost_at`, when the gateway noticed it was gone).
+ */
+export type WorkerView = Omit<WorkerRecord, "state"> & { state?: WorkerState; lost_at?: number };
 
 /** Options of {@linkcode workerState}. */
 export interface LivenessOptions {

@@ -21,7 +21,7 @@ import type { RouteContext, RouteHandler } from "./context.ts";
 import { HttpError, toHttpError } from "./errors.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { postCancel } from "./cancel.ts";
-import { listDlq, postDlqReplay } from "./dead_letters.ts";
+import { deleteDlq, getDlq, listDlq, postDlqBulkReplay, postDlqReplay } from "./dead_letters.ts";
 import { getRunEvents } from "./events.ts";
 import { getFlow, listFlows } from "./flows.ts";
 import { getHealth, getMetrics } from "./health.ts";
@@ -103,6 +103,10 @@ const _ROUTES: readonly _Route[] = [
   _route("GET", "/workers", listWorkers),
   _route("PATCH", "/workers/:id", patchWorker),
   _route("GET", "/dlq", listDlq),
+  // Before /dlq/:seq, which would also match it.
+  _route("POST", "/dlq/replay", postDlqBulkReplay),
+  _route("GET", "/dlq/:seq", getDlq),
+  _route("DELETE", "/dlq/:seq", deleteDlq),
   _route("POST", "/dlq/:seq/replay", postDlqReplay),
   _route("GET", "/metrics", getMetrics),
   _route("POST", "/schedules", postSchedule),

@@ -8,7 +8,9 @@
  *   always below `PYOCO_WORKERS_KV_TTL_SEC`) and whose stored state is not `STOPPED` is shown
  *   with `state: "DISCONNECTED"`: a worker gone silent is visible before its record expires.
  * - `scope=active` (the default) lists workers that are neither `STOPPED` nor `DISCONNECTED`;
- *   `scope=all` lists every record. Hidden workers (`hidden: true`) only with
+ *   `scope=all` lists every record, plus workers the TTL bucket has forgotten within
+ *   `PYOCO_WORKERS_HISTORY_SEC` of their last heartbeat, from the gateway's history
+ *   (`src/runs/worker_history.ts`): `state: "LOST"` (or `STOPPED`) with `lost_at`. Hidden workers (`hidden: true`) only with
  *   `include_hidden=true`. Sorted by `worker_id`.
  * - `PATCH /workers/{id}` takes exactly `{"hidden": true|false}` and writes it with
  *   compare-and-set (retried on conflicts); the worker keeps the flag when it rewrites its
@@ -95,11 +97,28 @@ export async function listWorkers(ctx: RouteContext): Promise<Response> {
   if (errors.length > 0) throw invalidRequest(errors);
   const backend = requireBackend(ctx, "Cannot list workers");
   const liveness = livenessNow(ctx.config);
-  const views = (await readWorkers(backend))
-    .map((r) => workerView(r, liveness))
+  let views = (await readWorkers(backend)).map((r) => workerView(r, liveness));
+  if (scope === "all") views = _withHistory(views, await _lostWorkers(backend));
+  views = views
     .filter((w) => includeHidden || w.hidden !== true)
     .filter((w) => scope === "all" || (w.state !== "STOPPED" && w.state !== "DISCONNECTED"));
   return json(views);
+}
+
+/** Recently dead workers from the history (SPEC §15), for `scope=all`. */
+function _lostWorkers(backend: RunsBackend): Promise<WorkerView[]> {
+  return natsCall(
+    () => backend.workerHistory.list(),
+    "Cannot read the workers history",
+    backend.timeoutMs,
+  );
+}
+
+/** The live records, plus the history's for workers no longer in the bucket, by `worker_id`. */
+function _withHistory(live: WorkerView[], lost: WorkerView[]): WorkerView[] {
+  const ids = new Set(live.map((w) => w.worker_id));
+  const all = [...live, ...lost.filter((w) => !ids.has(w.worker_id))];
+  return all.sort((a, b) => String(a.worker_id) < String(b.worker_id) ? -1 : 1);
 }
 
 /** `PATCH /workers/{id}` with `{"hidden": boolean}`: the updated record. */

@@ -34,6 +34,22 @@ export interface PyocoBuckets {
   flows: KV;
   /** Schedules and their slot claims (SPEC §14; `PYOCO_SCHEDULES_KV_BUCKET`, history 1). */
   schedules: KV;
+  /**
+   * DLQ replay marks and the last records of dead workers (SPEC §15; `PYOCO_HISTORY_KV_BUCKET`,
+   * history 1, TTL {@linkcode historyTtlSec}).
+   */
+  history: KV;
+}
+
+/**
+ * TTL of the history bucket: long enough for a replay mark to outlive its dead letter
+ * (`PYOCO_DLQ_MAX_AGE_SEC`) and a dead worker's record its `PYOCO_WORKERS_HISTORY_SEC`.
+ *
+ * @param config The configuration.
+ * @returns Seconds (at least one hour).
+ */
+export function historyTtlSec(config: Config): number {
+  return Math.max(3600, config.dlqMaxAgeSec, config.workersHistorySec);
 }
 
 /** How long a flow catalog entry lives without a refresh (SPEC §12: 24 h). */
@@ -115,7 +131,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     max_bytes: config.eventsMaxBytes,
   });
   const kvm = new Kvm(nc);
-  const [runs, workers, auth, idempotency, flows, leases, schedules] = await Promise.all([
+  const [runs, workers, auth, idempotency, flows, leases, schedules, history] = await Promise.all([
     kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
     kvm.create(config.workersKvBucket, {
       history: 1,
@@ -139,8 +155,14 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
     kvm.create(config.leasesKvBucket, { history: 1, storage, replicas, ttl: 86_400_000 }),
     kvm.create(config.schedulesKvBucket, { history: 1, storage, replicas }),
+    kvm.create(config.historyKvBucket, {
+      history: 1,
+      storage,
+      replicas,
+      ttl: secondsToMs(historyTtlSec(config)),
+    }),
   ]);
-  return { runs, workers, auth, idempotency, flows, leases, schedules };
+  return { runs, workers, auth, idempotency, flows, leases, schedules, history };
 }
 
 /**

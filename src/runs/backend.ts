@@ -20,6 +20,7 @@ import { ensureResources } from "../nats/resources.ts";
 import { FlowCatalog } from "./catalog.ts";
 import { NatsUnavailableError } from "./errors.ts";
 import { RunIndex } from "./run_index.ts";
+import { WorkerHistory } from "./worker_history.ts";
 
 /** Everything the NATS-backed routes need. */
 export interface RunsBackend {
@@ -45,6 +46,10 @@ export interface RunsBackend {
   flows: KV;
   /** The flow catalog and worker liveness, kept current by watches. */
   catalog: FlowCatalog;
+  /** DLQ replay marks and dead workers' last records (SPEC §15, `PYOCO_HISTORY_KV_BUCKET`). */
+  history: KV;
+  /** Keeps recently dead workers visible as `LOST` (`PYOCO_WORKERS_HISTORY_SEC`). */
+  workerHistory: WorkerHistory;
   /** Deadline of one NATS operation, in milliseconds. */
   timeoutMs: number;
   /** Stop the run index (the connection is the caller's). */
@@ -83,13 +88,16 @@ export async function openBackend(
   const js = jetstream(nc, { timeout: timeoutMs });
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
   const kvm = new Kvm(js);
-  const [runs, workers, auth, idempotency, flows] = await Promise.all([
+  const [runs, workers, auth, idempotency, flows, history] = await Promise.all([
     kvm.open(config.runsKvBucket),
     kvm.open(config.workersKvBucket),
     kvm.open(config.authKvBucket),
     kvm.open(config.idempotencyKvBucket),
     kvm.open(config.flowsKvBucket),
+    kvm.open(config.historyKvBucket),
   ]);
+  const workerHistory = new WorkerHistory({ workers, history, config, logger: options.logger });
+  workerHistory.start();
   const index = new RunIndex(runs, { logger: options.logger, connection: nc });
   index.start();
   const catalog = new FlowCatalog({
@@ -114,9 +122,11 @@ export async function openBackend(
     index,
     flows,
     catalog,
+    history,
+    workerHistory,
     timeoutMs,
     close: async () => {
-      await Promise.all([index.close(), catalog.close()]);
+      await Promise.all([index.close(), catalog.close(), workerHistory.close()]);
     },
   };
 }

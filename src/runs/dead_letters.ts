@@ -8,7 +8,9 @@
  *   (the message of SPEC §4, including the original `job`). They are read backwards in chunks
  *   of parallel `STREAM.MSG.GET` requests, so the cost follows what is read, never the stream's
  *   size; with filters, at most {@linkcode DLQ_MAX_SCAN} entries (the newest) are looked at.
- * - `tag` matches the entry's subject `pyoco.dlq.<tag>`; `reason` its `reason`.
+ * - `tag` matches the entry's subject `pyoco.dlq.<tag>`; `reason` its `reason`; `flowName` its
+ *   `flow_name` (or its job's).
+ * - Replay marks (`replayed_as`), delete and bulk replay live in `dlq_manage.ts` (SPEC §15).
  * - Tenants: with a tenant given, only entries whose job carries that `tenant_id` are visible
  *   (an `invalid_job` entry whose job is raw text has no tenant: only tenant-less callers see it).
  * - Replay submits the original job as a NEW run (new run id; same flow_name, params, tag,
@@ -90,6 +92,8 @@ export interface ListDeadLettersOptions {
   reason?: string | null;
   /** Only this tag (subject `pyoco.dlq.<tag>`). */
   tag?: string | null;
+  /** Only this flow (the entry's `flow_name`, else its job's). */
+  flowName?: string | null;
   /** At most this many entries. @default {50} */
   limit?: number;
   /** Only this tenant's entries; `undefined` means every entry. */
@@ -152,6 +156,12 @@ function _jobOf(entry: DeadLetter): Partial<Job> | null {
   }
 }
 
+function _flowOf(entry: DeadLetter): string | null {
+  if (typeof entry.flow_name === "string") return entry.flow_name;
+  const job = _jobOf(entry);
+  return job !== null && typeof job.flow_name === "string" ? job.flow_name : null;
+}
+
 function _visible(entry: DeadLetter, tenantId: string | null | undefined): boolean {
   return tenantId === undefined || _tenantOf(entry) === tenantId;
 }
@@ -191,6 +201,7 @@ export async function listDeadLetters(
       if (subject !== null && m.subject !== subject) continue;
       const entry = _toDeadLetter(m.seq, m.data);
       if (options.reason && entry.reason !== options.reason) continue;
+      if (options.flowName && _flowOf(entry) !== options.flowName) continue;
       if (!_visible(entry, options.tenantId)) continue;
       out.push(entry);
       if (out.length >= limit) break;
