@@ -263,8 +263,13 @@ export async function writeRun(
   try {
     revision = await withNatsRetry(_pendingCreator(backend, runId, encoded), retry);
   } catch (err) {
-    // The outcome is unknown (e.g. a timeout): make sure no snapshot stays without a job.
-    await _deleteOrphan(backend, runId, undefined, logger, fields);
+    // The outcome is unknown (e.g. a timeout): make sure no snapshot of ours stays without a
+    // job — only ours: a key that holds other bytes (another gateway's run under the same
+    // derived id, e.g. a schedule slot) is left alone.
+    const mine = await backend.runs.get(runId).catch(() => null);
+    if (mine?.operation === "PUT" && _sameBytes(mine.value, encoded)) {
+      await _deleteOrphan(backend, runId, mine.revision, logger, fields);
+    }
     throw new NatsUnavailableError("Cannot write the run snapshot", { cause: err });
   }
   job.pending_revision = revision;
