@@ -124,19 +124,36 @@ class _KvMirror<T> {
 
   async #run(): Promise<void> {
     while (!this.#closed) {
+      let fallback: ReturnType<typeof setTimeout> | undefined;
       try {
         const empty = (await this.#kv.status()).values === 0;
         const watch = await this.#kv.watch();
         this.#watch = watch;
         if (this.#closed) watch.stop();
-        if (empty) this.#markReady();
+        // Once the initial values are in, keys this (re)opened watch did not bring are gone (a
+        // TTL expiry leaves no marker): forget them.
+        const seen = new Set<string>();
+        let initial = true;
+        const settle = () => {
+          if (!initial) return;
+          initial = false;
+          for (const key of [...this.values.keys()]) if (!seen.has(key)) this.values.delete(key);
+          this.#markReady();
+        };
+        if (empty) settle();
+        let received = false;
+        // Not empty, yet the watch brings nothing (the values expired meanwhile): loaded.
+        fallback = setTimeout(() => received || settle(), 2000);
         for await (const entry of watch) {
+          received = true;
+          if (initial) seen.add(entry.key);
           this.#apply(entry);
-          if (entry.delta === 0 || entry.isUpdate) this.#markReady();
+          if (entry.delta === 0 || entry.isUpdate) settle();
         }
       } catch (err) {
         if (!this.#closed) this.#logger?.warn(`${this.#what} watch failed; re-opening it`, {}, err);
       } finally {
+        clearTimeout(fallback);
         this.#watch = null;
       }
       if (this.#closed) break;
