@@ -88,6 +88,7 @@ Deno.test({
         await page.click('[data-task="transform"]');
         await page.locator('[data-task-error="error"]').getByText("price").waitFor(WAIT);
         assert.equal(await page.locator('[data-run-error="error"]').count(), 1);
+        await shot(page, shots, "run_failed");
       });
 
       await step("the timeline tab draws a bar per started task, in start order", async () => {
@@ -166,6 +167,7 @@ Deno.test({
         const after = await _geometry(page);
         const last = after.nodes.find((n) => n.name === "step_10")!;
         assert.ok(last.right <= after.wrapRight + 1, "the last column can be scrolled into view");
+        await shot(page, shots, "run_wide");
       });
 
       await step("a PENDING run shows its graph from the flow catalog", async () => {
@@ -181,6 +183,7 @@ Deno.test({
         await allNodes(page, 4, "PENDING");
         assert.equal(await page.locator(".dag-edge").count(), 4);
         await page.getByText("Graph from the flow catalog").waitFor(WAIT);
+        await shot(page, shots, "run_pending");
         for (const run of [id, ...naps]) {
           await api(stack, `/runs/${run}/cancel`, { method: "POST", body: "{}" });
         }

@@ -1,5 +1,5 @@
 /**
- * `deno task screenshots`: runs the dashboard browser test with its screenshots going to a
+ * `deno task screenshots`: runs the dashboard browser tests with their screenshots going to a
  * temporary folder, then copies them to `docs/images/`. The only way the tracked screenshots
  * change: `deno task test` leaves them alone.
  *
@@ -11,8 +11,20 @@
 
 const _ROOT = new URL("../../", import.meta.url);
 const _IMAGES = new URL("docs/images/", _ROOT);
-/** The pages the browser test photographs (`tests/browser/dashboard_test.ts`). */
-const _PAGES = ["overview", "runs", "run", "submit", "workers", "dead_letters"];
+/** The pages the browser tests photograph (`tests/browser/*_test.ts`). */
+const _PAGES = [
+  "overview",
+  "runs",
+  "runs_mobile",
+  "run",
+  "run_pending",
+  "run_timeline",
+  "run_wide",
+  "submit",
+  "workers",
+  "dead_letters",
+  "schedules",
+];
 
 /**
  * Run the browser test into a temporary folder and copy its screenshots to `docs/images/`.
@@ -23,7 +35,7 @@ async function main(): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "pyoco-screenshots-" });
   try {
     const { code } = await new Deno.Command(Deno.execPath(), {
-      args: ["test", "--allow-all", "tests/browser/dashboard_test.ts"],
+      args: ["test", "--allow-all", "tests/browser/"],
       cwd: _ROOT,
       env: { PYOCO_SCREENSHOTS_DIR: dir },
       stdin: "null",
@@ -31,7 +43,7 @@ async function main(): Promise<number> {
       stderr: "inherit",
     }).output();
     if (code !== 0) {
-      console.error(`The browser test failed (exit ${code}): docs/images/ is unchanged`);
+      console.error(`The browser tests failed (exit ${code}): docs/images/ is unchanged`);
       return 1;
     }
     const missing = [];

@@ -47,10 +47,10 @@ export const API_KEY_HEADER: string =
 const _KEY_STORAGE = "pyoco.apiKey";
 
 /**
- * One entry of `GET /dlq` (the shared {@linkcode DeadLetter} shape), with the runs it was
- * replayed as (SPEC §15 `replayed_as`, absent on gateways without it).
+ * One entry of `GET /dlq`: the shared {@linkcode DeadLetter} shape, with the runs it was
+ * replayed as (`replayed_as`, SPEC §15; absent on older gateways).
  */
-export type DlqEntry = DeadLetter & { replayed_as?: string[] | null };
+export type DlqEntry = DeadLetter;
 
 /**
  * A run as the run page reads it (`graph`: the flow's DSL, from the worker), with the fields of

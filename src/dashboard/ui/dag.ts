@@ -56,7 +56,7 @@ export const DAG_GEOMETRY = {
 } as const;
 
 /** The smallest scale a graph is shrunk to before it scrolls instead (text stays readable). */
-export const DAG_MIN_SCALE = 0.6;
+export const DAG_MIN_SCALE = 0.7;
 
 /**
  * How to show a graph `contentWidth` wide in a box `boxWidth` wide: shrunk to fit when that
@@ -72,7 +72,7 @@ export const DAG_MIN_SCALE = 0.6;
  * import { fitDag } from "./dag.ts";
  * assert.deepEqual(fitDag(800, 1000), { scale: 1, overflow: false });
  * assert.deepEqual(fitDag(1000, 800), { scale: 0.8, overflow: false });
- * assert.deepEqual(fitDag(3000, 900), { scale: 0.6, overflow: true });
+ * assert.deepEqual(fitDag(3000, 900), { scale: 0.7, overflow: true });
  * ```
  */
 export function fitDag(

@@ -83,7 +83,7 @@ export function GanttView(props: GanttViewProps) {
               )}
               <span
                 class="gantt-note"
-                style={{ left: r.left === null ? "0" : pct(Math.min(r.left + r.width!, 0.86)) }}
+                style={{ left: r.left === null ? "0" : pct(Math.min(r.left + r.width!, 1)) }}
               >
                 {r.left === null
                   ? "not started"

@@ -26,9 +26,16 @@ import { navigate, useNow, usePoll } from "../hooks.ts";
  */
 function _rule(s: ScheduleItem): string {
   if (s.cron) return `cron ${s.cron} (${s.timezone ?? "UTC"})`;
-  if (s.interval_seconds) return `every ${duration(s.interval_seconds * 1000)}`;
+  if (s.interval_seconds) return `every ${_every(s.interval_seconds)}`;
   if (s.run_at) return `once at ${clock(s.run_at)}`;
   return s.schedule_type;
+}
+
+function _every(sec: number): string {
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]] as const) {
+    if (sec >= size && sec % size === 0) return `${sec / size} ${unit}`;
+  }
+  return `${sec} s`;
 }
 
 function _until(ts: number | null, nowMs: number): string {
