@@ -17,8 +17,8 @@ import {
   DLQ_LIMIT,
   DLQ_REASONS,
   listDeadLetters,
-  replayDeadLetter,
 } from "../runs/dead_letters.ts";
+import { replayAndMark } from "../runs/dlq_manage.ts";
 import { adminFailure, type AdminIo, withNats } from "./_admin_common.ts";
 import { table } from "./format.ts";
 import { UsageError } from "./usage.ts";
@@ -140,7 +140,12 @@ async function _replay(
     timeoutMs: 5000,
     state: { connected: true },
   };
-  const answer = await replayDeadLetter({ backend, config, logger, principal: null }, jsm, seq);
+  // Marked like a gateway replay (SPEC §15: the entry shows replayed_as).
+  const history = options.buckets.history;
+  const answer = await replayAndMark(
+    { backend, config, logger, principal: null, jsm, history },
+    seq,
+  );
   if (options.json) io.out(JSON.stringify(answer));
   else io.out(`Replayed dead letter ${seq} as run ${answer.run_id} (${answer.status}).`);
 }
