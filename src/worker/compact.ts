@@ -50,6 +50,55 @@ const _RECORD_FIELDS = ["output", "inputs", "artifacts", "traceback", "error"] a
 /** Values smaller than this are not worth replacing by a placeholder. */
 const _MIN_SHRINK_BYTES = 64;
 
+/** A value that can be replaced by a placeholder: its size, and what replacing it saves. */
+interface _Candidate {
+  size: number;
+  shrink: () => number;
+}
+
+/** Every value of the records and outputs worth shrinking (not sorted). */
+function _shrinkCandidates(
+  records: Record<string, TaskRecord>,
+  outputs: Record<string, JsonValue> | null | undefined,
+): _Candidate[] {
+  const candidates: _Candidate[] = [];
+  for (const record of Object.values(records)) {
+    for (const field of _RECORD_FIELDS) {
+      const value = record[field];
+      if (value === null || value === undefined) continue;
+      const size = jsonBytes(value);
+      if (size < _MIN_SHRINK_BYTES) continue;
+      candidates.push({
+        size,
+        shrink: () => {
+          if (field === "artifacts") {
+            record.artifacts = {};
+            return size - 2;
+          }
+          const text = _placeholder(size);
+          (record as unknown as Record<string, JsonValue>)[field] = text;
+          return size - jsonBytes(text);
+        },
+      });
+    }
+  }
+  if (outputs) {
+    for (const [name, value] of Object.entries(outputs)) {
+      const size = jsonBytes(value);
+      if (size < _MIN_SHRINK_BYTES) continue;
+      candidates.push({
+        size,
+        shrink: () => {
+          const text = _placeholder(size);
+          outputs[name] = text;
+          return size - jsonBytes(text);
+        },
+      });
+    }
+  }
+  return candidates;
+}
+
 /**
  * Shrink a snapshot until its JSON fits in `maxBytes`: first the largest `output`, `inputs`,
  * `artifacts`, `traceback` and `error` values of `task_records` (and the matching `outputs`
@@ -99,42 +148,7 @@ export function compactSnapshot(snapshot: RunSnapshot, maxBytes: number): Compac
   let total = jsonBytes(out);
 
   // 1. Large values inside records and outputs, largest first.
-  type Candidate = { size: number; shrink: () => number };
-  const candidates: Candidate[] = [];
-  for (const record of Object.values(records)) {
-    for (const field of _RECORD_FIELDS) {
-      const value = record[field];
-      if (value === null || value === undefined) continue;
-      const size = jsonBytes(value);
-      if (size < _MIN_SHRINK_BYTES) continue;
-      candidates.push({
-        size,
-        shrink: () => {
-          if (field === "artifacts") {
-            record.artifacts = {};
-            return size - 2;
-          }
-          const text = _placeholder(size);
-          (record as unknown as Record<string, JsonValue>)[field] = text;
-          return size - jsonBytes(text);
-        },
-      });
-    }
-  }
-  if (outputs) {
-    for (const [name, value] of Object.entries(outputs)) {
-      const size = jsonBytes(value);
-      if (size < _MIN_SHRINK_BYTES) continue;
-      candidates.push({
-        size,
-        shrink: () => {
-          const text = _placeholder(size);
-          outputs[name] = text;
-          return size - jsonBytes(text);
-        },
-      });
-    }
-  }
+  const candidates = _shrinkCandidates(records, outputs);
   candidates.sort((a, b) => b.size - a.size);
   for (const candidate of candidates) {
     if (total <= maxBytes) break;

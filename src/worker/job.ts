@@ -123,6 +123,34 @@ export type ParsedJob = ValidJob | InvalidJob;
 
 const _decoder = new TextDecoder("utf-8", { fatal: false });
 
+/** What is wrong with the job's optional fields, or `null` when they are fine. */
+function _optionalFieldError(payload: Record<string, unknown>): string | null {
+  const submittedAt = payload.submitted_at ?? null;
+  if (submittedAt !== null && (typeof submittedAt !== "number" || !Number.isFinite(submittedAt))) {
+    return `"submitted_at" must be a number of unix seconds`;
+  }
+  for (const key of ["workflow_yaml", "workflow_yaml_sha256", "tenant_id", "api_key_id"]) {
+    const v = payload[key];
+    if (v !== undefined && v !== null && typeof v !== "string") {
+      return `"${key}" must be a string or null`;
+    }
+  }
+  for (const key of ["workflow_yaml_bytes", "replayed_from"]) {
+    const v = payload[key];
+    if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isFinite(v))) {
+      return `"${key}" must be a number or null`;
+    }
+  }
+  const pendingRevision = payload.pending_revision;
+  if (
+    pendingRevision !== undefined && pendingRevision !== null &&
+    (!Number.isSafeInteger(pendingRevision) || (pendingRevision as number) < 1)
+  ) {
+    return `"pending_revision" must be a positive integer or null`;
+  }
+  return null;
+}
+
 /**
  * Parse and validate a job message body.
  *
@@ -202,29 +230,8 @@ export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
     return fail(`"params" must be an object`);
   }
   const submittedAt = payload.submitted_at ?? null;
-  if (submittedAt !== null && (typeof submittedAt !== "number" || !Number.isFinite(submittedAt))) {
-    return fail(`"submitted_at" must be a number of unix seconds`);
-  }
-  for (const key of ["workflow_yaml", "workflow_yaml_sha256", "tenant_id", "api_key_id"]) {
-    const v = payload[key];
-    if (v !== undefined && v !== null && typeof v !== "string") {
-      return fail(`"${key}" must be a string or null`);
-    }
-  }
-  for (const key of ["workflow_yaml_bytes", "replayed_from"]) {
-    const v = payload[key];
-    if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isFinite(v))) {
-      return fail(`"${key}" must be a number or null`);
-    }
-  }
-
-  const pendingRevision = payload.pending_revision;
-  if (
-    pendingRevision !== undefined && pendingRevision !== null &&
-    (!Number.isSafeInteger(pendingRevision) || (pendingRevision as number) < 1)
-  ) {
-    return fail(`"pending_revision" must be a positive integer or null`);
-  }
+  const optional = _optionalFieldError(payload);
+  if (optional !== null) return fail(optional);
 
   const job: Job = {
     ...(payload as Partial<Job>),

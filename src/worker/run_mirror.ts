@@ -118,6 +118,8 @@ export class RunMirror {
   #cancelSeen = false;
   #superseded = false;
   #rechecking: Promise<void> | null = null;
+  /** Lazy RUNNING: nothing of this run written yet (the snapshot is still the `PENDING` one). */
+  #unwritten = false;
 
   /**
    * Start mirroring (the heartbeat timer starts now).
@@ -138,6 +140,7 @@ export class RunMirror {
     };
     this.#lastWriteAt = Date.now();
     if (options.firstWriteAfterMs !== undefined) {
+      this.#unwritten = true;
       // Not written yet: the first write is due once the lazy window has passed.
       this.#lastWriteAt += options.firstWriteAfterMs - options.minIntervalMs;
       this.#dirty = true;
@@ -298,6 +301,8 @@ export class RunMirror {
   async requeue(): Promise<boolean> {
     this.stop();
     await this.#writing;
+    // Lazy RUNNING never written: the snapshot is still PENDING; nothing to put back.
+    if (this.#unwritten) return false;
     for (let i = 0; i < _MAX_CONFLICTS; i++) {
       const now = nowSec();
       const next: RunSnapshot = {
@@ -380,6 +385,7 @@ export class RunMirror {
           this.#revision = revision;
         }
         this.#writes++;
+        this.#unwritten = false;
         return;
       }
       const current = await getJson<RunSnapshot>(this.#kv, this.#key);
