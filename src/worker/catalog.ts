@@ -210,10 +210,16 @@ export class WorkerCatalog {
     });
   }
 
-  /** Stop re-checking (the entries stay; a stopped worker is not alive, so it is not counted). */
-  stop(): void {
+  /**
+   * Stop re-checking (the entries stay; a stopped worker is not alive, so it is not counted).
+   *
+   * @returns When a re-check in flight is done (so nothing is written after the connection
+   *   closes).
+   */
+  async stop(): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    await this.#chain;
   }
 
   /**

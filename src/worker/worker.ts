@@ -357,7 +357,7 @@ export class PyocoWorker {
       stop.addEventListener("abort", () => resolve(), { once: true });
     });
     await this.#drain(Promise.all(slots));
-    this.#catalog?.stop();
+    await this.#catalog?.stop();
     await this.#heartbeat!.stop();
     this.#running = false;
     this.#log.info("Worker stopped");
@@ -411,7 +411,7 @@ export class PyocoWorker {
       const deadline = Date.now() + this.#config.cancelGracePeriodSec * 1000 + 2000;
       while (this.#active.size > 0 && Date.now() < deadline) await sleep(20);
     }
-    this.#catalog?.stop();
+    await this.#catalog?.stop();
     await this.#heartbeat?.stop();
     if (this.#nc) {
       await this.#nc.drain().catch(() => this.#nc?.close());
