@@ -149,6 +149,8 @@ Deno.test({
         assert.equal(run.retry_of, pipelineId);
         assert.equal(run.task_records.fetch?.reused, true);
         await page.locator('[data-task="fetch"][data-state="SUCCEEDED"]').waitFor(WAIT);
+        assert.match((await page.getAttribute('[data-task="fetch"]', "aria-label"))!, /reused/);
+        await page.locator('[data-task="transform"][data-state="FAILED"]').waitFor(WAIT);
       });
 
       await step("a 10-column graph scrolls, with a visible hint", async () => {

@@ -131,7 +131,9 @@ export function DagView(props: DagViewProps) {
         const state = props.states[n.name] ?? "PENDING";
         const rec = props.records[n.name];
         const label = n.name.length > 20 ? `${n.name.slice(0, 19)}…` : n.name;
-        const extra = rec?.duration_ms != null
+        const extra = rec?.reused
+          ? "reused"
+          : rec?.duration_ms != null
           ? duration(rec.duration_ms)
           : rec?.attempts && rec.attempts > 1
           ? `attempt ${rec.attempts}`

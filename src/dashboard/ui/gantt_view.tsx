@@ -48,10 +48,10 @@ export function GanttView(props: GanttViewProps) {
         </div>
       </div>
       {layout.rows.map((r) => {
-        const what = r.left === null
+        const what = r.reused
+          ? "output reused from the retried run"
+          : r.left === null
           ? "not started"
-          : r.reused
-          ? "reused from the retried run"
           : `started at +${duration(r.offsetSec! * 1000)}, ${r.open ? "running for" : "took"} ${
             duration(r.durationSec! * 1000)
           }`;
@@ -85,10 +85,10 @@ export function GanttView(props: GanttViewProps) {
                 class="gantt-note"
                 style={{ left: r.left === null ? "0" : pct(Math.min(r.left + r.width!, 1)) }}
               >
-                {r.left === null
-                  ? "not started"
-                  : r.reused
+                {r.reused
                   ? "reused"
+                  : r.left === null
+                  ? "not started"
                   : duration(r.durationSec! * 1000)}
               </span>
             </div>
