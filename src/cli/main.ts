@@ -8,6 +8,7 @@
 import { type CliCommand, type CliIo, denoIo, ExitCode } from "./_common.ts";
 import { flowsCommand } from "./flows.ts";
 import { logsCommand, watchCommand } from "./live.ts";
+import { deleteCommand, retryCommand } from "./manage.ts";
 import { runCommand } from "./run.ts";
 import {
   cancelCommand,
@@ -33,6 +34,8 @@ export const commands: Readonly<Record<string, CliCommand>> = {
   watch: watchCommand,
   logs: logsCommand,
   cancel: cancelCommand,
+  retry: retryCommand,
+  delete: deleteCommand,
   workers: workersCommand,
   flows: flowsCommand,
 };

@@ -37,6 +37,7 @@ export {
 export { logsCommand, watchCommand } from "./live.ts";
 export { workersCommand } from "./workers.ts";
 export { flowsCommand } from "./flows.ts";
+export { deleteCommand, retryCommand } from "./manage.ts";
 export { DEFAULT_SERVER, denoIo, describeError, ExitCode, InterruptedError } from "./_common.ts";
 export type { CliCommand, CliIo } from "./_common.ts";
 export { parseParams, readParams, readParamsFile } from "./params.ts";

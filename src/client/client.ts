@@ -11,6 +11,7 @@
 
 import type {
   RunSnapshot,
+  RunStatus,
   RunSummary,
   RunTasksView,
   RunView,
@@ -28,9 +29,10 @@ import type {
   ListRunsPageOptions,
   ListWorkersOptions,
   PyocoClientOptions,
+  RetryRunOptions,
+  RetryRunResponse,
   RunEvent,
   RunEventsPage,
-  RunFilterOptions,
   RunsPage,
   RunsWatchItem,
   RunWatchItem,
@@ -42,6 +44,12 @@ import type {
 } from "./types.ts";
 import type { FlowView } from "../contract/catalog.ts";
 import { pathSegment as _seg, Transport } from "./_transport.ts";
+import {
+  checkLastEventId as _lastEventId,
+  filterQuery as _filterQuery,
+  idempotencyHeader as _idempotencyHeader,
+} from "./_query.ts";
+import { DeadLetterClient } from "./dead_letters.ts";
 import { waitForTerminal, watchRunItems, watchRunsItems } from "./_live.ts";
 
 /**
@@ -90,7 +98,11 @@ export class PyocoClient {
   constructor(options: PyocoClientOptions) {
     this.#http = new Transport(options);
     this.baseUrl = this.#http.baseUrl;
+    this.deadLetters = new DeadLetterClient(this.#http);
   }
+
+  /** The dead-letter queue (`/dlq` routes): list, read, replay, delete. */
+  readonly deadLetters: DeadLetterClient;
 
   /**
    * `GET /health`: whether the gateway is up and connected to NATS.
@@ -129,7 +141,7 @@ export class PyocoClient {
 
   /**
    * `POST /runs/yaml`: submit a run of a flow.yaml (multipart: `workflow` as `flow.yaml`,
-   * `flow_name`, `tag`). Its params are the YAML's `flow.defaults`.
+   * `flow_name`, `tag`, `params`). Its params are the YAML's `flow.defaults`, overlaid by `params`.
    *
    * @param request The YAML (text, bytes or Blob), the run's flow name and tag.
    * @param options `signal` to abort.
@@ -147,6 +159,7 @@ export class PyocoClient {
     form.append("workflow", blob, "flow.yaml");
     form.append("flow_name", request.flowName);
     if (request.tag !== undefined) form.append("tag", request.tag);
+    if (request.params !== undefined) form.append("params", JSON.stringify(request.params));
     return this.#http.json("POST", "/runs/yaml", {
       ...options,
       body: form,
@@ -329,6 +342,44 @@ export class PyocoClient {
    */
   cancelRun(runId: string, options: CallOptions = {}): Promise<RunSnapshot> {
     return this.#http.json("POST", `/runs/${_seg("runId", runId)}/cancel`, {
+      ...options,
+      retryable: true,
+    });
+  }
+
+  /**
+   * `POST /runs/{id}/retry`: a new run of a finished run's flow and params (`retry_of`); with
+   * `fromFailed` the tasks that SUCCEEDED keep their outputs (`reused: true`) and only the rest
+   * runs. Not retried on failure (a retry could start a second run).
+   *
+   * @param runId The finished run (or a unique prefix of ≥ 8 characters of its id).
+   * @param options `fromFailed`, `signal`.
+   * @returns `{ run_id, status: "PENDING", retry_of, reused_tasks }`.
+   * @throws {PyocoHttpError} 404 when there is no such run; 409 (`ERR-PYOCO-0027`) when it is
+   *   not finished; 422 for a flow.yaml run (its YAML is not stored).
+   */
+  retryRun(runId: string, options: RetryRunOptions = {}): Promise<RetryRunResponse> {
+    return this.#http.json("POST", `/runs/${_seg("runId", runId)}/retry`, {
+      signal: options.signal,
+      json: options.fromFailed ? { from: "failed" } : {},
+      retryable: false,
+    });
+  }
+
+  /**
+   * `DELETE /runs/{id}`: delete a finished run, its idempotency claim and its events.
+   *
+   * @param runId The run (or a unique prefix of ≥ 8 characters of its id).
+   * @param options `signal` to abort.
+   * @returns `{ run_id, status, deleted: true }`.
+   * @throws {PyocoHttpError} 404 when there is no such run; 409 (`ERR-PYOCO-0027`) when it is
+   *   not finished.
+   */
+  deleteRun(
+    runId: string,
+    options: CallOptions = {},
+  ): Promise<{ run_id: string; status: RunStatus; deleted: true }> {
+    return this.#http.json("DELETE", `/runs/${_seg("runId", runId)}`, {
       ...options,
       retryable: true,
     });
@@ -536,36 +587,4 @@ export class PyocoClient {
     });
     return res.text;
   }
-}
-
-function _filterQuery(options: RunFilterOptions): URLSearchParams {
-  const query = new URLSearchParams();
-  const statuses = options.status === undefined
-    ? []
-    : Array.isArray(options.status)
-    ? options.status
-    : [options.status];
-  for (const status of statuses) query.append("status", status);
-  if (options.flow !== undefined) query.set("flow", options.flow);
-  if (options.tag !== undefined) query.set("tag", options.tag);
-  return query;
-}
-
-function _lastEventId(owner: string, value: string | undefined): void {
-  if (value === undefined) return;
-  if (typeof value !== "string" || !/^[\x21-\x7e]{1,100}$/.test(value)) {
-    throw new TypeError(
-      `Invalid ${owner} option "lastEventId": expected an id the stream sent, got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-}
-
-function _idempotencyHeader(key: string | undefined): Record<string, string> {
-  if (key === undefined) return {};
-  if (typeof key !== "string" || key === "") {
-    throw new TypeError("Invalid idempotencyKey: expected a non-empty string");
-  }
-  return { "idempotency-key": key };
 }

@@ -20,6 +20,14 @@
  */
 
 export { PyocoClient } from "./client.ts";
+export { DeadLetterClient } from "./dead_letters.ts";
+export type {
+  DeadLetterFilter,
+  ReplayManyItem,
+  ReplayManyOptions,
+  ReplayManyResponse,
+  ReplayResponse,
+} from "./dead_letters.ts";
 export type {
   CallOptions,
   GetEventsOptions,
@@ -32,6 +40,8 @@ export type {
   ListWorkersOptions,
   PyocoClientOptions,
   RetryOptions,
+  RetryRunOptions,
+  RetryRunResponse,
   RunEvent,
   RunEventsPage,
   RunFilterOptions,
@@ -55,6 +65,7 @@ export type { FieldError, PyocoHttpErrorInit } from "./errors.ts";
 export { isTerminal } from "../contract/mod.ts";
 export type { FlowView } from "../contract/catalog.ts";
 export type {
+  DeadLetter,
   ErrorBody,
   JsonValue,
   RunSnapshot,

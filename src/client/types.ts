@@ -6,7 +6,7 @@
  */
 
 import type { RunEvent } from "../contract/events.ts";
-import type { RunSnapshot, RunStatus, RunSummary } from "../contract/mod.ts";
+import type { RunSnapshot, RunStatus, RunSummary, SubmitResponse } from "../contract/mod.ts";
 
 export type { RunEvent };
 
@@ -79,8 +79,24 @@ export interface SubmitRunYamlRequest {
   flowName: string;
   /** Work queue. @default {"default"} */
   tag?: string;
+  /** Parameters overlaid on the YAML's `flow.defaults` (sent as the `params` form field). */
+  params?: Record<string, unknown>;
   /** Sent as `Idempotency-Key`; makes the request safe to retry. */
   idempotencyKey?: string;
+}
+
+/** Options of {@linkcode PyocoClient.retryRun}. */
+export interface RetryRunOptions extends CallOptions {
+  /** Reuse the outputs of the tasks that SUCCEEDED; run only the rest. @default {false} */
+  fromFailed?: boolean;
+}
+
+/** The answer of {@linkcode PyocoClient.retryRun}. */
+export interface RetryRunResponse extends SubmitResponse {
+  /** The run that was retried (its full id). */
+  retry_of: string;
+  /** Tasks whose recorded outputs the new run reuses. */
+  reused_tasks: string[];
 }
 
 /** What `GET /runs/{id}` should add to the snapshot. */
