@@ -26,7 +26,7 @@ async function _main(): Promise<void> {
   const config = loadConfig({ env: { PYOCO_NATS_URL: url }, envFile: false });
   // Experiment knob: nats.js creates two Error objects (stack traces) per request unless told not to.
   const noAsyncTraces = Deno.env.get("PYOCO_BENCH_NO_ASYNC_TRACES") === "1";
-  const nc = await connect({ servers: url, noAsyncTraces });
+  const nc = await connect({ servers: url, name: `limit-worker ${Deno.pid}`, noAsyncTraces });
   const jsm = await jetstreamManager(nc);
   const durable = await ensureConsumer(jsm, config, tag);
   const js = jetstream(nc);

@@ -5,6 +5,7 @@
  */
 
 import { type LatencySummary, round2, summarize } from "./_stats.ts";
+import type { NatsTraffic } from "./_varz.ts";
 
 /** W worker processes, each running C jobs at once. */
 export interface Setting {
@@ -60,6 +61,11 @@ export interface ThroughputResult {
    * `/proc`): where the machine's cores went. `harness` is the load generator and watcher.
    */
   cpu_ms_per_run?: Record<string, number>;
+  /**
+   * NATS messages and bytes per run as nats-server counted them (`/varz` deltas over the measured
+   * runs, heartbeats and the harness's watch included), by client group too. NATS systems only.
+   */
+  nats_msgs_per_run?: NatsTraffic;
 }
 
 /**

@@ -4,7 +4,8 @@
  * Submit→terminal latency runs from just before the POST to the moment the harness sees the
  * terminal snapshot through its own KV watch on the runs bucket (the gateway is never polled).
  * Also records the peak RSS of the gateway and of one worker during each run, and — for the best
- * setting — the latency at half the peak rate (open loop, not saturated).
+ * setting — the latency at half the peak rate (open loop, not saturated). nats-server runs with
+ * monitoring on, so the NATS messages per run are counted (`/varz`, by client group from `/connz`).
  *
  * @module
  */
@@ -17,6 +18,14 @@ import { type Stack, startStack } from "./_stack.ts";
 import { type LatencySummary, round2, runConcurrently, summarize } from "./_stats.ts";
 import { best, progress, type Setting, type ThroughputResult, throughputResult } from "./_types.ts";
 import { TerminalWatcher } from "./_watch.ts";
+import { type MonitoredNats, startMonitoredNats, TrafficMeter } from "./_varz.ts";
+
+/** Connection-name groups for the per-client message counts of a stack. */
+export const STACK_CLIENT_GROUPS: Record<string, RegExp> = {
+  gateway: /^pyoco-gateway/,
+  workers: /^pyoco-worker/,
+  harness: /^bench-/,
+};
 
 /** Options of {@linkcode measureE2e}. */
 export interface E2eOptions {
@@ -76,26 +85,45 @@ async function _submit(url: string): Promise<string> {
   return (JSON.parse(text) as { run_id: string }).run_id;
 }
 
-async function _withStack<T>(
+/**
+ * Run `fn` on a fresh stack (a monitored nats-server, one gateway, W workers) with a watcher.
+ *
+ * @param setting W×C.
+ * @param fn What to do with the stack.
+ * @returns What `fn` returns.
+ * @throws {Error} When a process does not start, or what `fn` throws.
+ */
+export async function withStack<T>(
   setting: Setting,
-  fn: (stack: Stack, watcher: TerminalWatcher) => Promise<T>,
+  fn: (stack: Stack, watcher: TerminalWatcher, nats: MonitoredNats) => Promise<T>,
 ): Promise<T> {
+  await using monitored = await startMonitoredNats();
   await using stack = await startStack({
     workers: setting.workers,
     concurrency: setting.concurrency,
+    nats: monitored.server,
   });
   const config = loadConfig({ env: { PYOCO_NATS_URL: stack.nats.url }, envFile: false });
   const nc: NatsConnection = await connect({ servers: stack.nats.url, name: "bench-watch" });
   const watcher = await TerminalWatcher.open(nc, config.runsKvBucket);
   try {
-    return await fn(stack, watcher);
+    return await fn(stack, watcher, monitored);
   } finally {
     watcher.stop();
     await nc.close();
   }
 }
 
-async function _warmup(
+/**
+ * Submit `count` runs from `clients` loops, wait until all are terminal, then forget them.
+ *
+ * @param stack The stack.
+ * @param watcher Its watcher.
+ * @param count Warm-up runs.
+ * @param clients Concurrent clients.
+ * @throws {Error} When a submit fails or the runs do not finish in two minutes.
+ */
+export async function warmupStack(
   stack: Stack,
   watcher: TerminalWatcher,
   count: number,
@@ -110,8 +138,8 @@ async function _warmup(
 }
 
 async function _measureOne(setting: Setting, options: E2eOptions): Promise<ThroughputResult> {
-  return await _withStack(setting, async (stack, watcher) => {
-    await _warmup(stack, watcher, options.warmup, options.clients);
+  return await withStack(setting, async (stack, watcher, monitored) => {
+    await warmupStack(stack, watcher, options.warmup, options.clients);
     const gw = stack.gatewayPid === null ? null : new RssSampler(stack.gatewayPid);
     const wk = stack.workers[0] ? new RssSampler(stack.workers[0].pid) : null;
     const cpu = new CpuMeter({
@@ -120,6 +148,7 @@ async function _measureOne(setting: Setting, options: E2eOptions): Promise<Throu
       nats: [pidListeningOn(stack.nats.port)],
       harness: [Deno.pid],
     });
+    const traffic = await TrafficMeter.start(monitored.monitorUrl, STACK_CLIENT_GROUPS);
     const t0 = performance.now();
     await runConcurrently(options.n, options.clients, async () => {
       const start = performance.now();
@@ -134,6 +163,7 @@ async function _measureOne(setting: Setting, options: E2eOptions): Promise<Throu
       watcher.failed,
     );
     result.cpu_ms_per_run = cpu.read(options.n);
+    result.nats_msgs_per_run = await traffic.read(options.n);
     if (gw) result.gateway_peak_rss_mb = gw.stop();
     if (wk) result.worker_peak_rss_mb = wk.stop();
     return result;
@@ -145,8 +175,8 @@ async function _measurePaced(
   rate: number,
   options: E2eOptions,
 ): Promise<PacedResult> {
-  return await _withStack(setting, async (stack, watcher) => {
-    await _warmup(stack, watcher, options.warmup, options.clients);
+  return await withStack(setting, async (stack, watcher) => {
+    await warmupStack(stack, watcher, options.warmup, options.clients);
     const count = Math.max(10, Math.min(options.pacedRuns, Math.round(rate * 8)));
     const interval = 1000 / rate;
     const inflight: Promise<void>[] = [];
@@ -183,7 +213,7 @@ export async function measureE2e(options: E2eOptions): Promise<E2eOutcome> {
     const r = await _measureOne(setting, options);
     results.push(r);
     progress(
-      `e2e ${setting.label}: ${r.runs_per_sec} runs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, gateway ${r.gateway_peak_rss_mb} MiB, worker ${r.worker_peak_rss_mb} MiB`,
+      `e2e ${setting.label}: ${r.runs_per_sec} runs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, gateway ${r.gateway_peak_rss_mb} MiB, worker ${r.worker_peak_rss_mb} MiB, NATS msgs in/out per run ${r.nats_msgs_per_run?.in}/${r.nats_msgs_per_run?.out}`,
     );
   }
   const top = best(results)!;

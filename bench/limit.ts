@@ -1,13 +1,20 @@
 /**
- * The limit: the same N jobs doing only the NATS work a run needs, with the same client library
- * (nats.js), the same resources (streams, buckets, durable consumer settings from
- * `ensureResources` / `ensureConsumer`) and the same concurrency — no HTTP, no engine.
+ * Raw nats.js doing a run's NATS work and nothing else — no HTTP, no engine — with the same client
+ * library, the same resources (streams, buckets, durable consumer settings from
+ * `ensureResources` / `ensureConsumer`) and the same concurrency as the e2e run. Two variants:
  *
- * Producer side (what the gateway does per submit), in the harness process on one connection with
- * `clients` concurrent loops: KV create of the PENDING snapshot, then `js.publish` with `msgID`.
- * Consumer side (what a worker does per run), in W separate processes (`_limit_worker.ts`), each
- * with C jobs at once: pull, KV get (the revision the compare-and-set needs), KV update RUNNING,
- * KV update COMPLETED, ack. Completion is observed like the e2e run, by a KV watch.
+ * - **the limit** (`measureLimit`): the per-run work of the first design. Producer: KV create of
+ *   the PENDING snapshot, then `js.publish` with `msgID`. Consumer (`_limit_worker.ts`): pull, KV
+ *   get (the revision the compare-and-set needs), KV update RUNNING, KV update COMPLETED, ack.
+ * - **the floor** (`measureFloor`, SPEC §10): the minimal durable work. Producer: KV create, then
+ *   publish of a job carrying the create's revision (`pending_revision`) with `msgID`. Consumer
+ *   (`_floor_worker.ts`): batched pull (`consume()` sized to C), one KV compare-and-set to the
+ *   terminal snapshot against `pending_revision`, plain ack.
+ *
+ * The producer runs in the harness process on one connection with `clients` concurrent loops;
+ * consumers are W separate processes with C jobs at once. Completion is observed like the e2e
+ * run, by a KV watch. nats-server runs with monitoring on, so the NATS messages per run are
+ * counted (`/varz`).
  *
  * @module
  */
@@ -15,7 +22,6 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { startNatsServer } from "../tests/_helpers/nats_server.ts";
 import { loadConfig, workSubject } from "../src/config.ts";
 import { ensureConsumer, ensureResources } from "../src/nats/resources.ts";
 import { encodeJson } from "../src/nats/kv.ts";
@@ -25,6 +31,16 @@ import { benchFile, type ReadyProcess, spawnReady } from "./_proc.ts";
 import { progress, type Setting, type ThroughputResult, throughputResult } from "./_types.ts";
 import { TerminalWatcher } from "./_watch.ts";
 import { CpuMeter, pidListeningOn } from "./_rss.ts";
+import { startMonitoredNats, TrafficMeter } from "./_varz.ts";
+
+/** Which raw-NATS variant: the first design's per-run work, or SPEC §10's floor. */
+type _Kind = "limit" | "floor";
+
+/** Connection-name groups for the per-client message counts of the raw-NATS runs. */
+export const RAW_CLIENT_GROUPS: Record<string, RegExp> = {
+  workers: /worker/,
+  harness: /^bench-/,
+};
 
 /** Options of {@linkcode measureLimit}. */
 export interface LimitOptions {
@@ -46,23 +62,51 @@ export interface LimitOptions {
  * @throws {Error} When a process fails to start or runs do not finish in time.
  */
 export async function measureLimit(options: LimitOptions): Promise<ThroughputResult[]> {
+  return await _measureAll("limit", options);
+}
+
+/**
+ * Measure the floor (SPEC §10's minimal work per run) for each setting, each on a fresh
+ * nats-server (file storage).
+ *
+ * @param options N, clients, settings, warm-up.
+ * @returns One result per setting, with NATS messages per run.
+ * @throws {Error} When a process fails to start or runs do not finish in time.
+ *
+ * @example
+ * ```ts
+ * const [r] = await measureFloor({ n: 2000, clients: 32, settings: parseSettings("2x16"), warmup: 200 });
+ * console.log(r.runs_per_sec, r.nats_msgs_per_run?.in);
+ * ```
+ */
+export async function measureFloor(options: LimitOptions): Promise<ThroughputResult[]> {
+  return await _measureAll("floor", options);
+}
+
+async function _measureAll(kind: _Kind, options: LimitOptions): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
   for (const setting of options.settings) {
-    results.push(await _measureOne(setting, options));
-    const r = results[results.length - 1]!;
+    const r = await _measureOne(kind, setting, options);
+    results.push(r);
     progress(
-      `limit ${setting.label}: ${r.runs_per_sec} runs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms`,
+      `${kind} ${setting.label}: ${r.runs_per_sec} runs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, NATS msgs in/out per run ${r.nats_msgs_per_run?.in}/${r.nats_msgs_per_run?.out}`,
     );
   }
   return results;
 }
 
-async function _measureOne(setting: Setting, options: LimitOptions): Promise<ThroughputResult> {
-  await using srv = await startNatsServer();
+async function _measureOne(
+  kind: _Kind,
+  setting: Setting,
+  options: LimitOptions,
+): Promise<ThroughputResult> {
+  await using monitored = await startMonitoredNats();
+  const srv = monitored.server;
   const config = loadConfig({ env: { PYOCO_NATS_URL: srv.url }, envFile: false });
   // Experiment knob (also read by _limit_worker.ts): no per-request Error objects in nats.js.
-  const noAsyncTraces = Deno.env.get("PYOCO_BENCH_NO_ASYNC_TRACES") === "1";
-  const nc = await connect({ servers: srv.url, name: "bench-limit-producer", noAsyncTraces });
+  // The floor always runs without them (as the product's connections do).
+  const noAsyncTraces = kind === "floor" || Deno.env.get("PYOCO_BENCH_NO_ASYNC_TRACES") === "1";
+  const nc = await connect({ servers: srv.url, name: `bench-${kind}-producer`, noAsyncTraces });
   const watchNc = await connect({ servers: srv.url, name: "bench-watch" });
   const workers: ReadyProcess[] = [];
   try {
@@ -76,7 +120,7 @@ async function _measureOne(setting: Setting, options: LimitOptions): Promise<Thr
         await spawnReady([
           "run",
           "-A",
-          benchFile("_limit_worker.ts"),
+          benchFile(kind === "floor" ? "_floor_worker.ts" : "_limit_worker.ts"),
           srv.url,
           String(setting.concurrency),
         ]),
@@ -86,8 +130,11 @@ async function _measureOne(setting: Setting, options: LimitOptions): Promise<Thr
     const submit = async () => {
       const start = performance.now();
       const runId = crypto.randomUUID().replaceAll("-", "");
-      await kv.create(runId, encodeJson(benchSnapshot(runId, "PENDING")));
-      await js.publish(subject, encodeJson(benchJob(runId)), { msgID: runId });
+      const rev = await kv.create(runId, encodeJson(benchSnapshot(runId, "PENDING")));
+      const job = kind === "floor"
+        ? { ...benchJob(runId), pending_revision: rev }
+        : benchJob(runId);
+      await js.publish(subject, encodeJson(job), { msgID: runId });
       watcher.submitted(runId, start);
     };
     await runConcurrently(options.warmup, options.clients, submit);
@@ -98,6 +145,7 @@ async function _measureOne(setting: Setting, options: LimitOptions): Promise<Thr
       nats: [pidListeningOn(srv.port)],
       harness: [Deno.pid],
     });
+    const traffic = await TrafficMeter.start(monitored.monitorUrl, RAW_CLIENT_GROUPS);
     const t0 = performance.now();
     await runConcurrently(options.n, options.clients, submit);
     await watcher.waitDone(options.n);
@@ -109,6 +157,7 @@ async function _measureOne(setting: Setting, options: LimitOptions): Promise<Thr
       watcher.failed,
     );
     result.cpu_ms_per_run = cpu.read(options.n);
+    result.nats_msgs_per_run = await traffic.read(options.n);
     watcher.stop();
     return result;
   } finally {

@@ -31,12 +31,16 @@ export interface PeerOptions {
   settings: readonly Setting[];
   /** Warm-up jobs before each measurement. */
   warmup: number;
+  /** Redis with the append-only file, fsync every second. @default {false} */
+  aof?: boolean;
+  /** Add jobs with `addBulk`, this many a call (0 = one `add` per job). @default {0} */
+  bulk?: number;
 }
 
 /**
  * Measure BullMQ on Redis with the same N, producers and W×C settings.
  *
- * @param options N, producers, settings, warm-up.
+ * @param options N, producers, settings, warm-up, Redis persistence (`aof`), `addBulk` size.
  * @returns The results, or a skip message (no `redis-server`, or the peer could not run).
  */
 export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
@@ -56,6 +60,9 @@ export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
       options.settings.map((s) => s.label).join(","),
       "--warmup",
       String(options.warmup),
+      ...(options.aof ? ["--aof"] : []),
+      "--bulk",
+      String(options.bulk ?? 0),
     ],
     stdin: "null",
     stdout: "piped",
@@ -72,7 +79,10 @@ export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
       // Forward the driver's progress lines; drop Deno's npm install chatter.
       for (const l of lines) if (l.startsWith("[bench]")) console.error(l);
       if (lines.some((l) => /error/i.test(l) && !l.startsWith("[bench]"))) {
-        lastError = lines.filter((l) => /error/i.test(l)).join(" ").slice(0, 500);
+        lastError = lines.filter((l) => /error/i.test(l)).join(" ").slice(
+          0,
+          500,
+        );
       }
     }
   })();
@@ -80,7 +90,9 @@ export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
   const status = await child.status;
   await errPump;
   const line = out.trim().split("\n").pop() ?? "";
-  if (status.success && line.startsWith("{")) return JSON.parse(line) as PeerOutcome;
+  if (status.success && line.startsWith("{")) {
+    return JSON.parse(line) as PeerOutcome;
+  }
   const skipped = `BullMQ peer could not run (exit ${status.code}): ${
     lastError || out.slice(-300)
   }`;

@@ -1,12 +1,15 @@
 /**
- * The peer: BullMQ (npm) on a Redis server started by the harness on a free port with persistence
- * off (`--save "" --appendonly no`, as BullMQ's own benchmarks run), doing the same N trivial jobs
- * with the same number of concurrent producers and the same W×C workers (separate processes,
- * `worker.ts`). Runs as its own process under `bench/peer/deno.json` (see `package.json` there);
+ * The peer: BullMQ (npm) on a Redis server started by the harness on a free port, doing the same
+ * N trivial jobs with the same number of concurrent producers and the same W×C workers (separate
+ * processes, `worker.ts`). Redis runs with persistence off (`--save "" --appendonly no`, as
+ * BullMQ's own benchmarks run) or, with `--aof`, with the append-only file fsynced every second
+ * (`--appendonly yes --appendfsync everysec`: what BullMQ's docs ask for in production, the
+ * durability closest to JetStream's file storage). With `--bulk K` jobs are added with
+ * `Queue.addBulk`, K a call (the counterpart of `POST /runs/batch`). Runs as its own process under `bench/peer/deno.json` (see `package.json` there);
  * prints the {@linkcode PeerOutcome} as JSON on the last stdout line.
  *
  * Usage: `deno run -A --config bench/peer/deno.json bench/peer/driver.ts --n 5000 --clients 32
- * --settings 1x8,2x8 --warmup 500` Completion is observed through `QueueEvents` ("completed"), BullMQ's
+ * --settings 1x8,2x8 --warmup 500 [--aof] [--bulk 100]` Completion is observed through `QueueEvents` ("completed"), BullMQ's
  * counterpart of the KV watch. Completed jobs are kept (BullMQ's default), as our snapshots are.
  *
  * @module
@@ -40,6 +43,10 @@ export interface PeerOptions {
   settings: readonly Setting[];
   /** Warm-up jobs before each measurement. */
   warmup: number;
+  /** Redis with the append-only file, fsync every second. @default {false} */
+  aof?: boolean;
+  /** Add jobs with `addBulk`, this many a call (0 = one `add` per job). @default {0} */
+  bulk?: number;
 }
 
 /** The outcome: results, or why the peer was skipped. */
@@ -57,10 +64,15 @@ export interface PeerOutcome {
  *
  * @returns Path and version line, or `null` when it cannot be run.
  */
-export async function findRedisServer(): Promise<{ bin: string; version: string } | null> {
+export async function findRedisServer(): Promise<
+  { bin: string; version: string } | null
+> {
   const bin = Deno.env.get("PYOCO_BENCH_REDIS_SERVER") ?? "redis-server";
   try {
-    const out = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" }).output();
+    const out = await new Deno.Command(bin, {
+      args: ["--version"],
+      stdout: "piped",
+    }).output();
     if (!out.success) return null;
     return { bin, version: new TextDecoder().decode(out.stdout).trim() };
   } catch {
@@ -71,14 +83,15 @@ export async function findRedisServer(): Promise<{ bin: string; version: string 
 /**
  * Measure BullMQ for each setting, each on a fresh Redis server.
  *
- * @param options N, producers, settings, warm-up.
+ * @param options N, producers, settings, warm-up, persistence, bulk size.
  * @returns Results, or a skip message when `redis-server` is absent.
  * @throws {Error} When a process fails to start or jobs do not finish in time.
  */
 export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
   const redis = await findRedisServer();
   if (!redis) {
-    const skipped = "redis-server not found (install Debian's redis-server); BullMQ peer skipped";
+    const skipped =
+      "redis-server not found (install Debian's redis-server); BullMQ peer skipped";
     progress(skipped);
     return { skipped, redis_version: null, results: [] };
   }
@@ -87,7 +100,9 @@ export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
     const r = await _measureOne(redis.bin, setting, options);
     results.push(r);
     progress(
-      `peer ${setting.label}: ${r.runs_per_sec} jobs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms`,
+      `peer${options.aof ? " (AOF everysec)" : ""}${
+        options.bulk ? ` (addBulk ${options.bulk})` : ""
+      } ${setting.label}: ${r.runs_per_sec} jobs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms`,
     );
   }
   return { skipped: null, redis_version: redis.version, results };
@@ -108,8 +123,9 @@ async function _measureOne(
       "127.0.0.1",
       "--save",
       "",
-      "--appendonly",
-      "no",
+      ...(options.aof
+        ? ["--appendonly", "yes", "--appendfsync", "everysec"]
+        : ["--appendonly", "no"]),
       "--dir",
       dir,
     ],
@@ -137,18 +153,34 @@ async function _measureOne(
     }
     const tracker = new CompletionTracker();
     events = new QueueEvents(name, { connection });
-    events.on("completed", ({ jobId }) => tracker.terminal(jobId, true, performance.now()));
-    events.on("failed", ({ jobId }) => tracker.terminal(jobId, false, performance.now()));
+    events.on(
+      "completed",
+      ({ jobId }) => tracker.terminal(jobId, true, performance.now()),
+    );
+    events.on(
+      "failed",
+      ({ jobId }) => tracker.terminal(jobId, false, performance.now()),
+    );
     await events.waitUntilReady();
-    for (let i = 0; i < options.clients; i++) queues.push(new Queue(name, { connection }));
+    for (let i = 0; i < options.clients; i++) {
+      queues.push(new Queue(name, { connection }));
+    }
     await Promise.all(queues.map((q) => q.waitUntilReady()));
-    const submit = async (i: number) => {
-      const queue = queues[i % queues.length]!;
-      const start = performance.now();
-      const job = await queue.add("noop", { flow_name: "noop", params: {} });
-      tracker.submitted(job.id!, start);
-    };
-    await runConcurrently(options.warmup, options.clients, submit);
+    const bulk = options.bulk ?? 0;
+    const submit = bulk > 0
+      ? _bulkSubmitter(queues, tracker, bulk)
+      : async (i: number) => {
+        const queue = queues[i % queues.length]!;
+        const start = performance.now();
+        const job = await queue.add("noop", { flow_name: "noop", params: {} });
+        tracker.submitted(job.id!, start);
+      };
+    const calls = (count: number) => bulk > 0 ? Math.ceil(count / bulk) : count;
+    await runConcurrently(
+      calls(options.warmup),
+      options.clients,
+      (i) => submit(i, options.warmup),
+    );
     await tracker.waitDone(options.warmup, 120_000);
     tracker.reset();
     const cpu = new CpuMeter({
@@ -157,7 +189,11 @@ async function _measureOne(
       harness: [Deno.pid],
     });
     const t0 = performance.now();
-    await runConcurrently(options.n, options.clients, submit);
+    await runConcurrently(
+      calls(options.n),
+      options.clients,
+      (i) => submit(i, options.n),
+    );
     await tracker.waitDone(options.n);
     const result = throughputResult(
       setting,
@@ -177,6 +213,29 @@ async function _measureOne(
   }
 }
 
+/**
+ * A submitter that adds jobs with `addBulk`, `size` a call (the last call of `total` may be
+ * shorter); all jobs of a call share its start time.
+ */
+function _bulkSubmitter(
+  queues: readonly Queue[],
+  tracker: CompletionTracker,
+  size: number,
+): (i: number, total: number) => Promise<void> {
+  return async (i, total) => {
+    const queue = queues[i % queues.length]!;
+    const count = Math.min(size, total - i * size);
+    const start = performance.now();
+    const jobs = await queue.addBulk(
+      Array.from(
+        { length: count },
+        () => ({ name: "noop", data: { flow_name: "noop", params: {} } }),
+      ),
+    );
+    for (const job of jobs) tracker.submitted(job.id!, start);
+  };
+}
+
 async function _main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -185,6 +244,8 @@ async function _main(): Promise<void> {
       clients: { type: "string", default: "32" },
       settings: { type: "string", default: "1x8" },
       warmup: { type: "string", default: "500" },
+      aof: { type: "boolean", default: false },
+      bulk: { type: "string", default: "0" },
     },
   });
   const outcome = await measurePeer({
@@ -192,6 +253,8 @@ async function _main(): Promise<void> {
     clients: Number(values.clients),
     settings: parseSettings(values.settings),
     warmup: Number(values.warmup),
+    aof: values.aof,
+    bulk: Number(values.bulk),
   });
   console.log(JSON.stringify(outcome));
   // ioredis keeps sockets and timers alive a little after close().
