@@ -138,59 +138,15 @@ export function SchedulesPage(props: { query: URLSearchParams }) {
           </thead>
           <tbody>
             {(items ?? []).map((s) => (
-              <tr
+              <ScheduleRow
                 key={s.schedule_id}
-                data-schedule-id={s.schedule_id}
-                data-paused={String(s.paused)}
-                class={s.schedule_id === selectedId ? "row-selected" : undefined}
-              >
-                <td>
-                  <Chip status={s.status === "ACTIVE" && s.paused ? "PAUSED" : s.status} />
-                </td>
-                <td class="cell-wrap">
-                  <a
-                    href={`#/schedules?id=${encodeURIComponent(s.schedule_id)}`}
-                    title={`Schedule ${s.schedule_id}: show its recent runs`}
-                  >
-                    {s.flow_name}
-                  </a>
-                </td>
-                <td class="col-opt mono">{_rule(s)}</td>
-                <td class="col-wide">{s.tag}</td>
-                <td title={s.next_run_at ? clock(s.next_run_at) : undefined}>
-                  {s.paused
-                    ? <span class="muted">paused</span>
-                    : s.next_run_at === null
-                    ? <span class="muted">none</span>
-                    : _until(s.next_run_at, now)}
-                </td>
-                <td class="col-opt">
-                  <RunLink id={s.last_run_id} /> {s.last_status && <Chip status={s.last_status} />}
-                </td>
-                <td class="col-wide num">{s.skipped_slots}</td>
-                <td class="cell-actions">
-                  <div class="actions actions-end">
-                    <button
-                      type="button"
-                      class="btn btn-small"
-                      disabled={busy === s.schedule_id || s.status !== "ACTIVE"}
-                      onClick={() => setPaused(s, !s.paused)}
-                      aria-label={`${s.paused ? "Resume" : "Pause"} schedule ${s.schedule_id}`}
-                    >
-                      {s.paused ? "Resume" : "Pause"}
-                    </button>
-                    <button
-                      type="button"
-                      class="btn btn-small"
-                      disabled={busy === s.schedule_id}
-                      onClick={() => trigger(s)}
-                      aria-label={`Trigger schedule ${s.schedule_id} now`}
-                    >
-                      Trigger now
-                    </button>
-                  </div>
-                </td>
-              </tr>
+                schedule={s}
+                selected={s.schedule_id === selectedId}
+                busy={busy === s.schedule_id}
+                now={now}
+                onPause={(paused) => setPaused(s, paused)}
+                onTrigger={() => trigger(s)}
+              />
             ))}
           </tbody>
         </table>
@@ -208,6 +164,71 @@ export function SchedulesPage(props: { query: URLSearchParams }) {
         />
       )}
     </div>
+  );
+}
+
+function ScheduleRow(props: {
+  schedule: ScheduleItem;
+  selected: boolean;
+  busy: boolean;
+  now: number;
+  onPause: (paused: boolean) => void;
+  onTrigger: () => void;
+}) {
+  const s = props.schedule;
+  return (
+    <tr
+      data-schedule-id={s.schedule_id}
+      data-paused={String(s.paused)}
+      class={props.selected ? "row-selected" : undefined}
+    >
+      <td>
+        <Chip status={s.status === "ACTIVE" && s.paused ? "PAUSED" : s.status} />
+      </td>
+      <td class="cell-wrap">
+        <a
+          href={`#/schedules?id=${encodeURIComponent(s.schedule_id)}`}
+          title={`Schedule ${s.schedule_id}: show its recent runs`}
+        >
+          {s.flow_name}
+        </a>
+      </td>
+      <td class="col-opt mono">{_rule(s)}</td>
+      <td class="col-wide">{s.tag}</td>
+      <td title={s.next_run_at ? clock(s.next_run_at) : undefined}>
+        {s.paused
+          ? <span class="muted">paused</span>
+          : s.next_run_at === null
+          ? <span class="muted">none</span>
+          : _until(s.next_run_at, props.now)}
+      </td>
+      <td class="col-opt">
+        <RunLink id={s.last_run_id} /> {s.last_status && <Chip status={s.last_status} />}
+      </td>
+      <td class="col-wide num">{s.skipped_slots}</td>
+      <td class="cell-actions">
+        <div class="actions actions-end">
+          <button
+            type="button"
+            class="btn btn-small"
+            disabled={props.busy || s.status !== "ACTIVE"}
+            onClick={() => props.onPause(!s.paused)}
+            aria-label={`${s.paused ? "Resume" : "Pause"} schedule ${s.schedule_id}`}
+          >
+            {s.paused ? "Resume" : "Pause"}
+          </button>
+          <button
+            type="button"
+            class="btn btn-small"
+            disabled={props.busy}
+            onClick={props.onTrigger}
+            aria-label={`Trigger schedule ${s.schedule_id} now`}
+          >
+            Trigger now
+          </button>
+        </div>
+      </td>
+    </tr>
   );
 }
 
