@@ -9,6 +9,19 @@ import type { E2eOutcome } from "./e2e.ts";
 import type { ReadsAtSize } from "./reads.ts";
 import type { LatencySummary } from "./_stats.ts";
 import type { ThroughputResult } from "./_types.ts";
+import type { BenchRatios } from "./_goals.ts";
+
+/** A BullMQ measurement (or why it was skipped). */
+export interface PeerSection {
+  skipped: string | null;
+  redis_version: string | null;
+  results: ThroughputResult[];
+  best: ThroughputResult | null;
+  /** Redis with the append-only file (fsync every second). */
+  aof?: boolean;
+  /** Jobs a call with `addBulk` (0 = one `add` each). */
+  bulk?: number;
+}
 
 /** One goal of the issue, measured. */
 export interface Goal {
@@ -45,21 +58,31 @@ export interface BenchReport {
     settings: string[];
     seed_runs: number;
     smoke: boolean;
+    /** `--quick`: ≈2,000 runs, one setting, e2e + floor + both BullMQ rows. */
+    quick?: boolean;
     warmup: number;
   };
   /** End-to-end throughput and latency (null when not run). */
   e2e: E2eOutcome | null;
-  /** The raw-NATS limit. */
+  /** The raw-NATS limit: the first design's per-run NATS work. */
   limit: { results: ThroughputResult[]; best: ThroughputResult } | null;
-  /** The BullMQ peer. */
-  peer: {
-    skipped: string | null;
-    redis_version: string | null;
-    results: ThroughputResult[];
-    best: ThroughputResult | null;
-  } | null;
-  /** Best e2e runs/s over best limit / peer runs/s. */
-  ratios: { e2e_vs_limit: number | null; e2e_vs_peer: number | null };
+  /** The floor: SPEC §10's minimal NATS work per run, raw nats.js. */
+  floor?: { results: ThroughputResult[]; best: ThroughputResult } | null;
+  /** The BullMQ peer, Redis persistence off. */
+  peer: PeerSection | null;
+  /** The BullMQ peer, Redis `--appendonly yes --appendfsync everysec`. */
+  peer_aof?: PeerSection | null;
+  /** `POST /runs/batch`, 100 runs a request (one setting). */
+  batch?: ThroughputResult | null;
+  /** BullMQ `addBulk`, 100 jobs a call, same setting, Redis with AOF. */
+  peer_bulk?: PeerSection | null;
+  /** NATS messages in / out of nats-server per run (best setting), from `/varz`. */
+  nats_msgs_per_run?: {
+    e2e: { in: number; out: number } | null;
+    floor: { in: number; out: number } | null;
+  };
+  /** Best-setting runs/s ratios. */
+  ratios: BenchRatios;
   /** Read paths at scale. */
   reads: { sizes: ReadsAtSize[] } | null;
   /** Auth on vs off. */
@@ -76,6 +99,51 @@ export interface BenchReport {
   errors?: Record<string, string>;
   /** Wall time of the whole benchmark, seconds. */
   duration_sec?: number;
+}
+
+type _System = [name: string, results: readonly ThroughputResult[], best: ThroughputResult | null];
+
+function _systems(r: BenchReport): _System[] {
+  const out: _System[] = [];
+  const push = (
+    name: string,
+    sec: { results: ThroughputResult[]; best: ThroughputResult | null } | null | undefined,
+  ) => {
+    if (sec && sec.results.length > 0) out.push([name, sec.results, sec.best]);
+  };
+  push("pyoco e2e (HTTP)", r.e2e);
+  push("floor (raw nats.js, SPEC §10)", r.floor);
+  push("limit (raw nats.js, first design)", r.limit);
+  push("BullMQ, persistence off", r.peer);
+  push("BullMQ, AOF everysec", r.peer_aof);
+  if (r.batch) push("pyoco batch (POST /runs/batch ×100)", { results: [r.batch], best: r.batch });
+  push("BullMQ addBulk ×100, AOF everysec", r.peer_bulk);
+  return out;
+}
+
+function _natsRows(systems: readonly _System[]): string[] {
+  const rows: string[] = [];
+  for (const [name, list] of systems) {
+    for (const x of list) {
+      const t = x.nats_msgs_per_run;
+      if (!t) continue;
+      const by = Object.entries(t.by_client ?? {}).map(([k, v]) => `${k} ${v.in}/${v.out}`);
+      rows.push(
+        `| ${name} | ${x.setting} | ${t.in} | ${t.out} | ${Math.round(t.in_bytes)} | ${
+          Math.round(t.out_bytes)
+        } | ${by.join(", ")} |`,
+      );
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    "#### NATS traffic per run (nats-server `/varz` and `/connz` deltas over the measured runs)",
+    "",
+    "| system | W×C | msgs in | msgs out | bytes in | bytes out | in/out by client |",
+    "|---|---|---:|---:|---:|---:|---|",
+    ...rows,
+    "",
+  ];
 }
 
 function _ms(s: LatencySummary): string {
@@ -96,11 +164,13 @@ export function renderMarkdown(r: BenchReport): string {
   const m = r.machine;
   const lines: string[] = [];
   lines.push(
-    `### Benchmark ${r.generated_at}${r.params.smoke ? " (smoke)" : ""}`,
+    `### Benchmark ${r.generated_at}${
+      r.params.smoke ? " (smoke)" : r.params.quick ? " (quick)" : ""
+    }`,
     "",
     `Machine: ${m.nproc} CPUs (${m.cpu ?? "?"}), ${m.memory_mb} MiB, ${m.os}; Deno ${m.deno} ` +
       `(V8 ${m.v8}); ${m.nats_server ?? "nats-server ?"}; ${
-        r.peer?.redis_version?.split(" sha")[0] ?? "no Redis"
+        (r.peer ?? r.peer_aof)?.redis_version?.split(" sha")[0] ?? "no Redis"
       }; load average at start ${m.loadavg_at_start.join(" / ")}.`,
     `N = ${r.params.n} one-task runs per measurement, ${r.params.clients} concurrent clients, ` +
       `${r.params.warmup} warm-up runs, settings W×C = ${r.params.settings.join(", ")}.`,
@@ -113,9 +183,8 @@ export function renderMarkdown(r: BenchReport): string {
         _ms(res.latency_ms)
       } | ${_fmt(res.gateway_peak_rss_mb)} | ${_fmt(res.worker_peak_rss_mb)} | ${res.failed} |`,
     );
-  for (const x of r.e2e?.results ?? []) add("pyoco e2e (HTTP)", x, x === r.e2e?.best);
-  for (const x of r.limit?.results ?? []) add("limit (raw nats.js)", x, x === r.limit?.best);
-  for (const x of r.peer?.results ?? []) add("BullMQ peer", x, x === r.peer?.best);
+  const systems = _systems(r);
+  for (const [name, list, top] of systems) for (const x of list) add(name, x, x === top);
   if (rows.length > 0) {
     lines.push(
       "#### Throughput (closed loop, saturated)",
@@ -134,9 +203,7 @@ export function renderMarkdown(r: BenchReport): string {
     const parts = Object.entries(c).map(([k, v]) => `${k} ${v}`).join(", ");
     cpuRows.push(`| ${system} | ${res.setting} | ${parts} | ${Math.round(total * 1000) / 1000} |`);
   };
-  for (const x of r.e2e?.results ?? []) cpuRow("pyoco e2e (HTTP)", x);
-  for (const x of r.limit?.results ?? []) cpuRow("limit (raw nats.js)", x);
-  for (const x of r.peer?.results ?? []) cpuRow("BullMQ peer", x);
+  for (const [name, list] of systems) for (const x of list) cpuRow(name, x);
   if (cpuRows.length > 0) {
     lines.push(
       "#### CPU per run (ms of user + system CPU per run, by process group, during the run above)",
@@ -147,7 +214,12 @@ export function renderMarkdown(r: BenchReport): string {
       "",
     );
   }
-  if (r.peer?.skipped) lines.push(`Peer skipped: ${r.peer.skipped}`, "");
+  lines.push(..._natsRows(systems));
+  for (const p of [r.peer, r.peer_aof, r.peer_bulk]) {
+    if (p?.skipped) lines.push(`Peer skipped: ${p.skipped}`, "");
+  }
+  const ratios = Object.entries(r.ratios).map(([k, v]) => `${k} ${_fmt(v)}`).join(", ");
+  lines.push(`Ratios (best settings, this run): ${ratios}.`, "");
   const half = r.e2e?.half_rate;
   if (half) {
     lines.push(

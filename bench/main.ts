@@ -6,7 +6,9 @@
  *
  * ```
  * deno task bench [--n 5000] [--clients 32] [--settings 1x8,2x8,2x16] [--seed-runs 100000]
- *                 [--only e2e,limit,peer,reads,auth,memory] [--out bench/results/latest.json]
+ *                 [--only e2e,floor,limit,peer,peer_aof,batch,reads,auth,memory]
+ *                 [--out bench/results/latest.json]
+ * deno task bench --quick     # N=2000, 2x16: e2e, floor, BullMQ off and AOF, in under a minute
  * deno task bench --smoke     # tiny: N=50, 2 clients, one setting, 500 seeded runs
  * ```
  *
@@ -16,24 +18,39 @@
 import { parseArgs } from "node:util";
 import { measureAuth } from "./auth.ts";
 import { measureE2e } from "./e2e.ts";
-import { measureLimit } from "./limit.ts";
+import { measureFloor, measureLimit } from "./limit.ts";
+import { measureBatch } from "./batch.ts";
 import { measurePeer } from "./peer_bullmq.ts";
 import { measureReads } from "./reads.ts";
 import { round2 } from "./_stats.ts";
-import { best, parseSettings, progress } from "./_types.ts";
-import { type BenchReport, type Goal, renderMarkdown } from "./_report.ts";
+import { best, parseSettings, progress, type Setting } from "./_types.ts";
+import { type BenchReport, type PeerSection, renderMarkdown } from "./_report.ts";
+import { benchGoals, benchRatios } from "./_goals.ts";
 
-const _PARTS = ["e2e", "limit", "peer", "reads", "auth", "memory"] as const;
+const _PARTS = [
+  "e2e",
+  "floor",
+  "limit",
+  "peer",
+  "peer_aof",
+  "batch",
+  "reads",
+  "auth",
+  "memory",
+] as const;
+const _QUICK_PARTS = "e2e,floor,peer,peer_aof";
 type _Part = typeof _PARTS[number];
 
 const _USAGE = `Usage: deno task bench [options]
 
-  --n N              runs per throughput measurement (default 5000; smoke 50)
+  --n N              runs per throughput measurement (default 5000; quick 2000; smoke 50)
   --clients N        concurrent HTTP clients / producers (default 32; smoke 2)
-  --settings LIST    worker settings WxC, comma-separated (default 1x8,2x8,2x16; smoke 1x2)
+  --settings LIST    worker settings WxC, comma-separated (default 1x8,2x8,2x16; quick 2x16;
+                     smoke 1x2)
   --seed-runs N      runs stored for the read paths (default 100000; smoke 500)
-  --only LIST        parts: ${_PARTS.join(",")} (default all)
+  --only LIST        parts: ${_PARTS.join(",")} (default all; quick ${_QUICK_PARTS})
   --out PATH         JSON results (default bench/results/latest.json)
+  --quick            N=2000 on 2x16: e2e, floor and both BullMQ rows, in under a minute
   --smoke            tiny settings that finish in well under a minute
   -h, --help         show this help`;
 
@@ -60,64 +77,34 @@ async function _machine(): Promise<BenchReport["machine"]> {
   };
 }
 
-function _goals(report: BenchReport): Goal[] {
-  const goals: Goal[] = [];
-  const add = (goal: string, target: string, measured: number | null, met: boolean | null) =>
-    goals.push({ goal, target, measured, met });
-  add(
-    "e2e runs/s vs BullMQ peer",
-    "≥ 1.0×",
-    report.ratios.e2e_vs_peer,
-    report.ratios.e2e_vs_peer === null ? null : report.ratios.e2e_vs_peer >= 1.0,
-  );
-  add(
-    "e2e runs/s vs NATS limit",
-    "≥ 0.6×",
-    report.ratios.e2e_vs_limit,
-    report.ratios.e2e_vs_limit === null ? null : report.ratios.e2e_vs_limit >= 0.6,
-  );
-  const half = report.e2e?.half_rate?.latency_ms.p99 ?? null;
-  add(
-    "p99 submit→terminal at half the peak rate (ms)",
-    "< 100",
-    half,
-    half === null ? null : half < 100,
-  );
-  const sizes = report.reads?.sizes ?? [];
-  const small = sizes[0] ?? null;
-  const large = sizes[sizes.length - 1] ?? null;
-  for (const key of ["list", "metrics"] as const) {
-    const name = key === "list" ? "GET /runs?limit=50" : "GET /metrics";
-    const p50 = large?.[key].p50 ?? null;
-    add(
-      `${name} p50 at ${large?.runs ?? "?"} runs (ms)`,
-      "< 50",
-      p50,
-      p50 === null ? null : p50 < 50,
-    );
-    const growth = small && large && small !== large
-      ? round2(large[key].p50 / small[key].p50)
-      : null;
-    add(
-      `${name} p50 growth ${small?.runs ?? "?"} → ${large?.runs ?? "?"} runs`,
-      "flat (< 2×)",
-      growth,
-      growth === null ? null : growth < 2,
-    );
-  }
-  const cost = report.auth?.cost_pct ?? null;
-  add(
-    "auth on: throughput cost of GET /runs/{id} (%)",
-    "< 10",
-    cost,
-    cost === null ? null : cost < 10,
-  );
-  return goals;
+function _peerSection(p: Awaited<ReturnType<typeof measurePeer>>): PeerSection {
+  return {
+    skipped: p.skipped,
+    redis_version: p.redis_version,
+    results: p.results,
+    best: best(p.results),
+  };
 }
 
-async function _main(): Promise<number> {
+/** The parsed command line. */
+interface _Options {
+  n: number;
+  clients: number;
+  settings: Setting[];
+  seedRuns: number;
+  only: Set<_Part>;
+  out: string;
+  smoke: boolean;
+  quick: boolean;
+  warmup: number;
+}
+
+/** Runs one part, recording its failure instead of stopping the benchmark. */
+type _PartRunner = (name: string, fn: () => Promise<void>) => Promise<void>;
+
+function _parseOptions(args: string[]): _Options | null {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       n: { type: "string" },
       clients: { type: "string" },
@@ -126,16 +113,15 @@ async function _main(): Promise<number> {
       only: { type: "string" },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
     allowPositionals: false,
   });
-  if (values.help) {
-    console.log(_USAGE);
-    return 0;
-  }
+  if (values.help) return null;
   const smoke = values.smoke ?? false;
+  const quick = !smoke && (values.quick ?? false);
   const int = (text: string | undefined, def: number, name: string) => {
     const v = text === undefined ? def : Number(text);
     if (!Number.isInteger(v) || v < 1) {
@@ -143,63 +129,79 @@ async function _main(): Promise<number> {
     }
     return v;
   };
-  const n = int(values.n, smoke ? 50 : 5000, "n");
-  const clients = int(values.clients, smoke ? 2 : 32, "clients");
-  const settings = parseSettings(values.settings ?? (smoke ? "1x2" : "1x8,2x8,2x16"));
-  const seedRuns = int(values["seed-runs"], smoke ? 500 : 100_000, "seed-runs");
+  const n = int(values.n, smoke ? 50 : quick ? 2000 : 5000, "n");
   const only = new Set<_Part>(
-    (values.only ?? _PARTS.join(",")).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
-      if (!(_PARTS as readonly string[]).includes(s)) {
-        throw new Error(`Invalid --only part "${s}": expected one of ${_PARTS.join(", ")}`);
-      }
-      return s as _Part;
-    }),
+    (values.only ?? (quick ? _QUICK_PARTS : _PARTS.join(","))).split(",").map((s) => s.trim())
+      .filter(Boolean).map((s) => {
+        if (!(_PARTS as readonly string[]).includes(s)) {
+          throw new Error(`Invalid --only part "${s}": expected one of ${_PARTS.join(", ")}`);
+        }
+        return s as _Part;
+      }),
   );
-  const out = values.out ?? new URL("./results/latest.json", import.meta.url).pathname;
-  const warmup = smoke ? 10 : Math.min(500, Math.max(50, Math.round(n / 10)));
+  return {
+    n,
+    clients: int(values.clients, smoke ? 2 : 32, "clients"),
+    settings: parseSettings(values.settings ?? (smoke ? "1x2" : quick ? "2x16" : "1x8,2x8,2x16")),
+    seedRuns: int(values["seed-runs"], smoke ? 500 : 100_000, "seed-runs"),
+    only,
+    out: values.out ?? new URL("./results/latest.json", import.meta.url).pathname,
+    smoke,
+    quick,
+    warmup: smoke ? 10 : quick ? 200 : Math.min(500, Math.max(50, Math.round(n / 10))),
+  };
+}
 
-  const report: BenchReport = {
+async function _emptyReport(o: _Options): Promise<BenchReport> {
+  return {
     generated_at: new Date().toISOString(),
     machine: await _machine(),
     params: {
-      n,
-      clients,
-      settings: settings.map((s) => s.label),
-      seed_runs: seedRuns,
-      smoke,
-      warmup,
+      n: o.n,
+      clients: o.clients,
+      settings: o.settings.map((s) => s.label),
+      seed_runs: o.seedRuns,
+      smoke: o.smoke,
+      quick: o.quick,
+      warmup: o.warmup,
     },
     e2e: null,
+    floor: null,
     limit: null,
     peer: null,
-    ratios: { e2e_vs_limit: null, e2e_vs_peer: null },
+    peer_aof: null,
+    batch: null,
+    peer_bulk: null,
+    nats_msgs_per_run: { e2e: null, floor: null },
+    ratios: benchRatios({} as BenchReport),
     reads: null,
     auth: null,
     memory: null,
     goals: [],
   };
-  const started = performance.now();
+}
 
-  const errors: Record<string, string> = {};
-  const part = async (name: string, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      errors[name] = (err as Error).message;
-      progress(`${name} FAILED: ${(err as Error).stack ?? err}`);
-    }
-  };
-
+/** The throughput rows: e2e, the floor, the limit, BullMQ without and with AOF. */
+async function _throughputParts(o: _Options, report: BenchReport, part: _PartRunner) {
+  const { n, clients, settings, warmup, only } = o;
   if (only.has("e2e") || only.has("memory")) {
     await part("e2e", async () => {
       progress(`e2e: ${n} runs × ${settings.length} settings, ${clients} clients`);
-      const e2e = await measureE2e({ n, clients, settings, warmup, pacedRuns: smoke ? 20 : 2000 });
+      const pacedRuns = o.smoke ? 20 : o.quick ? 0 : 2000;
+      const e2e = await measureE2e({ n, clients, settings, warmup, pacedRuns });
       report.e2e = e2e;
       report.memory = {
         setting: e2e.best.setting,
         gateway_peak_rss_mb: e2e.best.gateway_peak_rss_mb ?? null,
         worker_peak_rss_mb: e2e.best.worker_peak_rss_mb ?? null,
       };
+    });
+  }
+  if (only.has("floor")) {
+    await part("floor", async () => {
+      progress(`floor: ${n} runs × ${settings.length} settings, raw nats.js (SPEC §10)`);
+      const results = await measureFloor({ n, clients, settings, warmup });
+      report.floor = { results, best: best(results)! };
     });
   }
   if (only.has("limit")) {
@@ -212,18 +214,46 @@ async function _main(): Promise<number> {
   if (only.has("peer")) {
     await part("peer", async () => {
       progress(`peer: ${n} BullMQ jobs × ${settings.length} settings`);
-      const peer = await measurePeer({ n, clients, settings, warmup });
-      report.peer = {
-        skipped: peer.skipped,
-        redis_version: peer.redis_version,
-        results: peer.results,
-        best: best(peer.results),
-      };
+      report.peer = _peerSection(await measurePeer({ n, clients, settings, warmup }));
     });
   }
+  if (only.has("peer_aof")) {
+    await part("peer_aof", async () => {
+      progress(`peer_aof: ${n} BullMQ jobs × ${settings.length} settings, Redis AOF everysec`);
+      const aof = await measurePeer({ n, clients, settings, warmup, aof: true });
+      report.peer_aof = { ..._peerSection(aof), aof: true };
+    });
+  }
+}
+
+/**
+ * Batch submit beside BullMQ addBulk: on the best e2e setting when known, else the last one; 100
+ * runs a request, at most 8 requests at once (800 runs in flight), addBulk likewise.
+ */
+async function _batchParts(o: _Options, report: BenchReport, part: _PartRunner) {
+  if (!o.only.has("batch")) return;
+  const { n, warmup, settings } = o;
+  const label = report.e2e?.best.setting;
+  const setting = settings.find((s) => s.label === label) ?? settings[settings.length - 1]!;
+  const clients = Math.min(o.clients, 8);
+  await part("batch", async () => {
+    progress(`batch: ${n} runs on ${setting.label}, POST /runs/batch ×100, ${clients} clients`);
+    report.batch = await measureBatch({ n, clients, setting, warmup, size: 100 });
+  });
+  await part("peer_bulk", async () => {
+    progress(`peer_bulk: ${n} BullMQ jobs on ${setting.label}, addBulk ×100, AOF everysec`);
+    const settings = [setting];
+    const bulk = await measurePeer({ n, clients, settings, warmup, aof: true, bulk: 100 });
+    report.peer_bulk = { ..._peerSection(bulk), aof: true, bulk: 100 };
+  });
+}
+
+/** The state parts: read paths at scale, auth. */
+async function _stateParts(o: _Options, report: BenchReport, part: _PartRunner) {
+  const { smoke, only } = o;
   if (only.has("reads")) {
     await part("reads", async () => {
-      const sizes = [Math.max(1, Math.round(seedRuns / 10)), seedRuns];
+      const sizes = [Math.max(1, Math.round(o.seedRuns / 10)), o.seedRuns];
       progress(`reads: ${sizes.join(" then ")} runs`);
       report.reads = { sizes: await measureReads({ sizes, requests: smoke ? 20 : 200 }) };
     });
@@ -233,29 +263,50 @@ async function _main(): Promise<number> {
       progress("auth: GET /runs/{id} with auth off vs on");
       report.auth = await measureAuth({
         requests: smoke ? 200 : 4000,
-        clients: smoke ? clients : 32,
+        clients: smoke ? o.clients : 32,
         runs: smoke ? 100 : 1000,
         rounds: smoke ? 1 : 3,
       });
     });
   }
+}
 
-  const e2eBest = report.e2e?.best.runs_per_sec ?? null;
-  const limitBest = report.limit?.best.runs_per_sec ?? null;
-  const peerBest = report.peer?.best?.runs_per_sec ?? null;
-  report.ratios = {
-    e2e_vs_limit: e2eBest !== null && limitBest ? round2(e2eBest / limitBest) : null,
-    e2e_vs_peer: e2eBest !== null && peerBest ? round2(e2eBest / peerBest) : null,
+async function _main(): Promise<number> {
+  const o = _parseOptions(Deno.args);
+  if (o === null) {
+    console.log(_USAGE);
+    return 0;
+  }
+  const report = await _emptyReport(o);
+  const started = performance.now();
+  const errors: Record<string, string> = {};
+  const part: _PartRunner = async (name, fn) => {
+    try {
+      await fn();
+    } catch (err) {
+      errors[name] = (err as Error).message;
+      progress(`${name} FAILED: ${(err as Error).stack ?? err}`);
+    }
   };
-  report.goals = _goals(report);
+  await _throughputParts(o, report, part);
+  await _batchParts(o, report, part);
+  await _stateParts(o, report, part);
+
+  const msgs = (t: { in: number; out: number } | undefined) => t ? { in: t.in, out: t.out } : null;
+  report.nats_msgs_per_run = {
+    e2e: msgs(report.e2e?.best.nats_msgs_per_run),
+    floor: msgs(report.floor?.best.nats_msgs_per_run),
+  };
+  report.ratios = benchRatios(report);
+  report.goals = benchGoals(report);
   if (Object.keys(errors).length > 0) report.errors = errors;
   report.duration_sec = round2((performance.now() - started) / 1000);
 
-  const slash = out.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(out.slice(0, slash), { recursive: true });
-  await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
+  const slash = o.out.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(o.out.slice(0, slash), { recursive: true });
+  await Deno.writeTextFile(o.out, JSON.stringify(report, null, 2) + "\n");
   console.log(renderMarkdown(report));
-  progress(`wrote ${out} (${report.duration_sec} s)`);
+  progress(`wrote ${o.out} (${report.duration_sec} s)`);
   if (report.errors) {
     console.error(`Benchmark parts failed: ${Object.keys(report.errors).join(", ")}`);
     return 1;

@@ -56,6 +56,16 @@ Deno.test("bench/main.ts --smoke exits 0 and writes every figure", async () => {
         "limit.best.runs_per_sec",
         "limit.best.latency_ms.p99",
         "ratios.e2e_vs_limit",
+        "floor.best.runs_per_sec",
+        "floor.best.latency_ms.p99",
+        "ratios.e2e_vs_floor",
+        "nats_msgs_per_run.e2e.in",
+        "nats_msgs_per_run.e2e.out",
+        "nats_msgs_per_run.floor.in",
+        "nats_msgs_per_run.floor.out",
+        "e2e.best.cpu_ms_per_run.gateway",
+        "floor.best.cpu_ms_per_run.workers",
+        "batch.runs_per_sec",
         "memory.gateway_peak_rss_mb",
         "memory.worker_peak_rss_mb",
         "auth.off_rps",
@@ -65,6 +75,9 @@ Deno.test("bench/main.ts --smoke exits 0 and writes every figure", async () => {
     assert.equal(report.e2e.best.runs, 50);
     assert.equal(report.e2e.best.failed, 0);
     assert.equal(report.e2e.best.latency_ms.count, 50);
+    assert.equal(report.floor.best.failed, 0);
+    assert.equal(report.batch.runs, 50);
+    assert.equal(report.batch.failed, 0);
     assert.equal(report.reads.sizes.length, 2);
     assert.deepEqual(report.reads.sizes.map((s: { runs: number }) => s.runs), [50, 500]);
     for (const [i, size] of report.reads.sizes.entries()) {
@@ -77,6 +90,10 @@ Deno.test("bench/main.ts --smoke exits 0 and writes every figure", async () => {
     if (report.peer.skipped === null) {
       _positive(report.peer.best.runs_per_sec, "peer.best.runs_per_sec");
       _positive(report.ratios.e2e_vs_peer, "ratios.e2e_vs_peer");
+      _positive(report.peer_aof.best.runs_per_sec, "peer_aof.best.runs_per_sec");
+      _positive(report.ratios.e2e_vs_peer_aof, "ratios.e2e_vs_peer_aof");
+      _positive(report.peer_bulk.best.runs_per_sec, "peer_bulk.best.runs_per_sec");
+      _positive(report.ratios.batch_vs_peer_bulk, "ratios.batch_vs_peer_bulk");
     } else {
       assert.match(report.peer.skipped, /redis-server|BullMQ/);
     }
