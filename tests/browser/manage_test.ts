@@ -149,6 +149,21 @@ Deno.test({
           assert.equal(m.navCut, false, "every page link is on screen");
           assert.ok(m.ids.length >= 4 && m.ids.every((id) => id.length === 8), m.ids.join(" "));
           await shot(page, shots, "runs_mobile");
+          // The run page of one of them does not scroll sideways either (the graph scrolls in its
+          // own frame when it must).
+          await page.locator("tr[data-run-id] td a.mono").first().click();
+          await page.locator(".page-head .chip[data-status]").waitFor(WAIT);
+          await page.locator(".dag-node").first().waitFor(WAIT);
+          const fit = await page.evaluate(() => ({
+            doc: document.documentElement.scrollWidth,
+            tabs: [...document.querySelectorAll('[role="tab"]')].map((tab) => {
+              const r = tab.getBoundingClientRect();
+              return tab.clientWidth >= tab.scrollWidth && r.right <= innerWidth;
+            }),
+          }));
+          assert.ok(fit.doc <= 390, `the run page fits: ${fit.doc} px wide`);
+          assert.deepEqual(fit.tabs, [true, true], "both tabs are whole and on screen");
+          await shot(page, shots, "run_mobile");
         } finally {
           await page.setViewportSize({ width: 1280, height: 800 });
         }
