@@ -8,6 +8,7 @@
 
 import { flow, task } from "../../src/flow/task.ts";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
+import { Logger } from "../../src/log.ts";
 import { PyocoWorker } from "../../src/worker/worker.ts";
 import {
   type GatewayFixture,
@@ -63,6 +64,7 @@ export async function manageFixture(options: GatewayFixtureOptions = {}): Promis
     registry: registryOf([etl], [etl]),
     tags: ["default"],
     workerId: `w-${crypto.randomUUID().slice(0, 6)}`,
+    logger: new Logger({ service: "pyoco-server:worker", write: () => {} }),
   });
   try {
     await worker.connect();
