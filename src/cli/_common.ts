@@ -277,6 +277,9 @@ export function describeError(err: unknown, server: string): string {
         }
         // A run id prefix that matches several runs (SPEC §15): the detail lists them.
         if (err.errId === ErrId.runIdAmbiguous) return err.detail;
+        if (err.errId === ErrId.runNotTerminal) {
+          return `${err.detail}: wait for it with \`pyoco wait ID\`, or cancel it first`;
+        }
         return `The gateway answered 409: ${err.detail}${err.errId ? ` (${err.errId})` : ""}`;
       case 413:
         return `The request is too large for the gateway: ${err.detail}`;
