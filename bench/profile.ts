@@ -3,7 +3,9 @@
  * started with the V8 inspector, takes a CPU profile of each over the run (Chrome DevTools
  * protocol, `Profiler.start/stop`), and prints the top functions by self time, grouped by
  * module, plus the NATS messages each run costs (KV writes and events from the stream
- * sequences). A diagnosis tool for `docs/performance.md`, not part of `deno task bench`.
+ * sequences, and — during the warm-up, so the profiled window is not disturbed — every message by
+ * subject kind, seen by a core subscription on `>`). A diagnosis tool for `docs/performance.md`,
+ * not part of `deno task bench`.
  *
  * ```
  * deno run -A bench/profile.ts [--n 3000] [--clients 32] [--concurrency 16] [--top 25]
@@ -75,6 +77,32 @@ class _Inspector {
   close(): void {
     this.#ws.close();
   }
+}
+
+/** A subject with its run ids, inboxes and reply tokens folded, so messages group by kind. */
+function _subjectKind(subject: string): string {
+  const t = subject.split(".");
+  if (t[0] === "_INBOX") return "_INBOX.* (replies, pushed deliveries)";
+  if (t[0] === "$JS" && t[1] === "ACK") return `$JS.ACK.${t[2]}.${t[3]}.* (acks)`;
+  if (t[0] === "$KV") return `$KV.${t[1]}.* (KV writes)`;
+  if (t[0] === "$JS" && t[1] === "API") return t.slice(0, 5).join(".");
+  if (t[0] === "$JS" && t[1] === "FC") return "$JS.FC.* (flow control)";
+  return t.map((x) => (/^[0-9a-f-]{12,}$|^\d+$/.test(x) ? "*" : x)).slice(0, 4).join(".");
+}
+
+/** Counts every message on the server by subject kind while it runs. */
+function _countSubjects(nc: Awaited<ReturnType<typeof connect>>): () => Map<string, number> {
+  const counts = new Map<string, number>();
+  const sub = nc.subscribe(">", {
+    callback: (_err, m) => {
+      const k = _subjectKind(m.subject);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    },
+  });
+  return () => {
+    sub.unsubscribe();
+    return counts;
+  };
 }
 
 function _top(profile: _Profile, top: number): string[] {
@@ -154,9 +182,13 @@ async function _main(): Promise<void> {
       if (res.status !== 200) throw new Error(`POST /runs answered ${res.status}`);
       watcher.submitted(body.run_id, start);
     };
+    const stopCounting = _countSubjects(await connect({ servers: srv.url, name: "bench-tap" }));
     await runConcurrently(300, Number(values.clients), submit);
     await watcher.waitDone(300);
     watcher.reset();
+    const kinds = [...stopCounting().entries()].sort((a, b) => b[1] - a[1]);
+    console.log("messages per run by subject kind (warm-up, 300 runs; the watch's own included):");
+    for (const [k, v] of kinds) console.log(`  ${(v / 300).toFixed(2).padStart(6)}  ${k}`);
     const jsm = await jetstreamManager(nc);
     const seq = async (stream: string) =>
       (await jsm.streams.info(stream).catch(() => null))?.state.last_seq ?? 0;
