@@ -128,19 +128,20 @@ function _natsRows(systems: readonly _System[]): string[] {
       const t = x.nats_msgs_per_run;
       if (!t) continue;
       const by = Object.entries(t.by_client ?? {}).map(([k, v]) => `${k} ${v.in}/${v.out}`);
+      const stored = Object.entries(t.stored_bytes_per_run ?? {}).map(([k, v]) => `${k} ${v}`);
       rows.push(
         `| ${name} | ${x.setting} | ${t.in} | ${t.out} | ${Math.round(t.in_bytes)} | ${
           Math.round(t.out_bytes)
-        } | ${by.join(", ")} |`,
+        } | ${by.join(", ")} | ${stored.join(", ") || "—"} |`,
       );
     }
   }
   if (rows.length === 0) return [];
   return [
-    "#### NATS traffic per run (nats-server `/varz` and `/connz` deltas over the measured runs)",
+    "#### NATS traffic per run (nats-server `/varz`, `/connz` and `/jsz` deltas over the measured runs)",
     "",
-    "| system | W×C | msgs in | msgs out | bytes in | bytes out | in/out by client |",
-    "|---|---|---:|---:|---:|---:|---|",
+    "| system | W×C | msgs in | msgs out | bytes in | bytes out | in/out by client | stored bytes by stream |",
+    "|---|---|---:|---:|---:|---:|---|---|",
     ...rows,
     "",
   ];

@@ -23,6 +23,11 @@ export interface NatsTraffic {
   out_bytes: number;
   /** Messages in / out per run by client group (connection name prefix), when known. */
   by_client?: Record<string, { in: number; out: number }>;
+  /**
+   * JetStream bytes stored per run by stream (`/jsz` deltas: what the runs left on disk, before
+   * any retention; a KV bucket is the stream `KV_<bucket>`).
+   */
+  stored_bytes_per_run?: Record<string, number>;
 }
 
 /** A nats-server with its monitoring port. */
@@ -84,6 +89,7 @@ export class TrafficMeter {
   readonly #groups: readonly [string, RegExp][];
   #varz: _Counts | null = null;
   #conns = new Map<number, _Conn>();
+  #streams = new Map<string, number>();
 
   private constructor(url: string, groups: readonly [string, RegExp][]) {
     this.#url = url;
@@ -103,7 +109,11 @@ export class TrafficMeter {
     groups: Record<string, RegExp> = {},
   ): Promise<TrafficMeter> {
     const meter = new TrafficMeter(monitorUrl, Object.entries(groups));
-    [meter.#varz, meter.#conns] = await Promise.all([meter.#readVarz(), meter.#readConns()]);
+    [meter.#varz, meter.#conns, meter.#streams] = await Promise.all([
+      meter.#readVarz(),
+      meter.#readConns(),
+      meter.#readStreams(),
+    ]);
     return meter;
   }
 
@@ -115,7 +125,11 @@ export class TrafficMeter {
    * @throws {Error} When the monitoring endpoint does not answer.
    */
   async read(runs: number): Promise<NatsTraffic> {
-    const [varz, conns] = await Promise.all([this.#readVarz(), this.#readConns()]);
+    const [varz, conns, streams] = await Promise.all([
+      this.#readVarz(),
+      this.#readConns(),
+      this.#readStreams(),
+    ]);
     const start = this.#varz!;
     const per = (x: number) => Math.round((x / runs) * 100) / 100;
     const byClient: Record<string, { in: number; out: number }> = {};
@@ -136,7 +150,22 @@ export class TrafficMeter {
       in_bytes: per(varz.in_bytes - start.in_bytes),
       out_bytes: per(varz.out_bytes - start.out_bytes),
       by_client: byClient,
+      stored_bytes_per_run: Object.fromEntries(
+        [...streams].map(([name, bytes]) => [name, per(bytes - (this.#streams.get(name) ?? 0))])
+          .filter(([, b]) => Math.abs(b as number) >= 1),
+      ),
     };
+  }
+
+  async #readStreams(): Promise<Map<string, number>> {
+    const body = await _json<{
+      account_details?: { stream_detail?: { name: string; state: { bytes: number } }[] }[];
+    }>(`${this.#url}/jsz?streams=true`);
+    const out = new Map<string, number>();
+    for (const a of body.account_details ?? []) {
+      for (const st of a.stream_detail ?? []) out.set(st.name, st.state.bytes);
+    }
+    return out;
   }
 
   async #readVarz(): Promise<_Counts> {
