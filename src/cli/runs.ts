@@ -36,6 +36,16 @@ const _SUBMIT_HELP = `  --tag T                Work queue (default: the gateway'
   --timeout SEC          With --wait: give up waiting after SEC seconds (exit 124)
   --json                 Print JSON`;
 
+/** The params flags of both submit commands (one reader: {@linkcode readParams}). */
+const _PARAMS_FLAGS = {
+  param: { type: "string", multiple: true },
+  "params-file": { type: "string" },
+} as const;
+
+const _PARAMS_HELP =
+  `  --param k=v            A parameter; the value is JSON when it parses (2, true, {"a":1}), else text. Repeatable
+  --params-file F        Parameters from a JSON or YAML file (a mapping); --param overrides it`;
+
 /** `pyoco submit FLOW …`: submit a run of a registered flow. */
 export const submitCommand: CliCommand = {
   summary: "Submit a run of a flow the workers registered",
@@ -47,16 +57,10 @@ export const submitCommand: CliCommand = {
         name: "submit",
         usage: submitCommand.usage,
         help: `Options:
-  --param k=v            A parameter; the value is JSON when it parses (2, true, {"a":1}), else text. Repeatable
-  --params-file F        Parameters from a JSON or YAML file (a mapping); --param overrides it
+${_PARAMS_HELP}
   --tags a,b             Tags recorded on the run
 ${_SUBMIT_HELP}`,
-        options: {
-          param: { type: "string", multiple: true },
-          "params-file": { type: "string" },
-          tags: { type: "string" },
-          ..._SUBMIT_FLAGS,
-        },
+        options: { ..._PARAMS_FLAGS, tags: { type: "string" }, ..._SUBMIT_FLAGS },
         positionals: [1, 1],
       },
       args,
@@ -64,10 +68,7 @@ ${_SUBMIT_HELP}`,
       async ({ values, positionals, client }) => {
         const flowName = positionals[0] as string;
         const timeoutMs = timeoutFlagMs(values);
-        const params = await readParams({
-          pairs: (values.param as string[] | undefined) ?? [],
-          file: values["params-file"] as string | undefined,
-        });
+        const params = await _params(values);
         const tags = (values.tags as string | undefined)?.split(",").map((t) => t.trim()).filter(
           Boolean,
         );
@@ -87,7 +88,8 @@ ${_SUBMIT_HELP}`,
 /** `pyoco submit-yaml FILE --flow-name N …`: submit a run of a flow.yaml. */
 export const submitYamlCommand: CliCommand = {
   summary: "Submit a run of a flow.yaml file",
-  usage: "pyoco submit-yaml FILE --flow-name N [--tag T] [--idempotency-key K] [--wait] [--json]",
+  usage:
+    "pyoco submit-yaml FILE --flow-name N [--param k=v]… [--params-file F] [--tag T] [--idempotency-key K] [--wait] [--json]",
   run(args, io = denoIo()) {
     return runCommand(
       {
@@ -95,8 +97,9 @@ export const submitYamlCommand: CliCommand = {
         usage: submitYamlCommand.usage,
         help: `Options:
   --flow-name N          Name of the run's flow (required)
+${_PARAMS_HELP}
 ${_SUBMIT_HELP}`,
-        options: { "flow-name": { type: "string" }, ..._SUBMIT_FLAGS },
+        options: { "flow-name": { type: "string" }, ..._PARAMS_FLAGS, ..._SUBMIT_FLAGS },
         positionals: [1, 1],
       },
       args,
@@ -112,9 +115,12 @@ ${_SUBMIT_HELP}`,
         } catch (err) {
           throw new UsageError(`Cannot read ${path}: ${(err as Error).message}`);
         }
+        const params = await _params(values);
         const res = await client.submitRunYaml({
           workflowYaml: bytes,
           flowName,
+          // Absent unless given: the run then takes the YAML's flow.defaults as they are.
+          params: Object.keys(params).length === 0 ? undefined : params,
           tag: values.tag as string | undefined,
           idempotencyKey: values["idempotency-key"] as string | undefined,
         });
@@ -354,6 +360,13 @@ Options:
     );
   },
 };
+
+function _params(values: FlagValues): Promise<Record<string, unknown>> {
+  return readParams({
+    pairs: (values.param as string[] | undefined) ?? [],
+    file: values["params-file"] as string | undefined,
+  });
+}
 
 /** What {@linkcode _afterSubmit} needs to know about the submitted run. */
 interface _Submitted {

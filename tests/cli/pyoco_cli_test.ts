@@ -111,6 +111,35 @@ Deno.test("pyoco CLI against a real gateway and worker", async (t) => {
       }
     });
 
+    await t.step("submit-yaml takes --param and a YAML --params-file (SPEC §15)", async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        const file = `${dir}/flow.yaml`;
+        await Deno.writeTextFile(
+          file,
+          'version: 1\nflow:\n  graph: "say"\n  defaults: { v: 1, keep: true }\n' +
+            'tasks:\n  say: { callable: "pyoco:echo", inputs: { value: "$ctx.params.v" } }\n',
+        );
+        await Deno.writeTextFile(`${dir}/p.yaml`, "v: 5\n");
+        const r = await pyoco([
+          "submit-yaml",
+          file,
+          "--flow-name",
+          "cli_yaml_params",
+          "--params-file",
+          `${dir}/p.yaml`,
+          "--param",
+          "extra=x",
+          "--json",
+        ], env);
+        assert.equal(r.code, 0, r.stderr);
+        const got = await pyoco(["get", JSON.parse(r.stdout).run_id, "--json"], env);
+        assert.deepEqual(JSON.parse(got.stdout).params, { v: 5, keep: true, extra: "x" });
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+
     await t.step("workers lists the worker", async () => {
       const r = await poll(async () => {
         const res = await pyoco(["workers", "--json"], env);
