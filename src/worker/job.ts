@@ -62,6 +62,11 @@ export type JobOutcome =
   | "cancelled"
   /** The snapshot was already terminal: ACK without running. */
   | "already_terminal"
+  /**
+   * A duplicate of a job another live worker is running (e.g. an orphan re-publish that crossed
+   * the original): ACK without running — the other worker's own delivery stays its to answer.
+   */
+  | "held_elsewhere"
   /** Someone else made the snapshot terminal while it ran: not overwritten; ACK. */
   | "superseded"
   /** Not JSON / missing or invalid fields: TERM, `invalid_job` dead letter. */
@@ -94,6 +99,7 @@ const _ACTIONS: Record<JobOutcome, JobResult["action"]> = {
   failed: "ack",
   cancelled: "ack",
   already_terminal: "ack",
+  held_elsewhere: "ack",
   superseded: "ack",
   flow_not_found: "ack",
   invalid_job: "term",

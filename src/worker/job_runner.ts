@@ -17,7 +17,6 @@ import { ErrId } from "../contract/errors.ts";
 import {
   CANCELLED_BY_REQUEST,
   type DlqReason,
-  isTerminal,
   type Job,
   nowSec,
   type RunSnapshot,
@@ -26,6 +25,7 @@ import type { Flow } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
 import type { Versioned } from "../nats/kv.ts";
 import type { HandBackDelay } from "./catalog.ts";
+import { assumedPending, claimVerdict } from "./claim.ts";
 import { invalidJobFields, jobDlqFields, publishDlq } from "./dead_letter.ts";
 import { RunEventPublisher } from "./events.ts";
 import {
@@ -39,7 +39,6 @@ import { JobLease } from "./job_lease.ts";
 import { executeRun, type Execution } from "./run_execution.ts";
 import { RunMirror, TerminalWriteError } from "./run_mirror.ts";
 import {
-  pendingSnapshotFromJob,
   readOrCreateSnapshot,
   runningSnapshot,
   writeFailedSnapshot,
@@ -56,6 +55,8 @@ export interface JobRunnerContext {
   readonly registry: WorkerRegistry;
   /** The runs bucket. */
   readonly runs: KV;
+  /** The workers bucket (whether the worker named in a snapshot is alive). */
+  readonly workers: KV;
   /** JetStream, for events and dead letters. */
   readonly js: JetStreamClient;
   /** The worker's logger. */
@@ -200,7 +201,7 @@ export class JobRunner {
    */
   async #start(job: Job): Promise<JobResult> {
     const kv = this.#ctx.runs;
-    let current = this.#assumedPending(job) ?? await readOrCreateSnapshot(kv, job);
+    let current = assumedPending(job, this.#delivery) ?? await readOrCreateSnapshot(kv, job);
     const decided = await this.#decide(job, current);
     if (decided) return decided;
     const flow = await this.#resolve(job);
@@ -227,27 +228,24 @@ export class JobRunner {
     throw new Error(`Cannot mark run "${job.run_id}" RUNNING: its snapshot kept changing`);
   }
 
-  /**
-   * The `PENDING` snapshot the gateway created at the job's `pending_revision`, built from the
-   * job without reading it — on a first delivery only: a redelivery reads, so a run made
-   * terminal before a lost ACK is not run again.
-   */
-  #assumedPending(job: Job): Versioned<RunSnapshot> | null {
-    const revision = job.pending_revision;
-    if (typeof revision !== "number" || this.#delivery > 1) return null;
-    return { value: pendingSnapshotFromJob(job), revision };
-  }
-
   /** A terminal snapshot is ACKed without running; a `CANCELLING` one is cancelled unrun. */
   async #decide(job: Job, current: Versioned<RunSnapshot>): Promise<JobResult | null> {
-    if (isTerminal(current.value.status)) {
+    const verdict = await claimVerdict(current.value, this.#ctx);
+    if (verdict === "run") return null;
+    if (verdict === "terminal") {
       this.#log.info("Run already terminal; acknowledging without running", {
         status: current.value.status,
       });
       this.#lease.ack();
       return this.#result("already_terminal");
     }
-    if (current.value.status !== "CANCELLING") return null;
+    if (verdict === "held_elsewhere") {
+      this.#log.info("Run is RUNNING on another live worker; acknowledging this copy unrun", {
+        running_on: current.value.worker_id,
+      });
+      this.#lease.ack();
+      return this.#result("held_elsewhere");
+    }
     const error = "Run cancelled before it started";
     await writeFailedSnapshot(this.#ctx.runs, {
       runId: job.run_id,

@@ -123,6 +123,7 @@ export class PyocoWorker {
   #nc: NatsConnection | null = null;
   #js: JetStreamClient | null = null;
   #runs: KV | null = null;
+  #workersKv: KV | null = null;
   #consumers = new Map<string, Consumer>();
   #maxDeliver = new Map<string, number>();
   #heartbeat: WorkerHeartbeat | null = null;
@@ -277,6 +278,7 @@ export class PyocoWorker {
       this.#nc = nc;
       this.#js = js;
       this.#runs = buckets.runs;
+      this.#workersKv = buckets.workers;
       // The gateway's cancel notifications (core NATS): re-read that run's snapshot at once.
       nc.subscribe(`${this.#config.cancelSubjectPrefix}.*`, {
         callback: (err, msg) => {
@@ -479,6 +481,7 @@ export class PyocoWorker {
       workerId: this.#workerId,
       registry: this.#registry,
       runs: this.#runs!,
+      workers: this.#workersKv!,
       js: this.#js!,
       log: this.#log,
       get stoppingNow() {

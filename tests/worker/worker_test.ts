@@ -604,3 +604,40 @@ Deno.test("PyocoWorker passes only the flow's expose_env names and registers the
     Deno.env.delete("PYOCO_TEST_TOKEN");
   }
 });
+
+Deno.test("PyocoWorker never runs a duplicate of a job another live worker is running (SPEC §11)", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
+  await using a = newWorker(t);
+  await using b = newWorker(t);
+  await a.connect();
+  await b.connect();
+  const before = executions.counted;
+  const job = await t.submitLive("counted", { seconds: 1 });
+  const first = a.runOnce();
+  await poll(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", {
+    message: "worker a to start the run",
+  });
+  // A second copy of the job (as an orphan re-publish crossing the original would make).
+  await t.js.publish("pyoco.work.default", JSON.stringify(job), { msgID: `${job.run_id}-copy` });
+  const copy = await b.runOnce();
+  assert.equal(copy?.outcome, "held_elsewhere");
+  assert.equal(copy?.action, "ack");
+  assert.equal((await first)?.outcome, "completed");
+  assert.equal(executions.counted, before + 1, "the flow ran once");
+  assert.ok(t.lines.some((l) => l.includes("acknowledging this copy unrun")));
+  await consumerSettled(t);
+});
+
+Deno.test("PyocoWorker takes over a RUNNING run whose worker is dead", async () => {
+  await using t = await setupWorkerTest({ PYOCO_RUNNING_WRITE_AFTER_MS: "0" });
+  await using b = newWorker(t);
+  await b.connect();
+  const job = await t.submit("quick");
+  // A worker that died mid-run: its snapshot says RUNNING, its record is gone.
+  await casUpdate<RunSnapshot>(t.runs, job.run_id, (s) => ({
+    ...s!.value,
+    status: "RUNNING",
+    worker_id: "w-dead",
+  }));
+  assert.equal((await b.runOnce())?.outcome, "completed");
+});
