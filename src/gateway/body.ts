@@ -55,6 +55,17 @@ export async function readBodyCapped(
   return out;
 }
 
+/**
+ * Whether a request has no body at all (none, or `Content-Length: 0`): routes whose body is
+ * optional treat it as `{}`.
+ *
+ * @param req The request.
+ * @returns `true` when there is nothing to read.
+ */
+export function isEmptyBody(req: Request): boolean {
+  return req.body === null || req.headers.get("content-length")?.trim() === "0";
+}
+
 function _mediaType(req: Request): string {
   return (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
 }

@@ -26,7 +26,7 @@ import {
 } from "../runs/dlq_manage.ts";
 import { natsCall } from "../runs/backend.ts";
 import { FLOW_NAME_PATTERN } from "../runs/submit_request.ts";
-import { readJsonBody } from "./body.ts";
+import { isEmptyBody, readJsonBody } from "./body.ts";
 import { json, requireBackend, requireBackendForWrite, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 import { RunStoreError } from "../runs/errors.ts";
@@ -145,7 +145,8 @@ export async function deleteDlq(ctx: RouteContext): Promise<Response> {
  * entries, each answered in its place (`{items, replayed, failed, skipped_replayed}`).
  */
 export async function postDlqBulkReplay(ctx: RouteContext): Promise<Response> {
-  const body = await readJsonBody(ctx.req, ctx.config.httpMaxBodyBytes);
+  // An empty body is the empty filter.
+  const body = isEmptyBody(ctx.req) ? {} : await readJsonBody(ctx.req, ctx.config.httpMaxBodyBytes);
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalidRequest([{
       path: "body",

@@ -12,16 +12,14 @@
  */
 
 import { retryRun } from "../runs/retry.ts";
-import { readJsonBody } from "./body.ts";
+import { isEmptyBody, readJsonBody } from "./body.ts";
 import { json, requireBackendForWrite, type RouteContext, scopeOf } from "./context.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 
 const _FROM = ["failed", "start"] as const;
 
 async function _retryBody(ctx: RouteContext): Promise<{ from: "failed" | null }> {
-  const declared = ctx.req.headers.get("content-length");
-  const hasType = ctx.req.headers.get("content-type") !== null;
-  if (ctx.req.body === null || declared?.trim() === "0" && !hasType) return { from: null };
+  if (isEmptyBody(ctx.req)) return { from: null };
   const body = await readJsonBody(ctx.req, ctx.config.httpMaxBodyBytes);
   const errors: FieldError[] = [];
   if (typeof body !== "object" || body === null || Array.isArray(body)) {

@@ -57,7 +57,8 @@ Deno.test("DLQ: replayed entries show replayed_as; POST /dlq/replay replays by f
     const snap = await (await gw.request(`/runs/${item.run_id}`)).json();
     assert.equal(snap.replayed_from, item.seq);
   }
-  const again = await (await gw.request("/dlq/replay", postJson({}))).json();
+  // No body: the empty filter.
+  const again = await (await gw.request("/dlq/replay", { method: "POST" })).json();
   assert.deepEqual(again, { items: [], replayed: 0, failed: 0, skipped_replayed: 3 });
 
   const forced = await (await gw.request(

@@ -61,6 +61,12 @@ Deno.test("POST /runs/{id}/retry without a body runs every task again", async ()
   assert.equal(done.status, "COMPLETED");
   assert.deepEqual(flaky.runs, { extract: 2, transform: 2, load: 1 });
   assert.equal(done.task_records?.extract?.reused, undefined);
+  // An empty JSON request is no body too.
+  const empty = await gw.request(`/runs/${answer.run_id}/retry`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": "0" },
+  });
+  assert.equal(empty.status, 200);
   // {"from": "start"} is the same as no body.
   const again = await gw.request(`/runs/${answer.run_id}/retry`, postJson({ from: "start" }));
   assert.equal(again.status, 200);
