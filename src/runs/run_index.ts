@@ -36,7 +36,7 @@
  */
 
 import type { KV, KvWatchEntry } from "@nats-io/kv";
-import type { QueuedIterator, Status } from "@nats-io/nats-core";
+import type { Status } from "@nats-io/nats-core";
 import type { RunSnapshot, RunStatus, RunSummary } from "../contract/wire.ts";
 import { RUN_STATUSES } from "../contract/wire.ts";
 import type { Logger } from "../log.ts";
@@ -53,6 +53,7 @@ import {
   RunTable,
 } from "./run_table.ts";
 import { type RunListQuery, RunLists } from "./run_lists.ts";
+import { openRunWatch, type RunWatch } from "./run_watch.ts";
 
 export { RUN_INDEX_FILTERS };
 export type { IndexedRun, RunFilterValues, RunIndexFilter };
@@ -159,7 +160,7 @@ export class RunIndex {
   #ready = false;
   #readyWaiters: (() => void)[] = [];
   #closed = false;
-  #watch: QueuedIterator<KvWatchEntry> | null = null;
+  #watch: RunWatch | null = null;
   #loop: Promise<void> = Promise.resolve();
   #statusLoop: Promise<void> = Promise.resolve();
   #statusIter: AsyncIterable<Status> | null = null;
@@ -534,21 +535,24 @@ export class RunIndex {
     while (!this.#closed) {
       let fallback: ReturnType<typeof setTimeout> | undefined;
       try {
-        const empty = (await this.#kv.status()).values === 0;
-        const watch = await this.#kv.watch();
+        let received = false;
+        const watch = await openRunWatch(this.#kv, (entry) => {
+          received = true;
+          try {
+            this.#apply(entry);
+          } catch (err) {
+            this.#logger?.warn("Run index could not apply a change", { run_id: entry.key }, err);
+          }
+          if (entry.delta === 0 || entry.isUpdate) this.#markReady();
+        });
         this.#watch = watch;
         if (this.#closed) watch.stop();
-        if (empty) this.#markReady();
-        let received = false;
+        if (watch.emptyAtStart) this.#markReady();
         // The bucket was not empty but the watch delivers nothing (purged meanwhile): ready.
         fallback = setTimeout(() => {
           if (!received) this.#markReady();
         }, 3000);
-        for await (const entry of watch) {
-          received = true;
-          this.#apply(entry);
-          if (entry.delta === 0 || entry.isUpdate) this.#markReady();
-        }
+        await watch.closed;
       } catch (err) {
         if (!this.#closed) this.#logger?.warn("Run index watch failed; re-opening it", {}, err);
       } finally {
