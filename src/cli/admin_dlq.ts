@@ -18,7 +18,7 @@ import {
   DLQ_REASONS,
   listDeadLetters,
 } from "../runs/dead_letters.ts";
-import { replayAndMark } from "../runs/dlq_manage.ts";
+import { replayAndMark, withReplayMarks } from "../runs/dlq_manage.ts";
 import { adminFailure, type AdminIo, withNats } from "./_admin_common.ts";
 import { table } from "./format.ts";
 import { UsageError } from "./usage.ts";
@@ -59,8 +59,9 @@ export async function runDlq(
   try {
     const request = _parseDlq(action, options.args, values);
     await withNats(values["nats-url"], async (nc, config, buckets) => {
-      if (request.action === "list") await _list(nc, { config, values, limit: request.limit, io });
-      else await _replay(nc, { config, buckets, seq: request.seq, json: values.json, io });
+      if (request.action === "list") {
+        await _list(nc, { config, buckets, values, limit: request.limit, io });
+      } else await _replay(nc, { config, buckets, seq: request.seq, json: values.json, io });
     });
     return 0;
   } catch (err) {
@@ -93,15 +94,24 @@ function _parseDlq(action: string | undefined, args: string[], values: DlqFlags)
 
 async function _list(
   nc: NatsConnection,
-  options: { config: Config; values: DlqFlags; limit: number | undefined; io: AdminIo },
+  options: {
+    config: Config;
+    buckets: PyocoBuckets;
+    values: DlqFlags;
+    limit: number | undefined;
+    io: AdminIo;
+  },
 ): Promise<void> {
   const { values, io } = options;
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
-  const entries = await listDeadLetters(jsm, options.config, {
-    reason: values.reason,
-    tag: values.tag,
-    limit: options.limit,
-  });
+  const entries = await withReplayMarks(
+    options.buckets.history,
+    await listDeadLetters(jsm, options.config, {
+      reason: values.reason,
+      tag: values.tag,
+      limit: options.limit,
+    }),
+  );
   if (values.json) io.out(JSON.stringify(entries));
   else if (entries.length === 0) io.out("No dead letters.");
   else {
