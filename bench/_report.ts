@@ -68,6 +68,8 @@ export interface BenchReport {
   limit: { results: ThroughputResult[]; best: ThroughputResult } | null;
   /** The floor: SPEC §10's minimal NATS work per run, raw nats.js. */
   floor?: { results: ThroughputResult[]; best: ThroughputResult } | null;
+  /** The floor on a 3-node cluster on this machine (R3 resources), one setting. */
+  floor_r3?: { results: ThroughputResult[]; best: ThroughputResult } | null;
   /** The BullMQ peer, Redis persistence off. */
   peer: PeerSection | null;
   /** The BullMQ peer, Redis `--appendonly yes --appendfsync everysec`. */
@@ -113,6 +115,7 @@ function _systems(r: BenchReport): _System[] {
   };
   push("pyoco e2e (HTTP)", r.e2e);
   push("floor (raw nats.js, SPEC §10)", r.floor);
+  push("floor, 3-node cluster R3 (one machine)", r.floor_r3);
   push("limit (raw nats.js, first design)", r.limit);
   push("BullMQ, persistence off", r.peer);
   push("BullMQ, AOF everysec", r.peer_aof);

@@ -10,6 +10,8 @@
  */
 
 import { freePort, type NatsServerHandle, startNatsServer } from "../tests/_helpers/nats_server.ts";
+import { startNatsCluster } from "../tests/_helpers/nats_cluster.ts";
+import { pidListeningOn } from "./_rss.ts";
 
 /** NATS messages and bytes per run, as the server counted them. */
 export interface NatsTraffic {
@@ -56,6 +58,48 @@ export async function startMonitoredNats(): Promise<MonitoredNats> {
   };
 }
 
+/** A nats-server or a cluster of them, with monitoring on every node. */
+export interface NatsUnderTest {
+  /** Client URLs of every node. */
+  readonly urls: string[];
+  /** Monitoring URLs of every node. */
+  readonly monitorUrls: string[];
+  /** JetStream replicas the resources should have (1, or the cluster size). */
+  readonly replicas: number;
+  /** The pids of the nodes (for CPU), `null` where not found. */
+  pids(): (number | null)[];
+  /** Stop every node and remove the stores. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Start one monitored nats-server, or a cluster of `size` nodes (R`size` resources).
+ *
+ * @param size 1 for a single server, 3 for a 3-node cluster.
+ * @returns The servers.
+ * @throws {Error} When a node does not start or the cluster does not get ready.
+ */
+export async function startNatsUnderTest(size = 1): Promise<NatsUnderTest> {
+  if (size === 1) {
+    const m = await startMonitoredNats();
+    return {
+      urls: [m.server.url],
+      monitorUrls: [m.monitorUrl],
+      replicas: 1,
+      pids: () => [pidListeningOn(m.server.port)],
+      [Symbol.asyncDispose]: () => m.server.stop(),
+    };
+  }
+  const cluster = await startNatsCluster({ size });
+  return {
+    urls: cluster.urls,
+    monitorUrls: cluster.nodes.map((n) => `http://127.0.0.1:${n.monitorPort}`),
+    replicas: size,
+    pids: () => cluster.nodes.map((n) => pidListeningOn(n.clientPort)),
+    [Symbol.asyncDispose]: () => cluster.stop(),
+  };
+}
+
 interface _Counts {
   in_msgs: number;
   out_msgs: number;
@@ -85,30 +129,31 @@ function _group(name: string | undefined, groups: readonly [string, RegExp][]): 
 
 /** Counts nats-server traffic between a start and a read. */
 export class TrafficMeter {
-  readonly #url: string;
+  readonly #urls: readonly string[];
   readonly #groups: readonly [string, RegExp][];
   #varz: _Counts | null = null;
-  #conns = new Map<number, _Conn>();
+  #conns = new Map<string, _Conn>();
   #streams = new Map<string, number>();
 
-  private constructor(url: string, groups: readonly [string, RegExp][]) {
-    this.#url = url;
+  private constructor(urls: readonly string[], groups: readonly [string, RegExp][]) {
+    this.#urls = urls;
     this.#groups = groups;
   }
 
   /**
    * Take the starting counts.
    *
-   * @param monitorUrl The server's monitoring URL.
+   * @param monitorUrl The server's monitoring URL (several for a cluster: their counts add up).
    * @param groups Client groups: a label and a pattern on the connection name (first match wins).
    * @returns The meter.
    * @throws {Error} When the monitoring endpoint does not answer.
    */
   static async start(
-    monitorUrl: string,
+    monitorUrl: string | readonly string[],
     groups: Record<string, RegExp> = {},
   ): Promise<TrafficMeter> {
-    const meter = new TrafficMeter(monitorUrl, Object.entries(groups));
+    const urls = typeof monitorUrl === "string" ? [monitorUrl] : monitorUrl;
+    const meter = new TrafficMeter(urls, Object.entries(groups));
     [meter.#varz, meter.#conns, meter.#streams] = await Promise.all([
       meter.#readVarz(),
       meter.#readConns(),
@@ -158,22 +203,40 @@ export class TrafficMeter {
   }
 
   async #readStreams(): Promise<Map<string, number>> {
-    const body = await _json<{
-      account_details?: { stream_detail?: { name: string; state: { bytes: number } }[] }[];
-    }>(`${this.#url}/jsz?streams=true`);
+    // A replicated stream is stored on each of its peers: its bytes count once per node.
     const out = new Map<string, number>();
-    for (const a of body.account_details ?? []) {
-      for (const st of a.stream_detail ?? []) out.set(st.name, st.state.bytes);
+    for (const u of this.#urls) {
+      const body = await _json<{
+        account_details?: { stream_detail?: { name: string; state: { bytes: number } }[] }[];
+      }>(`${u}/jsz?streams=true`);
+      for (const a of body.account_details ?? []) {
+        for (const st of a.stream_detail ?? []) {
+          out.set(st.name, (out.get(st.name) ?? 0) + st.state.bytes);
+        }
+      }
     }
     return out;
   }
 
   async #readVarz(): Promise<_Counts> {
-    return await _json<_Counts>(`${this.#url}/varz`);
+    const all = await Promise.all(this.#urls.map((u) => _json<_Counts>(`${u}/varz`)));
+    const sum: _Counts = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+    for (const v of all) {
+      sum.in_msgs += v.in_msgs;
+      sum.out_msgs += v.out_msgs;
+      sum.in_bytes += v.in_bytes;
+      sum.out_bytes += v.out_bytes;
+    }
+    return sum;
   }
 
-  async #readConns(): Promise<Map<number, _Conn>> {
-    const body = await _json<{ connections?: _Conn[] }>(`${this.#url}/connz?limit=4096`);
-    return new Map((body.connections ?? []).map((c) => [c.cid, c]));
+  /** Client connections of every node, keyed `<node>:<cid>`. */
+  async #readConns(): Promise<Map<string, _Conn>> {
+    const out = new Map<string, _Conn>();
+    await Promise.all(this.#urls.map(async (u, node) => {
+      const body = await _json<{ connections?: _Conn[] }>(`${u}/connz?limit=4096`);
+      for (const c of body.connections ?? []) out.set(`${node}:${c.cid}`, c);
+    }));
+    return out;
   }
 }

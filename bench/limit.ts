@@ -30,8 +30,8 @@ import { runConcurrently } from "./_stats.ts";
 import { benchFile, type ReadyProcess, spawnReady } from "./_proc.ts";
 import { progress, type Setting, type ThroughputResult, throughputResult } from "./_types.ts";
 import { TerminalWatcher } from "./_watch.ts";
-import { CpuMeter, pidListeningOn } from "./_rss.ts";
-import { startMonitoredNats, TrafficMeter } from "./_varz.ts";
+import { CpuMeter } from "./_rss.ts";
+import { startNatsUnderTest, TrafficMeter } from "./_varz.ts";
 
 /** Which raw-NATS variant: the first design's per-run work, or SPEC §10's floor. */
 type _Kind = "limit" | "floor";
@@ -52,6 +52,11 @@ export interface LimitOptions {
   settings: readonly Setting[];
   /** Warm-up runs before each measurement. */
   warmup: number;
+  /**
+   * nats-server nodes: 1 (one server, R1 resources) or 3 (a 3-node cluster on this machine, R3
+   * resources, clients spread over the nodes). @default {1}
+   */
+  nodes?: number;
 }
 
 /**
@@ -85,11 +90,12 @@ export async function measureFloor(options: LimitOptions): Promise<ThroughputRes
 
 async function _measureAll(kind: _Kind, options: LimitOptions): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
+  const label = (options.nodes ?? 1) > 1 ? `${kind} R${options.nodes}` : kind;
   for (const setting of options.settings) {
     const r = await _measureOne(kind, setting, options);
     results.push(r);
     progress(
-      `${kind} ${setting.label}: ${r.runs_per_sec} runs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, NATS msgs in/out per run ${r.nats_msgs_per_run?.in}/${r.nats_msgs_per_run?.out}`,
+      `${label} ${setting.label}: ${r.runs_per_sec} runs/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, NATS msgs in/out per run ${r.nats_msgs_per_run?.in}/${r.nats_msgs_per_run?.out}`,
     );
   }
   return results;
@@ -100,14 +106,14 @@ async function _measureOne(
   setting: Setting,
   options: LimitOptions,
 ): Promise<ThroughputResult> {
-  await using monitored = await startMonitoredNats();
-  const srv = monitored.server;
-  const config = loadConfig({ env: { PYOCO_NATS_URL: srv.url }, envFile: false });
+  await using srv = await startNatsUnderTest(options.nodes ?? 1);
+  const env = { PYOCO_NATS_URL: srv.urls.join(","), PYOCO_JS_REPLICAS: String(srv.replicas) };
+  const config = loadConfig({ env, envFile: false });
   // Experiment knob (also read by _limit_worker.ts): no per-request Error objects in nats.js.
   // The floor always runs without them (as the product's connections do).
   const noAsyncTraces = kind === "floor" || Deno.env.get("PYOCO_BENCH_NO_ASYNC_TRACES") === "1";
-  const nc = await connect({ servers: srv.url, name: `bench-${kind}-producer`, noAsyncTraces });
-  const watchNc = await connect({ servers: srv.url, name: "bench-watch" });
+  const nc = await connect({ servers: srv.urls, name: `bench-${kind}-producer`, noAsyncTraces });
+  const watchNc = await connect({ servers: srv.urls, name: "bench-watch" });
   const workers: ReadyProcess[] = [];
   try {
     await ensureResources(nc, config);
@@ -121,7 +127,7 @@ async function _measureOne(
           "run",
           "-A",
           benchFile(kind === "floor" ? "_floor_worker.ts" : "_limit_worker.ts"),
-          srv.url,
+          srv.urls[i % srv.urls.length]!,
           String(setting.concurrency),
         ]),
       );
@@ -142,10 +148,10 @@ async function _measureOne(
     watcher.reset();
     const cpu = new CpuMeter({
       workers: workers.map((w) => w.pid),
-      nats: [pidListeningOn(srv.port)],
+      nats: srv.pids(),
       harness: [Deno.pid],
     });
-    const traffic = await TrafficMeter.start(monitored.monitorUrl, RAW_CLIENT_GROUPS);
+    const traffic = await TrafficMeter.start(srv.monitorUrls, RAW_CLIENT_GROUPS);
     const t0 = performance.now();
     await runConcurrently(options.n, options.clients, submit);
     await watcher.waitDone(options.n);

@@ -6,7 +6,7 @@
  *
  * ```
  * deno task bench [--n 5000] [--clients 32] [--settings 1x8,2x8,2x16] [--seed-runs 100000]
- *                 [--only e2e,floor,limit,peer,peer_aof,batch,reads,auth,memory]
+ *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,auth,memory]
  *                 [--out bench/results/latest.json]
  * deno task bench --quick     # N=2000, 2x16: e2e, floor, BullMQ off and AOF, in under a minute
  * deno task bench --smoke     # tiny: N=50, 2 clients, one setting, 500 seeded runs
@@ -30,6 +30,7 @@ import { benchGoals, benchRatios } from "./_goals.ts";
 const _PARTS = [
   "e2e",
   "floor",
+  "floor_r3",
   "limit",
   "peer",
   "peer_aof",
@@ -39,6 +40,8 @@ const _PARTS = [
   "memory",
 ] as const;
 const _QUICK_PARTS = "e2e,floor,peer,peer_aof";
+/** Parts a smoke run leaves out unless asked for (a 3-node cluster is slow to start). */
+const _SMOKE_PARTS = _PARTS.filter((p) => p !== "floor_r3").join(",");
 type _Part = typeof _PARTS[number];
 
 const _USAGE = `Usage: deno task bench [options]
@@ -48,7 +51,8 @@ const _USAGE = `Usage: deno task bench [options]
   --settings LIST    worker settings WxC, comma-separated (default 1x8,2x8,2x16; quick 2x16;
                      smoke 1x2)
   --seed-runs N      runs stored for the read paths (default 100000; smoke 500)
-  --only LIST        parts: ${_PARTS.join(",")} (default all; quick ${_QUICK_PARTS})
+  --only LIST        parts: ${_PARTS.join(",")}
+                     (default all; quick ${_QUICK_PARTS}; smoke all but floor_r3)
   --out PATH         JSON results (default bench/results/latest.json)
   --quick            N=2000 on 2x16: e2e, floor and both BullMQ rows, in under a minute
   --smoke            tiny settings that finish in well under a minute
@@ -131,7 +135,8 @@ function _parseOptions(args: string[]): _Options | null {
   };
   const n = int(values.n, smoke ? 50 : quick ? 2000 : 5000, "n");
   const only = new Set<_Part>(
-    (values.only ?? (quick ? _QUICK_PARTS : _PARTS.join(","))).split(",").map((s) => s.trim())
+    (values.only ?? (quick ? _QUICK_PARTS : smoke ? _SMOKE_PARTS : _PARTS.join(","))).split(",")
+      .map((s) => s.trim())
       .filter(Boolean).map((s) => {
         if (!(_PARTS as readonly string[]).includes(s)) {
           throw new Error(`Invalid --only part "${s}": expected one of ${_PARTS.join(", ")}`);
@@ -167,6 +172,7 @@ async function _emptyReport(o: _Options): Promise<BenchReport> {
     },
     e2e: null,
     floor: null,
+    floor_r3: null,
     limit: null,
     peer: null,
     peer_aof: null,
@@ -202,6 +208,17 @@ async function _throughputParts(o: _Options, report: BenchReport, part: _PartRun
       progress(`floor: ${n} runs × ${settings.length} settings, raw nats.js (SPEC §10)`);
       const results = await measureFloor({ n, clients, settings, warmup });
       report.floor = { results, best: best(results)! };
+    });
+  }
+  if (only.has("floor_r3")) {
+    // One setting (the best floor setting, else the last): CPU and messages per run of the
+    // replicated floor are what matter here; the three nodes share this machine's cores.
+    const label = report.floor?.best.setting;
+    const setting = settings.find((s) => s.label === label) ?? settings[settings.length - 1]!;
+    await part("floor_r3", async () => {
+      progress(`floor_r3: ${n} runs on ${setting.label}, 3-node cluster, R3`);
+      const results = await measureFloor({ n, clients, settings: [setting], warmup, nodes: 3 });
+      report.floor_r3 = { results, best: best(results)! };
     });
   }
   if (only.has("limit")) {
