@@ -25,6 +25,8 @@ export type ClaimVerdict = "terminal" | "cancelling" | "held_elsewhere" | "run";
 
 /** What {@linkcode claimVerdict} needs. */
 export interface ClaimContext {
+  /** The message's delivery count. */
+  delivery: number;
   /** The workers bucket. */
   workers: KV;
   /** This worker's id. */
@@ -49,9 +51,11 @@ export function assumedPending(job: Job, delivery: number): Versioned<RunSnapsho
 }
 
 /**
- * Decide a delivery from its run's snapshot. A `RUNNING` snapshot of another worker that is alive
- * (by the one liveness rule of `src/contract/workers.ts`) means this delivery is a copy and must
- * not run; a dead worker's run is taken over.
+ * Decide a delivery from its run's snapshot. On a first delivery, a `RUNNING` snapshot of another
+ * worker that is alive (by the one liveness rule of `src/contract/workers.ts`) means this message
+ * is a second copy of the job and must not run; a dead worker's run is taken over. A redelivery is
+ * always taken over: the worker that held this very message stopped answering it (a crashed
+ * worker still looks alive for a few seconds, until its heartbeat ages).
  *
  * @param snapshot The snapshot as read (or assumed).
  * @param ctx The workers bucket, this worker's id and the configuration.
@@ -64,7 +68,10 @@ export async function claimVerdict(
   if (isTerminal(snapshot.status)) return "terminal";
   if (snapshot.status === "CANCELLING") return "cancelling";
   const other = snapshot.worker_id;
-  if (snapshot.status !== "RUNNING" || typeof other !== "string" || other === ctx.workerId) {
+  if (
+    ctx.delivery > 1 || snapshot.status !== "RUNNING" || typeof other !== "string" ||
+    other === ctx.workerId
+  ) {
     return "run";
   }
   const entry = await ctx.workers.get(other).catch(() => null);

@@ -230,7 +230,7 @@ export class JobRunner {
 
   /** A terminal snapshot is ACKed without running; a `CANCELLING` one is cancelled unrun. */
   async #decide(job: Job, current: Versioned<RunSnapshot>): Promise<JobResult | null> {
-    const verdict = await claimVerdict(current.value, this.#ctx);
+    const verdict = await claimVerdict(current.value, { ...this.#ctx, delivery: this.#delivery });
     if (verdict === "run") return null;
     if (verdict === "terminal") {
       this.#log.info("Run already terminal; acknowledging without running", {
