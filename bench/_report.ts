@@ -7,6 +7,7 @@
 import type { AuthOutcome } from "./auth.ts";
 import type { E2eOutcome } from "./e2e.ts";
 import type { ReadsAtSize } from "./reads.ts";
+import type { ColdStartOutcome } from "./cold_start.ts";
 import type { LatencySummary } from "./_stats.ts";
 import type { ThroughputResult } from "./_types.ts";
 import type { BenchRatios } from "./_goals.ts";
@@ -87,6 +88,8 @@ export interface BenchReport {
   ratios: BenchRatios;
   /** Read paths at scale. */
   reads: { sizes: ReadsAtSize[] } | null;
+  /** Gateway cold start against many stored runs (SPEC §11). */
+  cold_start: ColdStartOutcome | null;
   /** Auth on vs off. */
   auth: AuthOutcome | null;
   /** Peak RSS during the best e2e throughput run. */
@@ -252,6 +255,16 @@ export function renderMarkdown(r: BenchReport): string {
         sizes.map((s) => _fmt(s.gateway_rss_mb)).join(" | ")
       } |`,
       `| seeding (KV puts/s) | ${sizes.map((s) => s.seed_puts_per_sec).join(" | ")} |`,
+      "",
+    );
+  }
+  const cold = r.cold_start;
+  if (cold) {
+    lines.push(
+      `Cold start: a gateway against ${cold.runs} stored runs was ready in ${cold.ready_ms} ms ` +
+        `(\`/ready\` ${cold.ready_route_ms ?? "—"} ms, first filtered list ${cold.first_list_ms} ` +
+        `ms), ${_fmt(cold.rss_mib)} MiB RSS after (${_fmt(cold.rss_bytes_per_run)} B per run ` +
+        `above an empty gateway).`,
       "",
     );
   }

@@ -6,7 +6,7 @@
  *
  * ```
  * deno task bench [--n 5000] [--clients 32] [--settings 1x8,2x8,2x16] [--seed-runs 100000]
- *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,auth,memory]
+ *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,cold_start,auth,memory]
  *                 [--out bench/results/latest.json]
  * deno task bench --quick     # N=2000, 2x16: e2e, floor, BullMQ off and AOF, in under a minute
  * deno task bench --smoke     # tiny: N=50, 2 clients, one setting, 500 seeded runs
@@ -22,6 +22,7 @@ import { measureFloor, measureLimit } from "./limit.ts";
 import { measureBatch } from "./batch.ts";
 import { measurePeer } from "./peer_bullmq.ts";
 import { measureReads } from "./reads.ts";
+import { measureColdStart } from "./cold_start.ts";
 import { round2 } from "./_stats.ts";
 import { best, parseSettings, progress, type Setting } from "./_types.ts";
 import { type BenchReport, type PeerSection, renderMarkdown } from "./_report.ts";
@@ -36,6 +37,7 @@ const _PARTS = [
   "peer_aof",
   "batch",
   "reads",
+  "cold_start",
   "auth",
   "memory",
 ] as const;
@@ -51,6 +53,7 @@ const _USAGE = `Usage: deno task bench [options]
   --settings LIST    worker settings WxC, comma-separated (default 1x8,2x8,2x16; quick 2x16;
                      smoke 1x2)
   --seed-runs N      runs stored for the read paths (default 100000; smoke 500)
+  --cold-runs N      runs stored for the gateway cold start (default 1000000; smoke 2000)
   --only LIST        parts: ${_PARTS.join(",")}
                      (default all; quick ${_QUICK_PARTS}; smoke all but floor_r3)
   --out PATH         JSON results (default bench/results/latest.json)
@@ -96,6 +99,7 @@ interface _Options {
   clients: number;
   settings: Setting[];
   seedRuns: number;
+  coldRuns: number;
   only: Set<_Part>;
   out: string;
   smoke: boolean;
@@ -114,6 +118,7 @@ function _parseOptions(args: string[]): _Options | null {
       clients: { type: "string" },
       settings: { type: "string" },
       "seed-runs": { type: "string" },
+      "cold-runs": { type: "string" },
       only: { type: "string" },
       out: { type: "string" },
       smoke: { type: "boolean", default: false },
@@ -149,6 +154,7 @@ function _parseOptions(args: string[]): _Options | null {
     clients: int(values.clients, smoke ? 2 : 32, "clients"),
     settings: parseSettings(values.settings ?? (smoke ? "1x2" : quick ? "2x16" : "1x8,2x8,2x16")),
     seedRuns: int(values["seed-runs"], smoke ? 500 : 100_000, "seed-runs"),
+    coldRuns: int(values["cold-runs"], smoke ? 2000 : 1_000_000, "cold-runs"),
     only,
     out: values.out ?? new URL("./results/latest.json", import.meta.url).pathname,
     smoke,
@@ -181,6 +187,7 @@ async function _emptyReport(o: _Options): Promise<BenchReport> {
     nats_msgs_per_run: { e2e: null, floor: null },
     ratios: benchRatios({} as BenchReport),
     reads: null,
+    cold_start: null,
     auth: null,
     memory: null,
     goals: [],
@@ -273,6 +280,12 @@ async function _stateParts(o: _Options, report: BenchReport, part: _PartRunner) 
       const sizes = [Math.max(1, Math.round(o.seedRuns / 10)), o.seedRuns];
       progress(`reads: ${sizes.join(" then ")} runs`);
       report.reads = { sizes: await measureReads({ sizes, requests: smoke ? 20 : 200 }) };
+    });
+  }
+  if (only.has("cold_start")) {
+    await part("cold_start", async () => {
+      progress(`cold_start: a gateway against ${o.coldRuns} stored runs`);
+      report.cold_start = await measureColdStart({ runs: o.coldRuns });
     });
   }
   if (only.has("auth")) {
