@@ -14,7 +14,7 @@ import { isTerminal, nowSec, type RunSnapshot } from "../contract/wire.ts";
 import type { JsonValue, RunProgress } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
 import { createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
-import { isTransientNatsError, nextDelay, sleep } from "./_retry.ts";
+import { isTransientNatsError, withNatsRetry } from "../nats/retry.ts";
 import { compactSnapshot } from "./compact.ts";
 
 export type { RunProgress };
@@ -218,24 +218,21 @@ export class RunMirror {
   async finish(terminal: TerminalFields, options: FinishOptions = {}): Promise<FinishResult> {
     this.stop();
     await this.#writing;
-    const deadline = Date.now() + (options.retryForMs ?? 0);
-    let delay = 100;
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await this.#finishOnce(terminal);
-      } catch (err) {
-        const retry = isTransientNatsError(err) && Date.now() + delay <= deadline &&
-          !(options.shouldStop?.() ?? false);
-        if (!retry) throw new TerminalWriteError(err);
-        this.#log.warn("Cannot write the terminal snapshot yet; retrying", {
-          run_id: this.#key,
-          err_id: ErrId.terminalWriteFailed,
-          attempt,
-          retry_in_ms: delay,
-        }, err);
-        await sleep(delay);
-        delay = nextDelay(delay, 2000);
-      }
+    try {
+      return await withNatsRetry(() => this.#finishOnce(terminal), {
+        windowSec: (options.retryForMs ?? 0) / 1000,
+        firstDelayMs: 100,
+        maxDelayMs: 2000,
+        retryable: (err) => isTransientNatsError(err) && !(options.shouldStop?.() ?? false),
+        onRetry: (err, attempt) =>
+          this.#log.warn("Cannot write the terminal snapshot yet; retrying", {
+            run_id: this.#key,
+            err_id: ErrId.terminalWriteFailed,
+            attempt,
+          }, err),
+      });
+    } catch (err) {
+      throw new TerminalWriteError(err);
     }
   }
 

@@ -22,7 +22,8 @@ import { TAG_PATTERN } from "../contract/wire.ts";
 import { Logger } from "../log.ts";
 import { connectNats } from "../nats/connection.ts";
 import { ensureConsumer, ensureResources } from "../nats/resources.ts";
-import { isTransientNatsError, nextDelay, sleep } from "./_retry.ts";
+import { abortableSleep } from "../contract/_util.ts";
+import { isTransientNatsError } from "../nats/retry.ts";
 import { WorkerCatalog } from "./catalog.ts";
 import type { WorkerRegistry } from "./flow_lookup.ts";
 import { WorkerHeartbeat } from "./heartbeat.ts";
@@ -253,9 +254,9 @@ export class PyocoWorker {
           } s`,
           { err_id: ErrId.natsUnavailable, attempt, retry_in_ms: delay },
         );
-        await sleep(delay, options.signal);
+        await abortableSleep(delay, options.signal).catch(() => {});
         if (options.signal?.aborted) throw options.signal.reason;
-        delay = nextDelay(delay, 5000);
+        delay = Math.min(delay * 2, 5000);
       }
     }
   }
@@ -376,10 +377,10 @@ export class PyocoWorker {
     const drainTimer = new AbortController();
     const timedOut = await Promise.race([
       slots.then(() => false),
-      sleep(
+      abortableSleep(
         this.#config.workerDrainTimeoutSec * 1000,
         AbortSignal.any([this.#forceController.signal, drainTimer.signal]),
-      ).then(() => true),
+      ).then(() => true, () => true),
     ]);
     drainTimer.abort();
     if (timedOut && this.#active.size > 0) {
@@ -411,7 +412,7 @@ export class PyocoWorker {
     if (this.#active.size > 0) {
       this.forceStop();
       const deadline = Date.now() + this.#config.cancelGracePeriodSec * 1000 + 2000;
-      while (this.#active.size > 0 && Date.now() < deadline) await sleep(20);
+      while (this.#active.size > 0 && Date.now() < deadline) await abortableSleep(20);
     }
     await this.#catalog?.stop();
     await this.#heartbeat?.stop();
@@ -455,7 +456,7 @@ export class PyocoWorker {
       } catch (err) {
         if (stop.aborted) break;
         this.#log.warn("Cannot pull jobs; retrying", { tag }, err);
-        await sleep(1000, stop);
+        await abortableSleep(1000, stop).catch(() => {});
         continue;
       }
       if (!msg) continue;
