@@ -49,6 +49,8 @@ export interface ColdStartOutcome {
   first_list_ms: number;
   /** Gateway RSS right after it was ready, MiB. */
   rss_mib: number | null;
+  /** CPU time (user + system) the gateway process had used when it was ready, ms. */
+  cpu_ms: number | null;
   /** RSS above the same gateway's RSS against an empty bucket, per run, bytes. */
   rss_bytes_per_run: number | null;
   /** Seconds the seeding took. */
@@ -94,6 +96,17 @@ export async function seedRunsRaw(
   return (performance.now() - t0) / 1000;
 }
 
+/** User + system CPU time of a process so far (Linux `/proc/<pid>/stat`, 100 ticks a second). */
+function _cpuMs(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 async function _ok(url: string): Promise<number> {
   const res = await fetch(url).catch(() => null);
   await res?.body?.cancel();
@@ -123,10 +136,11 @@ async function _startAndTime(natsUrl: string, timeoutMs: number) {
   );
   const pid = pidListeningOn(Number(new URL(gateway.url).port));
   const rss = pid === null ? null : readMemory(pid)?.rssMb ?? null;
+  const cpu = pid === null ? null : _cpuMs(pid);
   await gateway.stop();
   const route = readyRoute! < 0 ? null : Math.round(readyRoute!);
   const list = Math.round(firstList!);
-  return { readyMs: Math.max(route ?? 0, list), route, list, rss };
+  return { readyMs: Math.max(route ?? 0, list), route, list, rss, cpu };
 }
 
 /**
@@ -160,6 +174,7 @@ export async function measureColdStart(options: ColdStartOptions): Promise<ColdS
       runs: options.runs,
       ready_ms: full.readyMs,
       rss_mib: full.rss,
+      cpu_ms: full.cpu,
       rss_bytes_per_run: perRun,
       ready_route_ms: full.route,
       first_list_ms: full.list,
@@ -169,7 +184,7 @@ export async function measureColdStart(options: ColdStartOptions): Promise<ColdS
     progress(
       `cold start @${options.runs}: ready in ${out.ready_ms} ms (/ready ${out.ready_route_ms} ms, ` +
         `first filtered list ${out.first_list_ms} ms), ` +
-        `${out.rss_mib} MiB RSS (${out.rss_bytes_per_run} B/run above empty)`,
+        `${out.cpu_ms} ms CPU, ${out.rss_mib} MiB RSS (${out.rss_bytes_per_run} B/run above empty)`,
     );
     return out;
   } finally {
