@@ -90,8 +90,7 @@ export async function findRedisServer(): Promise<
 export async function measurePeer(options: PeerOptions): Promise<PeerOutcome> {
   const redis = await findRedisServer();
   if (!redis) {
-    const skipped =
-      "redis-server not found (install Debian's redis-server); BullMQ peer skipped";
+    const skipped = "redis-server not found (install Debian's redis-server); BullMQ peer skipped";
     progress(skipped);
     return { skipped, redis_version: null, results: [] };
   }
@@ -167,14 +166,12 @@ async function _measureOne(
     }
     await Promise.all(queues.map((q) => q.waitUntilReady()));
     const bulk = options.bulk ?? 0;
-    const submit = bulk > 0
-      ? _bulkSubmitter(queues, tracker, bulk)
-      : async (i: number) => {
-        const queue = queues[i % queues.length]!;
-        const start = performance.now();
-        const job = await queue.add("noop", { flow_name: "noop", params: {} });
-        tracker.submitted(job.id!, start);
-      };
+    const submit = bulk > 0 ? _bulkSubmitter(queues, tracker, bulk) : async (i: number) => {
+      const queue = queues[i % queues.length]!;
+      const start = performance.now();
+      const job = await queue.add("noop", { flow_name: "noop", params: {} });
+      tracker.submitted(job.id!, start);
+    };
     const calls = (count: number) => bulk > 0 ? Math.ceil(count / bulk) : count;
     await runConcurrently(
       calls(options.warmup),
