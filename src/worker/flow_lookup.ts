@@ -10,7 +10,6 @@ import type { Job } from "../contract/wire.ts";
 import { TaskNotFoundError } from "../flow/errors.ts";
 import type { Flow, Task } from "../flow/types.ts";
 import { flowFromYaml, parseWorkflowYaml } from "../flow/yaml.ts";
-import { type Logger, registerSecret } from "../log.ts";
 
 /** The flows and tasks a worker can run (see `loadRegistry()`). */
 export interface WorkerRegistry {
@@ -108,36 +107,6 @@ async function _flowOfYaml(job: Job, options: ResolveFlowOptions): Promise<Flow>
       cause: err,
     });
   }
-}
-
-/**
- * Values of the flow's `exposeEnv` names that this process may read; each value is registered
- * as a secret (redacted from logs). A name the process may not read is skipped with a warning.
- *
- * @param flow The flow about to run.
- * @param log Where a name the worker may not read is reported.
- * @returns Name → value, for the names granted and set.
- */
-export function exposedEnv(flow: Flow, log: Logger): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of flow.exposeEnv) {
-    let granted = false;
-    try {
-      granted = Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
-    } catch { /* invalid name */ }
-    if (!granted) {
-      log.warn(
-        `Environment variable ${name} is exposed by the flow but this worker may not read it; add it to --allow-env`,
-        { variable: name },
-      );
-      continue;
-    }
-    const value = Deno.env.get(name);
-    if (value === undefined) continue;
-    registerSecret(value);
-    env[name] = value;
-  }
-  return env;
 }
 
 function _message(err: unknown): string {

@@ -18,7 +18,7 @@ import { runFlow } from "../flow/engine.ts";
 import type { Flow, FlowEvent, RunResult, TaskRecord } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
 import type { RunEventPublisher } from "./events.ts";
-import { exposedEnv } from "./flow_lookup.ts";
+import { exposedEnv } from "../host/exposed_env.ts";
 import type { RunMirror, RunProgress } from "./run_mirror.ts";
 import { closeUnfinished } from "./snapshot.ts";
 
@@ -71,7 +71,13 @@ export async function executeRun(job: Job, options: ExecuteRunOptions): Promise<
       resume: _resumeFor(options.flow, job.resume),
       runId: job.run_id,
       signal: options.signal,
-      env: exposedEnv(options.flow, log),
+      env: exposedEnv(options.flow, {
+        onDenied: (name) =>
+          log.warn(
+            `Environment variable ${name} is exposed by the flow but this worker may not read it; add it to --allow-env`,
+            { variable: name },
+          ),
+      }),
       abortGraceMs: options.config.cancelGracePeriodSec * 1000,
       onProgress: (p: RunProgress) => {
         latest = p;
