@@ -4,11 +4,16 @@
  * and task lifecycle events and every `ctx.log()` line (the engine's `FlowEvent` objects:
  * `{type, run_id, ts, task?, attempt?, error?, message?, …}`), so snapshots stay small.
  *
- * Reads use a short-lived ordered pull consumer filtered on the run's subject, starting at
- * `after_seq + 1`: one consumer create (its info tells how many events are pending), one fetch
- * of at most `limit` messages, one delete. The cost depends on the page, not on the stream's
- * size; nats-server 2.9 has no batched direct get, and a `next_by_subj` get per event would
- * cost one round trip per event.
+ * Workers publish them in batches (SPEC §10; `src/contract/events.ts` holds the wire shape):
+ * a stored message is expanded into its events, each with its own `seq`, so a page may end in
+ * the middle of a batch and `after_seq` resumes there. Single-event messages (from workers that
+ * did not batch) read as before, their `seq` being their stream sequence.
+ *
+ * Reads use a short-lived ordered pull consumer filtered on the run's subject, starting at the
+ * message that holds the event after `after_seq`: one consumer create (its info tells how many
+ * messages are pending), fetches of at most the messages the page still needs, one delete. The
+ * cost depends on the page, not on the stream's size; nats-server 2.9 has no batched direct
+ * get, and a `next_by_subj` get per message would cost one round trip per message.
  *
  * @module
  */
@@ -17,37 +22,28 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { type Config, eventsSubject } from "../config.ts";
 import { natsCall } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
-import type { RunEvent } from "../contract/events.ts";
+import {
+  eventPosition,
+  eventStartSeq,
+  expandEventMessage,
+  lastItemSeq,
+  type RunEvent,
+} from "../contract/events.ts";
 import { type FieldError, invalidRequest } from "./errors.ts";
 import { readRun } from "./runs.ts";
 
 /** Default and maximum of `GET /runs/{id}/events?limit=`. */
 export const EVENTS_LIMIT = { default: 100, max: 1000 } as const;
 
-/** One stored event: its stream sequence plus the published JSON object (the shared wire shape). */
+/** One stored event: its `seq` plus the published JSON object (the shared wire shape). */
 export type StoredRunEvent = RunEvent;
 
-/**
- * Turn a stored message into an event (a payload that is not a JSON object is kept as text).
- *
- * @param seq Stream sequence.
- * @param data The payload.
- * @returns The event.
- */
-export function toStoredEvent(seq: number, data: Uint8Array): StoredRunEvent {
-  const text = new TextDecoder().decode(data);
-  try {
-    const value = JSON.parse(text);
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-      return { ...value, type: typeof value.type === "string" ? value.type : "unknown", seq };
-    }
-  } catch { /* kept as text below */ }
-  return { seq, type: "unknown", data: text };
-}
+/** Messages fetched at once while a page is short (a batch message may hold 1000 events). */
+const _FETCH_CHUNK = 16;
 
 /** Options of {@linkcode readRunEvents}. */
 export interface ReadRunEventsOptions {
-  /** Only events after this stream sequence. @default {0} */
+  /** Only events after this `seq`. @default {0} */
   afterSeq?: number;
   /** At most this many. @default {100} */
   limit?: number;
@@ -73,37 +69,43 @@ export async function readRunEvents(
 ): Promise<StoredRunEvent[]> {
   const afterSeq = options.afterSeq ?? 0;
   const limit = options.limit ?? EVENTS_LIMIT.default;
+  const after = eventPosition(afterSeq);
   const consumer = await js.consumers.get(config.eventsStream, {
     filter_subjects: eventsSubject(config, runId),
-    opt_start_seq: afterSeq + 1,
+    opt_start_seq: eventStartSeq(afterSeq),
     inactive_threshold: 30_000,
   });
   const events: StoredRunEvent[] = [];
   try {
-    const pending = (await consumer.info(true)).num_pending;
-    const want = Math.min(limit, pending);
-    if (want === 0) return events;
-    const messages = await consumer.fetch({
-      max_messages: want,
-      expires: options.timeoutMs ?? 5000,
-    });
-    for await (const m of messages) {
-      events.push(toStoredEvent(m.seq, m.data));
-      if (events.length >= want) break;
+    let pending = (await consumer.info(true)).num_pending;
+    // Every message holds at least one event: never more messages than events still wanted.
+    while (pending > 0 && events.length < limit) {
+      const want = Math.min(limit - events.length, pending, _FETCH_CHUNK);
+      const messages = await consumer.fetch({
+        max_messages: want,
+        expires: options.timeoutMs ?? 5000,
+      });
+      let got = 0;
+      for await (const m of messages) {
+        events.push(...expandEventMessage(m.seq, m.data, after));
+        if (++got >= want) break;
+      }
+      if (got === 0) break;
+      pending -= got;
     }
   } finally {
     await consumer.delete().catch(() => {});
   }
-  return events;
+  return events.slice(0, limit);
 }
 
 /**
- * The stream sequence of a run's last event.
+ * The `seq` of a run's last event.
  *
  * @param jsm A JetStream manager.
  * @param config The configuration.
  * @param runId The run.
- * @returns The sequence, or 0 when the run has no event.
+ * @returns The `seq`, or 0 when the run has no event.
  * @throws {Error} When JetStream does not answer.
  */
 export async function lastEventSeq(
@@ -114,13 +116,14 @@ export async function lastEventSeq(
   const m = await jsm.streams.getMessage(config.eventsStream, {
     last_by_subj: eventsSubject(config, runId),
   });
-  return m?.seq ?? 0;
+  return m ? lastItemSeq(m.seq, m.data) : 0;
 }
 
 function _nonNegativeInt(text: string | null, path: string, errors: FieldError[]): number | null {
   if (text === null) return null;
   const t = text.trim();
-  if (!/^\d{1,15}$/.test(t)) {
+  // 16 digits: a batched event's `seq` is 10^15 + stream sequence × 1000 + index.
+  if (!/^\d{1,16}$/.test(t) || !Number.isSafeInteger(Number(t))) {
     errors.push({ path, message: "must be a non-negative integer" });
     return null;
   }

@@ -9,8 +9,10 @@
  * - `event: heartbeat`, `data: {"ts": …}` after every `PYOCO_SSE_HEARTBEAT_SEC` without another
  *   frame.
  * - With `events=1`, `event: event`, `data: {seq, type, …}` items of the run's events stream are
- *   interleaved (from the start, or after `after_seq`). Ids then read `<revision>-<seq>` (last
- *   snapshot revision and last event sequence sent). Before the terminal snapshot the stream
+ *   interleaved (from the start, or after `after_seq`), one frame per event: a batch message of
+ *   the events stream (SPEC §10) is expanded with `expandEventMessage`, exactly as
+ *   `GET /runs/{id}/events` does, with the same `seq`s. Ids then read `<revision>-<seq>` (last
+ *   snapshot revision and last event `seq` sent; resuming inside a batch works). Before the terminal snapshot the stream
  *   first sends the events already stored (waiting up to 2 s for them); events published after
  *   the terminal snapshot are read with `GET /runs/{id}/events`.
  * - Reconnecting with `Last-Event-ID` (header, or the `last_event_id` query parameter) skips
@@ -45,7 +47,14 @@ import type { RunsBackend } from "../runs/backend.ts";
 import { natsCall } from "../runs/backend.ts";
 import { requireBackend, type RouteContext } from "./context.ts";
 import { type FieldError, HttpError, invalidRequest } from "./errors.ts";
-import { lastEventSeq, toStoredEvent } from "./events.ts";
+import { lastEventSeq } from "./events.ts";
+import {
+  type EventPosition,
+  eventPosition,
+  eventStartSeq,
+  expandEventMessage,
+  isAfterPosition,
+} from "../contract/events.ts";
 import { type IndexedRun, type RunChange, toSummary } from "../runs/run_index.ts";
 import { requireIndex } from "../runs/reads.ts";
 import { parseIncludes, parseRunFilters } from "./run_filters.ts";
@@ -73,9 +82,12 @@ export interface LastEventId {
  * @returns The position, or `null` when malformed.
  */
 export function parseLastEventId(text: string): LastEventId | null {
-  const m = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(text.trim());
+  // 16 digits for the seq: a batched event's is 10^15 + stream sequence × 1000 + index.
+  const m = /^(\d{1,15})(?:-(\d{1,16}))?$/.exec(text.trim());
   if (!m) return null;
-  return { revision: Number(m[1]), seq: m[2] === undefined ? 0 : Number(m[2]) };
+  const seq = m[2] === undefined ? 0 : Number(m[2]);
+  if (!Number.isSafeInteger(seq)) return null;
+  return { revision: Number(m[1]), seq };
 }
 
 function _flag(value: string | null, path: string, errors: FieldError[]): boolean {
@@ -114,7 +126,8 @@ export async function watchRun(ctx: RouteContext): Promise<Response> {
   const afterSeqText = ctx.url.searchParams.get("after_seq");
   let afterSeq = 0;
   if (afterSeqText !== null) {
-    if (!/^\d{1,15}$/.test(afterSeqText.trim())) {
+    const t = afterSeqText.trim();
+    if (!/^\d{1,16}$/.test(t) || !Number.isSafeInteger(Number(t))) {
       errors.push({ path: "after_seq", message: "must be a non-negative integer" });
     } else {
       afterSeq = Number(afterSeqText.trim());
@@ -148,7 +161,9 @@ class _RunWatch {
   readonly #runId: string;
   readonly #opts: _RunWatchOptions;
   #revision: number;
+  /** The last event `seq` sent (for ids) and where it sits in the stream (for skipping). */
   #seq: number;
+  #position: EventPosition;
   #kvWatch: QueuedIterator<KvWatchEntry> | null = null;
   #events: ConsumerMessages | null = null;
   #eventsConsumer: Consumer | null = null;
@@ -167,6 +182,7 @@ class _RunWatch {
     this.#opts = opts;
     this.#revision = opts.revision;
     this.#seq = opts.seq;
+    this.#position = eventPosition(opts.seq);
     this.sse = new SseStream({
       heartbeatMs: ctx.config.sseHeartbeatSec * 1000,
 
@@ -250,7 +266,7 @@ class _RunWatch {
       () =>
         this.#backend.js.consumers.get(this.#ctx.config.eventsStream, {
           filter_subjects: eventsSubject(this.#ctx.config, this.#runId),
-          opt_start_seq: this.#seq + 1,
+          opt_start_seq: eventStartSeq(this.#seq),
           inactive_threshold: 30_000,
         }),
       `Cannot read the events of run ${this.#runId}`,
@@ -271,10 +287,12 @@ class _RunWatch {
     (async () => {
       for await (const m of messages) {
         if (this.sse.closed) break;
-        if (m.seq <= this.#seq) continue;
-        this.#seq = m.seq;
         // During the drain the terminal snapshot is sent last: events go first.
-        this.sse.send("event", toStoredEvent(m.seq, m.data), this.#id);
+        for (const event of expandEventMessage(m.seq, m.data, this.#position)) {
+          this.#seq = event.seq;
+          this.#position = eventPosition(event.seq);
+          this.sse.send("event", event, this.#id);
+        }
         const waiters = this.#seqWaiters;
         this.#seqWaiters = [];
         for (const w of waiters) w();
@@ -295,8 +313,12 @@ class _RunWatch {
     } catch {
       return;
     }
+    const last = eventPosition(target);
     const deadline = Date.now() + _EVENTS_DRAIN_MS;
-    while (this.#seq < target && !this.sse.closed && Date.now() < deadline) {
+    while (
+      target > 0 && isAfterPosition(last, this.#position) && !this.sse.closed &&
+      Date.now() < deadline
+    ) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
         this.#seqWaiters.push(() => {

@@ -303,6 +303,8 @@ export class JobRunner {
       workerId: this.#ctx.workerId,
       logger: this.#log,
       enabled: this.#ctx.config.eventsPublish,
+      // SPEC §10: a run that ends within the lazy window publishes its events once, at the end.
+      firstFlushAfterMs: this.#ctx.config.runningWriteAfterMs,
     });
     this.#log.info("Run started", { attempt: this.#delivery });
     const mirror = this.#startMirror(at.running, at.firstWriteAfterMs);

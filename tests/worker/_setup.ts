@@ -23,6 +23,7 @@ import {
   workSubject,
 } from "../../src/config.ts";
 import type { DlqMessage, Job, RunSnapshot, WorkerRecord } from "../../src/contract/wire.ts";
+import { expandEventMessage } from "../../src/contract/events.ts";
 import { Logger } from "../../src/log.ts";
 import { createJson, getJson } from "../../src/nats/kv.ts";
 import { ensureConsumer, ensureResources } from "../../src/nats/resources.ts";
@@ -174,7 +175,8 @@ export async function setupWorkerTest(
         const batch = await consumer.fetch({ max_messages: Math.min(left, 5000), expires: 5000 });
         let n = 0;
         for await (const m of batch) {
-          out.push(m.json<WorkerEvent>());
+          // A batch message holds several events (SPEC §10): expanded as the gateway does.
+          out.push(...expandEventMessage(m.seq, m.data) as unknown as WorkerEvent[]);
           n++;
         }
         if (n === 0) throw new Error(`Cannot read the events of run ${runId}: ${left} missing`);
