@@ -17,6 +17,21 @@ export { ConfigError } from "./config/errors.ts";
 export { CONFIG_VARIABLES } from "./config/variables.ts";
 export type { ConfigVariable } from "./config/variables.ts";
 export type { Config } from "./config/types.ts";
+export {
+  cancelFilter,
+  cancelSubject,
+  consumerName,
+  dlqFilter,
+  dlqSubject,
+  eventsFilter,
+  eventsSubject,
+  parseDlqSubject,
+  parseWorkSubject,
+  tenantToken,
+  workFilter,
+  workSubject,
+} from "./config/subjects.ts";
+export type { ParsedWorkSubject, RunSubjectOptions, WorkRoute } from "./config/subjects.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {
@@ -151,31 +166,6 @@ export function secondsToMs(seconds: number): number {
  */
 export function secondsToNanos(seconds: number): number {
   return secondsToMs(seconds) * 1_000_000;
-}
-
-/** Work subject of a tag: `<prefix>.<tag>`. */
-export function workSubject(config: Config, tag: string): string {
-  return `${config.workSubjectPrefix}.${tag}`;
-}
-
-/** Durable consumer name of a tag: `<prefix>_<tag>`. */
-export function consumerName(config: Config, tag: string): string {
-  return `${config.consumerPrefix}_${tag}`;
-}
-
-/** DLQ subject of a tag: `<prefix>.<tag>`. */
-export function dlqSubject(config: Config, tag: string): string {
-  return `${config.dlqSubjectPrefix}.${tag}`;
-}
-
-/** Cancel notification subject of a run: `<prefix>.<run_id>` (core NATS, not stored). */
-export function cancelSubject(config: Config, runId: string): string {
-  return `${config.cancelSubjectPrefix}.${runId}`;
-}
-
-/** Events subject of a run: `<prefix>.<run_id>`. */
-export function eventsSubject(config: Config, runId: string): string {
-  return `${config.eventsSubjectPrefix}.${runId}`;
 }
 
 /**

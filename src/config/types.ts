@@ -233,6 +233,11 @@ export interface Config {
    */
   tenantMaxRunning: number;
   /**
+   * `PYOCO_TENANTS_KV_BUCKET` (default `pyoco_tenants`): KV bucket of per-tenant limits (key
+   * <tenant_id>: max_running, weight), set with pyoco-admin tenant set.
+   */
+  tenantsKvBucket: string;
+  /**
    * `PYOCO_SCHEDULER` (default `on`): on: this gateway dispatches due schedule slots (exactly once
    * across gateways); off: it only serves the schedule API.
    */

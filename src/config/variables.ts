@@ -460,6 +460,14 @@ export const CONFIG_VARIABLES = [
       "subjects, consumers, DLQ and events per tenant (pyoco.<tenant>.work.<tag>, …)",
   ),
   _spec(
+    "tenantsKvBucket",
+    "PYOCO_TENANTS_KV_BUCKET",
+    "pyoco_tenants",
+    _name,
+    "KV bucket of per-tenant limits (key <tenant_id>: max_running, weight), set with " +
+      "pyoco-admin tenant set",
+  ),
+  _spec(
     "tenantMaxRunning",
     "PYOCO_TENANT_MAX_RUNNING",
     "0",

@@ -6,6 +6,7 @@
  */
 
 import type { JsonValue, RunStatus, TaskRecord, TaskState } from "../flow/types.ts";
+import type { Priority } from "./tenancy.ts";
 
 export type { JsonValue, RunStatus, TaskRecord, TaskState };
 
@@ -76,6 +77,11 @@ export interface Job {
    * tasks do not run again; the worker passes them to the engine as `runFlow(…, { resume })`.
    */
   resume?: Record<string, JsonValue> | null;
+  /**
+   * How urgent the run is (SPEC §13); absent means `normal`. It also picks the subject (`.high`
+   * / `.low` after the work subject), so a worker need not read it to order its pulls.
+   */
+  priority?: Priority | null;
 }
 
 /** The run snapshot at `pyoco_runs/<run_id>`. */
@@ -130,6 +136,8 @@ export interface RunSnapshot {
   replayed_from?: number | null;
   /** The flow's graph DSL text (written by the worker with `RUNNING`), for drawing the DAG. */
   graph?: string | null;
+  /** How urgent the run is (SPEC §13); absent means `normal`. */
+  priority?: Priority | null;
   /** Id of the schedule that submitted this run (SPEC §14). */
   schedule_id?: string | null;
   /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */

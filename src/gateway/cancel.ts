@@ -125,7 +125,9 @@ export async function postCancel(ctx: RouteContext): Promise<Response> {
   if (snapshot.status === "CANCELLING") {
     // Tell the worker at once (core NATS, best effort: it also notices at its next write).
     try {
-      backend.nc.publish(cancelSubject(ctx.config, snapshot.run_id));
+      backend.nc.publish(
+        cancelSubject(ctx.config, snapshot.run_id, { tenant: snapshot.tenant_id }),
+      );
     } catch { /* disconnected: the worker's next compare-and-set write sees the CANCELLING */ }
   }
   const { task_records: _records, ...view } = snapshot;

@@ -6,15 +6,19 @@
  * need a key when auth is on). A worker record counts as alive when its heartbeat is younger
  * than `PYOCO_WORKERS_KV_TTL_SEC` and it is not `STOPPED`. Queue depth per tag comes from the
  * work stream's per-subject message counts (a work-queue stream keeps a job until it is acked,
- * so this is pending + in flight), plus a zero for every tag that has a durable consumer.
+ * so this is pending + in flight), plus a zero for every tag that has a durable consumer. In
+ * namespaced mode (SPEC §13) the same counts are also given per tenant, tag and priority, and
+ * running runs per tenant come from the run index in either mode.
  *
  * @module
  */
 
-import { natsCall } from "../runs/backend.ts";
+import { parseWorkSubject, workFilter } from "../config.ts";
+import { NO_TENANT, tenantOf } from "../contract/tenancy.ts";
+import { natsCall, type RunsBackend } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { isWorkerAlive } from "../contract/workers.ts";
-import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE, type QueuePending, renderMetrics } from "./metrics.ts";
 import { livenessNow, readWorkers } from "./workers.ts";
 
 /** `GET /health`: always 200 `{status: "ok", nats: "connected" | "disconnected"}`. */
@@ -38,7 +42,7 @@ export async function getMetrics(ctx: RouteContext): Promise<Response> {
     natsCall(
       () =>
         backend.jsm.streams.info(config.workStream, {
-          subjects_filter: `${config.workSubjectPrefix}.>`,
+          subjects_filter: workFilter(config),
         }),
       "Cannot read the work stream",
       backend.timeoutMs,
@@ -50,21 +54,49 @@ export async function getMetrics(ctx: RouteContext): Promise<Response> {
     ),
   ]);
   const liveness = livenessNow(config);
-  const queuePending: Record<string, number> = {};
-  const consumerPrefix = `${config.consumerPrefix}_`;
-  for (const c of consumers) {
-    const name = c.config.durable_name ?? c.name;
-    if (name.startsWith(consumerPrefix)) queuePending[name.slice(consumerPrefix.length)] = 0;
-  }
-  const subjectPrefix = `${config.workSubjectPrefix}.`;
-  for (const [subject, n] of Object.entries(work.state.subjects ?? {})) {
-    if (subject.startsWith(subjectPrefix)) queuePending[subject.slice(subjectPrefix.length)] = n;
-  }
+  // A queue shows (at 0) as soon as a consumer serves it; its filter names it in either mode.
+  const filters = consumers.map((c) => c.config.filter_subject).filter((f) => f !== undefined);
+  const queues = _queues(config, filters, work.state.subjects ?? {});
   const body = renderMetrics({
     runsByStatus: backend.index.counts(),
     workersAlive: workers.filter((w) => isWorkerAlive(w, liveness)).length,
     dlqMessages: dlq.state.messages,
-    queuePending,
+    queuePending: queues.byTag,
+    ...(config.tenantIsolation === "namespaced" ? { queuePendingByTenant: queues.byTenant } : {}),
+    runningByTenant: _runningByTenant(backend.index),
   }, ctx.metrics);
   return new Response(body, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+}
+
+/** Pending jobs per tag (every priority summed) and per tenant, tag and priority. */
+function _queues(
+  config: RouteContext["config"],
+  filters: string[],
+  counts: Record<string, number>,
+): { byTag: Record<string, number>; byTenant: QueuePending[] } {
+  const byTag: Record<string, number> = {};
+  const byTenant = new Map<string, QueuePending>();
+  const add = (subject: string, n: number) => {
+    const q = parseWorkSubject(config, subject);
+    if (q === null) return;
+    byTag[q.tag] = (byTag[q.tag] ?? 0) + n;
+    const tenant = q.tenant ?? NO_TENANT;
+    const key = `${tenant}\u0000${q.tag}\u0000${q.priority}`;
+    const row = byTenant.get(key) ?? { tenant, tag: q.tag, priority: q.priority, pending: 0 };
+    row.pending += n;
+    byTenant.set(key, row);
+  };
+  for (const f of filters) add(f, 0);
+  for (const [subject, n] of Object.entries(counts)) add(subject, n);
+  return { byTag, byTenant: [...byTenant.values()] };
+}
+
+/** `RUNNING` runs per tenant (`_` without a key), from the run index: O(running runs). */
+function _runningByTenant(index: RunsBackend["index"]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of index.list({ statuses: new Set(["RUNNING"]), limit: Infinity })) {
+    const t = tenantOf(r.tenant_id);
+    out[t] = (out[t] ?? 0) + 1;
+  }
+  return out;
 }

@@ -155,8 +155,24 @@ export interface SystemMetrics {
   workersAlive: number;
   /** Messages in the DLQ stream. */
   dlqMessages: number;
-  /** Jobs queued or in flight per tag. */
+  /** Jobs queued or in flight per tag (every priority and tenant summed). */
   queuePending: Record<string, number>;
+  /** Namespaced mode (SPEC §13): jobs queued or in flight per tenant, tag and priority. */
+  queuePendingByTenant?: QueuePending[];
+  /** `RUNNING` runs per tenant (`_` for runs without a key). */
+  runningByTenant?: Record<string, number>;
+}
+
+/** One queue's depth in namespaced mode. */
+export interface QueuePending {
+  /** The tenant (`_` without a key). */
+  tenant: string;
+  /** The tag. */
+  tag: string;
+  /** The priority. */
+  priority: string;
+  /** Jobs waiting or in flight. */
+  pending: number;
 }
 
 /**
@@ -181,12 +197,37 @@ export function renderMetrics(system: SystemMetrics, http: HttpMetrics): string 
     "# HELP pyoco_dlq_messages_total Messages in the dead-letter stream.",
     "# TYPE pyoco_dlq_messages_total gauge",
     `pyoco_dlq_messages_total ${system.dlqMessages}`,
-    "# HELP pyoco_queue_pending Jobs waiting or in flight, by tag.",
+    "# HELP pyoco_queue_pending Jobs waiting or in flight, by tag (namespaced: tenant, tag, priority).",
     "# TYPE pyoco_queue_pending gauge",
   );
-  for (const [tag, n] of Object.entries(system.queuePending).sort(([a], [b]) => a < b ? -1 : 1)) {
-    out.push(`pyoco_queue_pending{tag="${escapeLabel(tag)}"} ${n}`);
+  const byTenant = system.queuePendingByTenant;
+  if (byTenant === undefined) {
+    for (const [tag, n] of Object.entries(system.queuePending).sort(_byKey)) {
+      out.push(`pyoco_queue_pending{tag="${escapeLabel(tag)}"} ${n}`);
+    }
+  } else {
+    const rows = byTenant.map((q) => [_labels(q), q.pending] as const).sort(_byKey);
+    for (const [labels, n] of rows) out.push(`pyoco_queue_pending{${labels}} ${n}`);
+  }
+  if (system.runningByTenant !== undefined) {
+    out.push(
+      "# HELP pyoco_tenant_running Runs RUNNING now, by tenant (_ = runs without an API key).",
+      "# TYPE pyoco_tenant_running gauge",
+    );
+    for (const [tenant, n] of Object.entries(system.runningByTenant).sort(_byKey)) {
+      out.push(`pyoco_tenant_running{tenant="${escapeLabel(tenant)}"} ${n}`);
+    }
   }
   out.push(...http.lines());
   return out.join("\n") + "\n";
+}
+
+function _byKey(a: readonly [string, unknown], b: readonly [string, unknown]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+function _labels(q: QueuePending): string {
+  return `tenant="${escapeLabel(q.tenant)}",tag="${escapeLabel(q.tag)}",priority="${
+    escapeLabel(q.priority)
+  }"`;
 }

@@ -19,7 +19,17 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type Config, consumerName, secondsToMs, secondsToNanos, workSubject } from "../config.ts";
+import {
+  type Config,
+  consumerName,
+  dlqFilter,
+  eventsFilter,
+  secondsToMs,
+  secondsToNanos,
+  workFilter,
+  type WorkRoute,
+  workSubject,
+} from "../config.ts";
 
 /** The KV buckets every component uses. */
 export interface PyocoBuckets {
@@ -39,6 +49,8 @@ export interface PyocoBuckets {
    * history 1, TTL {@linkcode historyTtlSec}).
    */
   history: KV;
+  /** Per-tenant limits (SPEC §13; `PYOCO_TENANTS_KV_BUCKET`, history 1, key `<tenant_id>`). */
+  tenants: KV;
 }
 
 /**
@@ -91,7 +103,7 @@ async function _ensureStream(
 export function workStreamConfig(config: Config): Partial<StreamConfig> & { name: string } {
   return {
     name: config.workStream,
-    subjects: [`${config.workSubjectPrefix}.>`],
+    subjects: [workFilter(config)],
     retention: RetentionPolicy.Workqueue,
     storage: _storage(config),
     num_replicas: config.jsReplicas,
@@ -110,10 +122,10 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
   const jsm = await jetstreamManager(nc);
   const storage = _storage(config);
   const replicas = config.jsReplicas;
-  await _ensureStream(jsm, workStreamConfig(config));
-  await _ensureStream(jsm, {
+  _checkSubjects(config, await _ensureStream(jsm, workStreamConfig(config)), workFilter(config));
+  const dlq = await _ensureStream(jsm, {
     name: config.dlqStream,
-    subjects: [`${config.dlqSubjectPrefix}.>`],
+    subjects: [dlqFilter(config)],
     retention: RetentionPolicy.Limits,
     storage,
     num_replicas: replicas,
@@ -121,80 +133,96 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     max_msgs: config.dlqMaxMsgs,
     max_bytes: config.dlqMaxBytes,
   });
-  await _ensureStream(jsm, {
+  _checkSubjects(config, dlq, dlqFilter(config));
+  const events = await _ensureStream(jsm, {
     name: config.eventsStream,
-    subjects: [`${config.eventsSubjectPrefix}.>`],
+    subjects: [eventsFilter(config)],
     retention: RetentionPolicy.Limits,
     storage,
     num_replicas: replicas,
     max_age: secondsToNanos(config.eventsMaxAgeSec),
     max_bytes: config.eventsMaxBytes,
   });
+  _checkSubjects(config, events, eventsFilter(config));
   const kvm = new Kvm(nc);
-  const [runs, workers, auth, idempotency, flows, leases, schedules, history] = await Promise.all([
-    kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
-    kvm.create(config.workersKvBucket, {
-      history: 1,
-      storage,
-      replicas,
-      ttl: secondsToMs(config.workersKvTtlSec),
-    }),
-    kvm.create(config.authKvBucket, { history: 1, storage, replicas }),
-    kvm.create(config.idempotencyKvBucket, {
-      history: 1,
-      storage,
-      replicas,
-      ttl: secondsToMs(config.idempotencyTtlSec),
-    }),
-    kvm.create(config.flowsKvBucket, {
-      history: 1,
-      storage,
-      replicas,
-      ttl: secondsToMs(FLOWS_KV_TTL_SEC),
-    }),
-    // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
-    kvm.create(config.leasesKvBucket, { history: 1, storage, replicas, ttl: 86_400_000 }),
-    kvm.create(config.schedulesKvBucket, { history: 1, storage, replicas }),
-    kvm.create(config.historyKvBucket, {
-      history: 1,
-      storage,
-      replicas,
-      ttl: secondsToMs(historyTtlSec(config)),
-    }),
-  ]);
-  return { runs, workers, auth, idempotency, flows, leases, schedules, history };
+  const [runs, workers, auth, idempotency, flows, leases, schedules, history, tenants] =
+    await Promise
+      .all([
+        kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
+        kvm.create(config.workersKvBucket, {
+          history: 1,
+          storage,
+          replicas,
+          ttl: secondsToMs(config.workersKvTtlSec),
+        }),
+        kvm.create(config.authKvBucket, { history: 1, storage, replicas }),
+        kvm.create(config.idempotencyKvBucket, {
+          history: 1,
+          storage,
+          replicas,
+          ttl: secondsToMs(config.idempotencyTtlSec),
+        }),
+        kvm.create(config.flowsKvBucket, {
+          history: 1,
+          storage,
+          replicas,
+          ttl: secondsToMs(FLOWS_KV_TTL_SEC),
+        }),
+        // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
+        kvm.create(config.leasesKvBucket, { history: 1, storage, replicas, ttl: 86_400_000 }),
+        kvm.create(config.schedulesKvBucket, { history: 1, storage, replicas }),
+        kvm.create(config.historyKvBucket, {
+          history: 1,
+          storage,
+          replicas,
+          ttl: secondsToMs(historyTtlSec(config)),
+        }),
+        kvm.create(config.tenantsKvBucket, { history: 1, storage, replicas }),
+      ]);
+  return { runs, workers, auth, idempotency, flows, leases, schedules, history, tenants };
+}
+
+/** The consumer {@linkcode ensureConsumer} makes: a route plus its in-flight cap. */
+export interface ConsumerSpec extends WorkRoute {
+  /**
+   * `max_ack_pending` of a consumer created now (a tenant's limit, SPEC §13).
+   * @default {config.consumerMaxAckPending}
+   */
+  maxAckPending?: number;
 }
 
 /**
- * Create (when missing) the durable pull consumer of a tag: `<prefix>_<tag>` filtered on
- * `<work prefix>.<tag>`, explicit ack, AckWait / MaxDeliver / MaxAckPending from the config.
+ * Create (when missing) the durable pull consumer of a tag — in namespaced mode of a tenant's
+ * tag, and of a priority: {@linkcode consumerName} filtered on {@linkcode workSubject}, explicit
+ * ack, AckWait / MaxDeliver / MaxAckPending from the config (or the spec's `maxAckPending`).
  *
  * @param jsm A JetStream manager.
  * @param config The configuration.
- * @param tag The tag.
+ * @param spec The tag, or `{tag, tenant, priority, maxAckPending}`.
  * @returns The durable name.
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,
   config: Config,
-  tag: string,
+  spec: string | ConsumerSpec,
 ): Promise<string> {
-  const durable = consumerName(config, tag);
+  const durable = consumerName(config, spec);
   try {
     await jsm.consumers.info(config.workStream, durable);
     return durable;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+  const maxAckPending = typeof spec === "string" ? undefined : spec.maxAckPending;
   try {
     await jsm.consumers.add(config.workStream, {
       durable_name: durable,
-      filter_subject: workSubject(config, tag),
+      filter_subject: workSubject(config, spec),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: secondsToNanos(config.consumerAckWaitSec),
       max_deliver: config.consumerMaxDeliver,
-      max_ack_pending: config.consumerMaxAckPending,
+      max_ack_pending: maxAckPending ?? config.consumerMaxAckPending,
     });
   } catch (err) {
     // Created concurrently by another worker: theirs stands.
@@ -203,4 +231,34 @@ export async function ensureConsumer(
     });
   }
   return durable;
+}
+
+/**
+ * In namespaced mode an existing stream must take the namespaced subjects: a stream created in
+ * shared mode has `pyoco.work.>` only, and every namespaced publish would find no stream. Its
+ * settings are not changed for the operator (docs/tenancy.md says how to switch).
+ */
+function _checkSubjects(config: Config, info: StreamInfo, filter: string): void {
+  if (config.tenantIsolation !== "namespaced") return;
+  const subjects = info.config.subjects ?? [];
+  if (subjects.some((s) => _covers(s, filter))) return;
+  throw new Error(
+    `Cannot use stream ${info.config.name} in namespaced mode: its subjects ` +
+      `${JSON.stringify(subjects)} do not take ${filter}; add ${filter} to the stream ` +
+      "(nats stream edit, see docs/tenancy.md) or set PYOCO_TENANT_ISOLATION=shared",
+  );
+}
+
+/** Whether every subject matching `b` matches `a` (NATS wildcards `*` and `>`). */
+function _covers(a: string, b: string): boolean {
+  const at = a.split(".");
+  const bt = b.split(".");
+  for (let i = 0; i < at.length; i++) {
+    const x = at[i];
+    const y = bt[i];
+    if (x === ">") return true;
+    if (y === undefined || y === ">") return false;
+    if (x !== "*" && x !== y) return false;
+  }
+  return at.length === bt.length;
 }

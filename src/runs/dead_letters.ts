@@ -24,8 +24,9 @@
 
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { sha256Hex } from "../contract/_util.ts";
-import { type Config, dlqSubject } from "../config.ts";
+import { type Config, parseDlqSubject } from "../config.ts";
 import type { DeadLetter } from "../contract/views.ts";
+import { isPriority } from "../contract/tenancy.ts";
 import type { DlqMessage, Job, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
 import type { Principal } from "./principal.ts";
 import {
@@ -181,7 +182,6 @@ export async function listDeadLetters(
   options: ListDeadLettersOptions = {},
 ): Promise<DeadLetter[]> {
   const limit = Math.min(Math.max(1, options.limit ?? DLQ_LIMIT.default), DLQ_LIMIT.max);
-  const subject = options.tag ? dlqSubject(config, options.tag) : null;
   const info = await jsm.streams.info(config.dlqStream);
   const { first_seq: first, last_seq: last, messages } = info.state;
   const out: DeadLetter[] = [];
@@ -198,7 +198,8 @@ export async function listDeadLetters(
     );
     for (const m of stored) {
       if (m === null) continue; // deleted or aged out meanwhile
-      if (subject !== null && m.subject !== subject) continue;
+      const where = parseDlqSubject(config, m.subject);
+      if (options.tag && where?.tag !== options.tag) continue;
       const entry = _toDeadLetter(m.seq, m.data);
       if (options.reason && entry.reason !== options.reason) continue;
       if (options.flowName && _flowOf(entry) !== options.flowName) continue;
@@ -229,7 +230,7 @@ export async function getDeadLetter(
 ): Promise<DeadLetter> {
   if (!Number.isSafeInteger(seq) || seq < 1) throw new DeadLetterNotFoundError(seq);
   const m = await jsm.streams.getMessage(config.dlqStream, { seq });
-  if (m === null || !m.subject.startsWith(`${config.dlqSubjectPrefix}.`)) {
+  if (m === null || parseDlqSubject(config, m.subject) === null) {
     throw new DeadLetterNotFoundError(seq);
   }
   const entry = _toDeadLetter(m.seq, m.data);
@@ -260,6 +261,7 @@ export async function replayRequest(
       params: j.params ?? {},
       ...(j.tag !== undefined ? { tag: j.tag } : {}),
       ...(j.tags !== undefined ? { tags: j.tags } : {}),
+      ...(isPriority(j.priority) ? { priority: j.priority } : {}),
     }, config);
   } catch (err) {
     const why = (err as Error).message;

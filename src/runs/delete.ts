@@ -56,7 +56,9 @@ export async function purgeRun(
   const claim = run.snapshot.idempotency_claim;
   await Promise.allSettled([
     typeof claim === "string" ? backend.idempotency.purge(claim) : Promise.resolve(),
-    backend.jsm.streams.purge(config.eventsStream, { filter: eventsSubject(config, id) }),
+    backend.jsm.streams.purge(config.eventsStream, {
+      filter: eventsSubject(config, id, { tenant: run.snapshot.tenant_id }),
+    }),
   ]);
   return true;
 }

@@ -23,6 +23,7 @@
 
 import type { JsonValue, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
 import { isTerminal } from "../contract/wire.ts";
+import { isPriority } from "../contract/tenancy.ts";
 import { ErrId } from "../contract/errors.ts";
 import { ConflictError, InvalidRequestError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
@@ -132,6 +133,7 @@ export async function retryRun(
     params: snapshot.params ?? {},
     ...(typeof snapshot.tag === "string" ? { tag: snapshot.tag } : {}),
     ...(Array.isArray(snapshot.tags) && snapshot.tags.length > 0 ? { tags: snapshot.tags } : {}),
+    ...(isPriority(snapshot.priority) ? { priority: snapshot.priority } : {}),
   }, ctx.config);
   const resume = options.from === "failed" ? reusableOutputs(snapshot) : {};
   const answer = await submitRun(

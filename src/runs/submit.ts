@@ -10,6 +10,7 @@
 
 import type { Config } from "../config.ts";
 import { workSubject } from "../config.ts";
+import { tenantOf } from "../contract/tenancy.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { Job, JsonValue, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
@@ -144,12 +145,32 @@ export function buildRun(
   }
   if (options.retryOf != null) snapshot.retry_of = job.retry_of = options.retryOf;
   if (options.resume != null) job.resume = options.resume;
+  if (request.priority !== undefined && request.priority !== "normal") {
+    snapshot.priority = job.priority = request.priority;
+  }
   return { snapshot, job };
 }
 
 /**
- * Publish a job to its tag's work subject with `Nats-Msg-Id: <run_id>` (JetStream drops a
- * second publish of the same run within the duplicate window) and await the PubAck.
+ * The work subject of a job: its tag's (shared mode), or its tenant's tag's (namespaced mode,
+ * tenant `_` without a key), with its priority's suffix (SPEC §13).
+ *
+ * @param config The configuration.
+ * @param job The job.
+ * @returns The subject to publish it to.
+ */
+export function jobSubject(config: Config, job: Job): string {
+  return workSubject(config, {
+    tag: job.tag,
+    tenant: tenantOf(job.tenant_id),
+    priority: job.priority ?? null,
+  });
+}
+
+/**
+ * Publish a job to its tag's work subject ({@linkcode jobSubject}) with `Nats-Msg-Id: <run_id>`
+ * (JetStream drops a second publish of the same run within the duplicate window) and await the
+ * PubAck.
  *
  * @param backend The NATS side.
  * @param config The configuration (work subject prefix).
@@ -162,7 +183,7 @@ export async function publishJob(
   config: Config,
   job: Job,
 ): Promise<boolean> {
-  const ack = await backend.js.publish(workSubject(config, job.tag), encodeJson(job), {
+  const ack = await backend.js.publish(jobSubject(config, job), encodeJson(job), {
     msgID: job.run_id,
     timeout: backend.timeoutMs,
   });

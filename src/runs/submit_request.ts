@@ -25,6 +25,7 @@ import type { Config } from "../config.ts";
 import { yamlCallables } from "../contract/catalog.ts";
 import { ErrId } from "../contract/errors.ts";
 import { jsonDepthError } from "../contract/limits.ts";
+import { DEFAULT_PRIORITY, isPriority, type Priority } from "../contract/tenancy.ts";
 import { TAG_PATTERN } from "../contract/wire.ts";
 import { WorkflowYamlError } from "../flow/errors.ts";
 import { type ParsedWorkflowYaml, parseWorkflowYaml } from "../flow/yaml.ts";
@@ -47,6 +48,8 @@ export interface RunRequest {
   tag: string;
   /** Every tag of the run (includes `tag`). */
   tags: string[];
+  /** How urgent the run is (SPEC §13). @default {"normal"} */
+  priority?: Priority;
 }
 
 /** The flow.yaml part of a `POST /runs/yaml` submit. */
@@ -69,7 +72,7 @@ export interface YamlSubmission {
   paramsOverlay?: Record<string, unknown>;
 }
 
-const _RUN_FIELDS = new Set(["flow_name", "params", "tag", "tags"]);
+const _RUN_FIELDS = new Set(["flow_name", "params", "tag", "tags", "priority"]);
 const _YAML_FIELDS = new Set(["workflow", "flow_name", "tag", "params"]);
 
 function _isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -200,15 +203,25 @@ export function validateRunRequest(body: unknown, config: Config): RunRequest {
     if (!_RUN_FIELDS.has(key)) {
       errors.push({
         path: key,
-        message: "unknown field (allowed: flow_name, params, tag, tags)",
+        message: "unknown field (allowed: flow_name, params, tag, tags, priority)",
       });
     }
   }
   const flowName = _checkFlowName(body.flow_name, errors);
   const params = _checkParams(body.params, config, errors);
   const { tag, tags } = _resolveTags(body.tag, body.tags, config, errors);
+  const priority = body.priority ?? DEFAULT_PRIORITY;
+  if (!isPriority(priority)) {
+    errors.push({
+      path: "priority",
+      message: `must be "high", "normal" or "low", got ${_describe(priority)}`,
+    });
+  }
   if (errors.length > 0) throw new InvalidRequestError(errors);
-  return { flow_name: flowName, params, tag, tags };
+  const request: RunRequest = { flow_name: flowName, params, tag, tags };
+  // Only a non-default priority is written, so a normal run's bytes stay pyoco-server 0.4's.
+  if (priority !== DEFAULT_PRIORITY) request.priority = priority as Priority;
+  return request;
 }
 
 function _yamlTooLarge(size: number, config: Config): TooLargeError {

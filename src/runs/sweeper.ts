@@ -25,6 +25,7 @@
 import { DeliverPolicy, type JsMsg, type MsgRequest } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type Config, workSubject } from "../config.ts";
+import { PRIORITIES, tenantOf } from "../contract/tenancy.ts";
 import { abortableSleep } from "../contract/_util.ts";
 import { ErrId } from "../contract/errors.ts";
 import { isTerminal, type Job, nowSec, type RunSnapshot } from "../contract/wire.ts";
@@ -217,9 +218,15 @@ export class Sweeper {
       .filter((r) => r.updated_at < before);
     const out = { republished: 0, interrupted: 0 };
     if (pending.length === 0) return out;
-    const byTag = Map.groupBy(pending, (r) => r.tag ?? config.defaultTag);
-    for (const [tag, runs] of byTag) {
-      const queued = await this.#queuedRunIds(tag);
+    // One queue per tag (shared) or per tenant and tag (namespaced); its priorities are scanned
+    // together, since the index does not keep a run's priority.
+    const byQueue = Map.groupBy(
+      pending,
+      (r) => `${tenantOf(r.tenant_id)}\u0000${r.tag ?? config.defaultTag}`,
+    );
+    for (const [queue, runs] of byQueue) {
+      const [tenant, tag] = queue.split("\u0000") as [string, string];
+      const queued = await this.#queuedRunIds({ tenant, tag });
       if (queued === null) continue; // too many queued to be sure: the next pass tries again
       for (const run of runs) {
         if (queued.has(run.run_id)) continue;
@@ -231,10 +238,23 @@ export class Sweeper {
     return out;
   }
 
-  /** The run ids of the jobs queued (or delivered, unacknowledged) on a tag, or `null` if too many. */
-  async #queuedRunIds(tag: string): Promise<Set<string> | null> {
+  /**
+   * The run ids of the jobs queued (or delivered, unacknowledged) on a queue (every priority), or
+   * `null` if too many.
+   */
+  async #queuedRunIds(queue: { tenant: string; tag: string }): Promise<Set<string> | null> {
+    const ids = new Set<string>();
+    for (const priority of PRIORITIES) {
+      const some = await this.#queuedOn(workSubject(this.#o.config, { ...queue, priority }));
+      if (some === null) return null;
+      for (const id of some) ids.add(id);
+    }
+    return ids;
+  }
+
+  /** The run ids of the jobs queued on one subject, or `null` if too many. */
+  async #queuedOn(subject: string): Promise<Set<string> | null> {
     const { backend, config } = this.#o;
-    const subject = workSubject(config, tag);
     const info = await backend.jsm.streams.info(config.workStream, { subjects_filter: subject });
     const count = info.state.subjects?.[subject] ?? 0;
     const ids = new Set<string>();
@@ -307,6 +327,9 @@ function _jobOf(snapshot: RunSnapshot, revision: number): Job {
     workflow_yaml: null,
     workflow_yaml_sha256: null,
     workflow_yaml_bytes: null,
+    ...(snapshot.priority != null && snapshot.priority !== "normal"
+      ? { priority: snapshot.priority }
+      : {}),
     ...(snapshot.replayed_from != null ? { replayed_from: snapshot.replayed_from } : {}),
     ...(snapshot.schedule_id != null
       ? { schedule_id: snapshot.schedule_id, scheduled_for: snapshot.scheduled_for }

@@ -174,7 +174,13 @@ export async function submitScheduledRun(
   const yaml = await ctx.store.yaml(rec);
   await submitRun(
     { backend: ctx.backend, config: ctx.config, logger: ctx.logger, principal: _principal(rec) },
-    { flow_name: rec.flow_name, params: rec.params, tag: rec.tag, tags: [rec.tag] },
+    {
+      flow_name: rec.flow_name,
+      params: rec.params,
+      tag: rec.tag,
+      tags: [rec.tag],
+      ...(rec.priority && rec.priority !== "normal" ? { priority: rec.priority } : {}),
+    },
     yaml,
     {
       runId: options.runId,
