@@ -12,9 +12,9 @@
  *   interleaved (from the start, or after `after_seq`), one frame per event: a batch message of
  *   the events stream (SPEC §10) is expanded with `expandEventMessage`, exactly as
  *   `GET /runs/{id}/events` does, with the same `seq`s. Ids then read `<revision>-<seq>` (last
- *   snapshot revision and last event `seq` sent; resuming inside a batch works). Before the terminal snapshot the stream
- *   first sends the events already stored (waiting up to 2 s for them); events published after
- *   the terminal snapshot are read with `GET /runs/{id}/events`.
+ *   snapshot revision and last event `seq` sent; resuming inside a batch works). Before the
+ *   terminal snapshot the stream first sends the events already stored (waiting up to 2 s for
+ *   them); events published after the terminal snapshot are read with `GET /runs/{id}/events`.
  * - Reconnecting with `Last-Event-ID` (header, or the `last_event_id` query parameter) skips
  *   snapshot revisions ≤ it and events ≤ its sequence: the client never gets again what it has.
  *   When the current revision equals it, nothing is sent until the next change; when the run is

@@ -67,7 +67,10 @@ export interface RunEventPublisherOptions {
    * @default {0}
    */
   firstFlushAfterMs?: number;
-  /** Shortest gap between two flushes, in milliseconds (≥ 250: at most 4 a second). @default {250} */
+  /**
+   * Shortest gap between two flushes, in milliseconds (≥ 250: at most 4 a second).
+   * @default {250}
+   */
   flushIntervalMs?: number;
   /** Publish at all (`PYOCO_EVENTS_PUBLISH`); when false every event is ignored. @default {true} */
   enabled?: boolean;

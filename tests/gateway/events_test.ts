@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
+import { encodeEventBatch, eventSeq, type RunEvent } from "../../src/contract/events.ts";
 import { gatewayFixture, postJson } from "./_fixture.ts";
 
 Deno.test("GET /runs/{id}/events returns the run's events in order, paged by after_seq", async () => {
@@ -61,4 +62,56 @@ Deno.test("GET /runs/{id}/events answers 404 for a missing run and 422 for bad p
     const res = await gw.request(`/runs/nope/events?${q}`);
     assert.equal(res.status, 422, q);
   }
+});
+
+Deno.test("GET /runs/{id}/events expands batch messages into per-event items, pages and resumes inside a batch", async () => {
+  await using gw = await gatewayFixture();
+  const { run_id } = await (await gw.request("/runs", postJson({ flow_name: "hello" }))).json();
+  const js = jetstream(gw.reader.nc);
+  const subject = `pyoco.events.${run_id}`;
+  const line = (i: number) => JSON.stringify({ type: "task.log", run_id, message: `line ${i}` });
+  // An event published singly (as workers did before batching), then two batches, then one more.
+  const legacy = (await js.publish(subject, line(0))).seq;
+  const b1 = (await js.publish(subject, encodeEventBatch([1, 2, 3, 4].map(line)))).seq;
+  const b2 = (await js.publish(subject, encodeEventBatch([5, 6, 7].map(line)))).seq;
+  const tail = (await js.publish(subject, line(8))).seq;
+  const seqOf = (streamSeq: number, index: number) => eventSeq({ streamSeq, index }, true);
+  const expected = [
+    legacy,
+    ...[0, 1, 2, 3].map((i) => seqOf(b1, i)),
+    ...[0, 1, 2].map((i) => seqOf(b2, i)),
+    tail,
+  ];
+
+  const all = await (await gw.request(`/runs/${run_id}/events?limit=1000`)).json();
+  assert.deepEqual(all.events.map((e: RunEvent) => e.seq), expected);
+  assert.deepEqual(
+    all.events.map((e: RunEvent) => e.message),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8].map(
+      (i) => `line ${i}`,
+    ),
+  );
+  assert.ok(all.events.every((e: RunEvent) => e.type === "task.log" && e.run_id === run_id));
+  assert.equal(all.next_after_seq, tail);
+
+  // Small pages end inside batches; every page resumes where the last one stopped.
+  for (const size of [1, 2, 3, 5]) {
+    const seen: number[] = [];
+    let after = 0;
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await (
+        await gw.request(`/runs/${run_id}/events?after_seq=${after}&limit=${size}`)
+      ).json();
+      if (page.events.length === 0) break;
+      assert.ok(page.events.length <= size);
+      seen.push(...page.events.map((e: RunEvent) => e.seq));
+      after = page.next_after_seq;
+    }
+    assert.deepEqual(seen, expected, `pages of ${size}`);
+  }
+  // after_seq in the middle of a batch.
+  const mid = await (await gw.request(`/runs/${run_id}/events?after_seq=${expected[2]}`)).json();
+  assert.deepEqual(mid.events.map((e: RunEvent) => e.seq), expected.slice(3));
+  const info = await gw.reader.jsm.streams.info(gw.config.eventsStream);
+  assert.equal(info.state.consumer_count, 0);
 });

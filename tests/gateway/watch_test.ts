@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
+import { encodeEventBatch, eventSeq } from "../../src/contract/events.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
 import { gatewayFixture, snapshot } from "./_fixture.ts";
 import { SseReader } from "./_sse.ts";
@@ -195,6 +196,68 @@ Deno.test("GET /runs/{id}/watch?events=1 interleaves stored and new events and r
   const after = new SseReader(await gw.request(`/runs/run-e/watch?events=1&after_seq=${s3}`));
   const afterFrames = [await after.next(), await after.next()];
   assert.deepEqual(afterFrames.map((f) => f?.json.seq ?? f?.json.status), [s4, "COMPLETED"]);
+});
+
+Deno.test("GET /runs/{id}/watch?events=1 sends a batch message as one frame per event and resumes inside it", async () => {
+  await using gw = await gatewayFixture({ appConfig: { sseHeartbeatSec: 30 } });
+  const js = jetstream(gw.reader.nc);
+  const subject = `pyoco.events.run-b`;
+  const event = (type: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ run_id: "run-b", type, ...extra });
+  const r1 = await gw.reader.runs.put("run-b", JSON.stringify(snapshot("run-b")));
+  const b1 = (await js.publish(
+    subject,
+    encodeEventBatch([
+      event("run.started"),
+      event("task.started", { task: "a" }),
+      event("task.log", { task: "a", message: "hi" }),
+    ]),
+  )).seq;
+  const seq = (streamSeq: number, index: number) => eventSeq({ streamSeq, index }, true);
+
+  const sse = new SseReader(await gw.request("/runs/run-b/watch?events=1"));
+  const first = [await sse.next(), await sse.next(), await sse.next(), await sse.next()];
+  const events = first.filter((f) => f?.event === "event");
+  assert.deepEqual(events.map((e) => e?.json.seq), [seq(b1, 0), seq(b1, 1), seq(b1, 2)]);
+  assert.deepEqual(events.map((e) => e?.json.type), ["run.started", "task.started", "task.log"]);
+  assert.equal(events[2]?.json.message, "hi");
+  assert.equal(events[2]?.id, `${r1}-${seq(b1, 2)}`, "each item has its own id");
+
+  // The run's last flush and its terminal snapshot: the events come first, then the snapshot.
+  const b2 = (await js.publish(
+    subject,
+    encodeEventBatch([event("task.succeeded", { task: "a" }), event("run.completed")]),
+  )).seq;
+  const r2 = await gw.reader.runs.put(
+    "run-b",
+    JSON.stringify(snapshot("run-b", { status: "COMPLETED" })),
+  );
+  const tail = [await sse.next(), await sse.next(), await sse.next()];
+  assert.deepEqual(tail.map((f) => f?.event), ["event", "event", "snapshot"]);
+  assert.deepEqual(tail.slice(0, 2).map((f) => f?.json.seq), [seq(b2, 0), seq(b2, 1)]);
+  assert.equal(tail[2]?.id, `${r2}-${seq(b2, 1)}`);
+  assert.equal(await sse.next(), null);
+
+  // Last-Event-ID in the middle of the first batch: the rest of it, the second one, the end.
+  const resumed = new SseReader(
+    await gw.request("/runs/run-b/watch?events=1", {
+      headers: { "Last-Event-ID": `${r1}-${seq(b1, 1)}` },
+    }),
+  );
+  const again: (string | number | undefined)[] = [];
+  for (let f = await resumed.next(); f !== null; f = await resumed.next()) {
+    again.push((f.json.seq ?? f.json.status) as string | number);
+  }
+  assert.deepEqual(again, [seq(b1, 2), seq(b2, 0), seq(b2, 1), "COMPLETED"]);
+  // after_seq inside the second batch.
+  const after = new SseReader(
+    await gw.request(`/runs/run-b/watch?events=1&after_seq=${seq(b2, 0)}`),
+  );
+  const afterFrames = [await after.next(), await after.next()];
+  assert.deepEqual(afterFrames.map((f) => f?.json.seq ?? f?.json.status), [
+    seq(b2, 1),
+    "COMPLETED",
+  ]);
 });
 
 Deno.test("GET /runs/{id}/watch sends an error event when the run is deleted", async () => {
