@@ -27,6 +27,14 @@ Dead letters (the DLQ stream, PYOCO_DLQ_STREAM):
                                                    flow_not_found, execution_error)
   dlq replay SEQ [--json]                          submit entry SEQ's job again as a new run
 
+Tenants (limits in the tenants KV bucket, PYOCO_TENANTS_KV_BUCKET; SPEC §13):
+  tenant set T [--max-running N] [--weight W] [--json]
+                                                   N runs of T at once across all workers
+                                                   (0 = unlimited), W its share of pulls
+                                                   (1..100); applied live in namespaced mode
+  tenant get T [--json]                            T's limits (and the default in effect)
+  tenant list [--json]                             every tenant with limits set
+
 Options:
   --nats-url URL   NATS server(s), comma-separated (default PYOCO_NATS_URL)
   -h, --help       this text

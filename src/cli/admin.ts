@@ -19,6 +19,7 @@ import {
   withNats,
 } from "./_admin_common.ts";
 import { runDlq } from "./admin_dlq.ts";
+import { runTenant } from "./admin_tenants.ts";
 import { table } from "./format.ts";
 import { parseFlags, UsageError } from "./usage.ts";
 import {
@@ -46,6 +47,8 @@ export async function runAdmin(argv: string[], io: AdminIo = defaultAdminIo): Pr
       reason: { type: "string" },
       tag: { type: "string" },
       limit: { type: "string" },
+      "max-running": { type: "string" },
+      weight: { type: "string" },
       json: { type: "boolean", default: false },
       force: { type: "boolean", default: false },
       "nats-url": { type: "string" },
@@ -63,6 +66,9 @@ export async function runAdmin(argv: string[], io: AdminIo = defaultAdminIo): Pr
   const [group, action] = positionals;
   const command = `${group} ${action ?? ""}`.trim();
   if (group === "dlq") return await runDlq(action, { args: positionals.slice(2), values, io });
+  if (group === "tenant") {
+    return await runTenant(action, { args: positionals.slice(2), values, io });
+  }
   try {
     if (
       group !== "api-key" || !["create", "list", "revoke", "pepper-reset"].includes(action ?? "")
