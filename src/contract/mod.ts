@@ -30,7 +30,16 @@ export type {
 } from "./wire.ts";
 export { ErrId, msgIdFor } from "./errors.ts";
 export { jsonDepthError, MAX_JSON_DEPTH } from "./limits.ts";
-export type { RunEvent } from "./events.ts";
+export {
+  BATCH_SEQ_BASE,
+  encodeEventBatch,
+  EVENT_BATCH_TYPE,
+  eventPosition,
+  eventSeq,
+  expandEventMessage,
+  MAX_EVENTS_PER_MESSAGE,
+} from "./events.ts";
+export type { EventPosition, RunEvent } from "./events.ts";
 export type { DeadLetter } from "./views.ts";
 export type { JsonDepthOptions } from "./limits.ts";
 export type { ErrIdValue } from "./errors.ts";
