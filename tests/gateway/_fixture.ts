@@ -14,7 +14,7 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { Logger } from "../../src/log.ts";
 import { createApp, type Handler } from "../../src/gateway/app.ts";
 import type { Authenticate } from "../../src/gateway/auth.ts";
-import { type RunsBackend, openBackend } from "../../src/runs/backend.ts";
+import { openBackend, type RunsBackend } from "../../src/runs/backend.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
 
 /** A server, the gateway handler on it and a reader client, disposed together. */
