@@ -58,6 +58,9 @@ export interface RunEvent {
 /** The `type` of a batch message (`{"type": "events.batch", "events": [...]}`). */
 export const EVENT_BATCH_TYPE = "events.batch";
 
+/** The text every batch message starts with (then the events, then `]}`). */
+export const EVENT_BATCH_PREFIX = `{"type":"${EVENT_BATCH_TYPE}","events":[`;
+
 /** Most events one batch message holds (the width of the index part of a batch item's `seq`). */
 export const MAX_EVENTS_PER_MESSAGE = 1000;
 
@@ -95,9 +98,6 @@ export function encodeEventBatch(eventTexts: readonly string[]): string {
   }
   return `${EVENT_BATCH_PREFIX}${eventTexts.join(",")}]}`;
 }
-
-/** The text every batch message starts with (then the events, then `]}`). */
-export const EVENT_BATCH_PREFIX = `{"type":"${EVENT_BATCH_TYPE}","events":[`;
 
 /**
  * The `seq` of an item.
