@@ -1,11 +1,16 @@
 /**
- * Query and header builders shared by the client's methods (run filters, `Last-Event-ID`
+ * Query and header builders of the client's methods (run filters, list and watch queries, `Last-Event-ID`
  * checks, `Idempotency-Key`). Web APIs only.
  *
  * @module
  */
 
-import type { RunFilterOptions } from "./types.ts";
+import type {
+  ListRunsOptions,
+  ListRunsPageOptions,
+  RunFilterOptions,
+  WatchRunOptions,
+} from "./types.ts";
 
 /**
  * The query of the run filters (`status` repeatable, `flow`, `tag`).
@@ -57,4 +62,72 @@ export function idempotencyHeader(key: string | undefined): Record<string, strin
     throw new TypeError("Invalid idempotencyKey: expected a non-empty string");
   }
   return { "idempotency-key": key };
+}
+
+/**
+ * The query of `GET /runs` (a plain list).
+ *
+ * @param options Filters, `limit`, `full`.
+ * @returns The query.
+ */
+export function listQuery(options: ListRunsOptions): URLSearchParams {
+  const query = new URLSearchParams();
+  if (options.status !== undefined) query.set("status", options.status);
+  if (options.flow !== undefined) query.set("flow", options.flow);
+  if (options.tag !== undefined) query.set("tag", options.tag);
+  if (options.limit !== undefined) query.set("limit", String(options.limit));
+  if (options.full) query.set("include", "full");
+  return query;
+}
+
+/**
+ * The query of a `GET /runs` delta page: a cursor, or `updated_after` (default 0).
+ *
+ * @param options Cursor or `updatedAfter`, filters, `limit`, `full`.
+ * @returns The query.
+ * @throws {TypeError} When the cursor is empty or `updatedAfter` is not unix seconds ≥ 0.
+ */
+export function pageQuery(options: ListRunsPageOptions): URLSearchParams {
+  const query = filterQuery(options);
+  if (options.cursor !== undefined) {
+    if (typeof options.cursor !== "string" || options.cursor === "") {
+      throw new TypeError('Invalid listRunsPage option "cursor": expected a non-empty string');
+    }
+    query.set("cursor", options.cursor);
+  } else {
+    const after = options.updatedAfter ?? 0;
+    if (typeof after !== "number" || !Number.isFinite(after) || after < 0) {
+      throw new TypeError(
+        `Invalid listRunsPage option "updatedAfter": expected unix seconds ≥ 0, got ${
+          String(after)
+        }`,
+      );
+    }
+    query.set("updated_after", String(after));
+  }
+  if (options.limit !== undefined) query.set("limit", String(options.limit));
+  if (options.full) query.set("include", "full");
+  return query;
+}
+
+/**
+ * The query of `GET /runs/{id}/watch`.
+ *
+ * @param options `include`, `events`, `afterSeq`.
+ * @returns The query.
+ * @throws {TypeError} When `afterSeq` is not an integer ≥ 0.
+ */
+export function watchQuery(options: WatchRunOptions): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const inc of options.include ?? []) query.append("include", inc);
+  if (options.events) query.set("events", "1");
+  if (options.afterSeq !== undefined) {
+    if (!Number.isSafeInteger(options.afterSeq) || options.afterSeq < 0) {
+      throw new TypeError(
+        `Invalid watchRun option "afterSeq": expected an integer ≥ 0, got ${options.afterSeq}`,
+      );
+    }
+    query.set("after_seq", String(options.afterSeq));
+  }
+  return query;
 }

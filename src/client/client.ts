@@ -2,9 +2,9 @@
  * `PyocoClient`: a typed HTTP client of the pyoco gateway. Web APIs only (fetch, AbortSignal,
  * URL, FormData, Blob, streams), so it runs in Deno, Node ≥ 18, Bun and browsers.
  *
- * The methods give routes their meaning; the request plumbing (auth, time limits, retries, error
- * mapping) is `_transport.ts`, following runs live is `_live.ts`, the option and answer types are
- * `types.ts`.
+ * The methods give routes their meaning (the schedule routes are inherited from `schedules.ts`);
+ * the request plumbing (auth, time limits, retries, error mapping) is `_transport.ts`, following
+ * runs live is `_live.ts`, batches are `_batch.ts`, the option and answer types are `types.ts`.
  *
  * @module
  */
@@ -37,6 +37,8 @@ import type {
   RunsWatchItem,
   RunWatchItem,
   SubmitRunRequest,
+  SubmitRunsItem,
+  SubmitRunsOptions,
   SubmitRunYamlRequest,
   WaitForRunOptions,
   WatchRunOptions,
@@ -48,8 +50,13 @@ import {
   checkLastEventId as _lastEventId,
   filterQuery as _filterQuery,
   idempotencyHeader as _idempotencyHeader,
+  listQuery as _listQuery,
+  pageQuery as _pageQuery,
+  watchQuery as _watchQuery,
 } from "./_query.ts";
 import { DeadLetterClient } from "./dead_letters.ts";
+import { ScheduleMethods } from "./schedules.ts";
+import { submitInChunks } from "./_batch.ts";
 import { waitForTerminal, watchRunItems, watchRunsItems } from "./_live.ts";
 
 /**
@@ -84,7 +91,7 @@ import { waitForTerminal, watchRunItems, watchRunsItems } from "./_live.ts";
  * console.assert(a.run_id === b.run_id);
  * ```
  */
-export class PyocoClient {
+export class PyocoClient extends ScheduleMethods {
   /** The gateway URL, without a trailing slash. */
   readonly baseUrl: string;
   readonly #http: Transport;
@@ -96,9 +103,11 @@ export class PyocoClient {
    * @throws {TypeError} When an option is invalid; the message names it.
    */
   constructor(options: PyocoClientOptions) {
-    this.#http = new Transport(options);
-    this.baseUrl = this.#http.baseUrl;
-    this.deadLetters = new DeadLetterClient(this.#http);
+    const http = new Transport(options);
+    super(http);
+    this.#http = http;
+    this.baseUrl = http.baseUrl;
+    this.deadLetters = new DeadLetterClient(http);
   }
 
   /** The dead-letter queue (`/dlq` routes): list, read, replay, delete. */
@@ -169,6 +178,37 @@ export class PyocoClient {
   }
 
   /**
+   * `POST /runs/batch`: submit many runs, in requests of at most `chunkSize` (500) runs, one
+   * after the other. Each run is answered in its place: a bad run gets its `error` and never
+   * fails its neighbours. A request is retried only when every run in it has an
+   * `idempotencyKey`.
+   *
+   * @example Submit 1,000 runs and count the failures
+   * ```ts ignore
+   * const runs = Array.from({ length: 1000 }, (_, i) => ({
+   *   flowName: "hello",
+   *   params: { x: i },
+   *   idempotencyKey: `import-${i}`,
+   * }));
+   * const items = await client.submitRuns(runs);
+   * console.log(items.filter((item) => "error" in item).length, "rejected");
+   * ```
+   *
+   * @param runs The runs, as for {@linkcode PyocoClient.submitRun}.
+   * @param options `chunkSize`, `onProgress` after each request, `signal`.
+   * @returns One item per run, in order: `{ index, run_id, status }` or `{ index, error }`.
+   * @throws {TypeError} When a run or an option is malformed (nothing is sent).
+   * @throws {PyocoNetworkError} When a request's answer never came (earlier requests' runs were
+   *   accepted; with idempotency keys, submitting the same list again is safe).
+   */
+  submitRuns(
+    runs: readonly SubmitRunRequest[],
+    options: SubmitRunsOptions = {},
+  ): Promise<SubmitRunsItem[]> {
+    return submitInChunks(this.#http, runs, options);
+  }
+
+  /**
    * `GET /runs/{id}`: the run's snapshot plus what the gateway knows of its worker.
    *
    * @param runId The run.
@@ -219,12 +259,7 @@ export class PyocoClient {
    */
   listRuns(options?: ListRunsOptions): Promise<RunSummary[]>;
   listRuns(options: ListRunsOptions = {}): Promise<RunSummary[] | RunSnapshot[]> {
-    const query = new URLSearchParams();
-    if (options.status !== undefined) query.set("status", options.status);
-    if (options.flow !== undefined) query.set("flow", options.flow);
-    if (options.tag !== undefined) query.set("tag", options.tag);
-    if (options.limit !== undefined) query.set("limit", String(options.limit));
-    if (options.full) query.set("include", "full");
+    const query = _listQuery(options);
     return this.#http.json("GET", "/runs", { signal: options.signal, query, retryable: true });
   }
 
@@ -250,25 +285,7 @@ export class PyocoClient {
   listRunsPage(
     options: ListRunsPageOptions = {},
   ): Promise<RunsPage<RunSummary> | RunsPage<RunSnapshot>> {
-    const query = _filterQuery(options);
-    if (options.cursor !== undefined) {
-      if (typeof options.cursor !== "string" || options.cursor === "") {
-        throw new TypeError('Invalid listRunsPage option "cursor": expected a non-empty string');
-      }
-      query.set("cursor", options.cursor);
-    } else {
-      const after = options.updatedAfter ?? 0;
-      if (typeof after !== "number" || !Number.isFinite(after) || after < 0) {
-        throw new TypeError(
-          `Invalid listRunsPage option "updatedAfter": expected unix seconds ≥ 0, got ${
-            String(after)
-          }`,
-        );
-      }
-      query.set("updated_after", String(after));
-    }
-    if (options.limit !== undefined) query.set("limit", String(options.limit));
-    if (options.full) query.set("include", "full");
+    const query = _pageQuery(options);
     return this.#http.json("GET", "/runs", { signal: options.signal, query, retryable: true });
   }
 
@@ -469,17 +486,7 @@ export class PyocoClient {
    */
   watchRun(runId: string, options: WatchRunOptions = {}): AsyncIterable<RunWatchItem> {
     const path = `/runs/${_seg("runId", runId)}/watch`;
-    const query = new URLSearchParams();
-    for (const inc of options.include ?? []) query.append("include", inc);
-    if (options.events) query.set("events", "1");
-    if (options.afterSeq !== undefined) {
-      if (!Number.isSafeInteger(options.afterSeq) || options.afterSeq < 0) {
-        throw new TypeError(
-          `Invalid watchRun option "afterSeq": expected an integer ≥ 0, got ${options.afterSeq}`,
-        );
-      }
-      query.set("after_seq", String(options.afterSeq));
-    }
+    const query = _watchQuery(options);
     _lastEventId("watchRun", options.lastEventId);
     return watchRunItems(this.#http, {
       runId,

@@ -21,6 +21,27 @@
 
 export { PyocoClient } from "./client.ts";
 export { DeadLetterClient } from "./dead_letters.ts";
+export { ScheduleMethods } from "./schedules.ts";
+export type {
+  CreateScheduleRequest,
+  CreateScheduleYamlRequest,
+  SchedulePolicyInput,
+  ScheduleRuleInput,
+  ScheduleRunsOptions,
+  ScheduleTime,
+  UpdateScheduleRequest,
+} from "./schedules.ts";
+export type {
+  OverlapPolicy,
+  SchedulePriority,
+  ScheduleRule,
+  ScheduleRunRef,
+  ScheduleRunRow,
+  ScheduleStatus,
+  ScheduleTriggerResponse,
+  ScheduleType,
+  ScheduleView,
+} from "../contract/schedules.ts";
 export type {
   DeadLetterFilter,
   ReplayManyItem,
@@ -50,6 +71,9 @@ export type {
   RunsWatchItem,
   RunWatchItem,
   SubmitRunRequest,
+  SubmitRunsItem,
+  SubmitRunsOptions,
+  SubmitRunsProgress,
   SubmitRunYamlRequest,
   WaitForRunOptions,
   WatchRunOptions,
@@ -66,6 +90,8 @@ export { isTerminal } from "../contract/mod.ts";
 export type { FlowView } from "../contract/catalog.ts";
 export type {
   DeadLetter,
+  DlqMessage,
+  DlqReason,
   ErrorBody,
   JsonValue,
   RunSnapshot,

@@ -6,7 +6,13 @@
  */
 
 import type { RunEvent } from "../contract/events.ts";
-import type { RunSnapshot, RunStatus, RunSummary, SubmitResponse } from "../contract/mod.ts";
+import type {
+  ErrorBody,
+  RunSnapshot,
+  RunStatus,
+  RunSummary,
+  SubmitResponse,
+} from "../contract/mod.ts";
 
 export type { RunEvent };
 
@@ -83,6 +89,29 @@ export interface SubmitRunYamlRequest {
   params?: Record<string, unknown>;
   /** Sent as `Idempotency-Key`; makes the request safe to retry. */
   idempotencyKey?: string;
+}
+
+/** One run's answer in {@linkcode PyocoClient.submitRuns}, at its place in the list. */
+export type SubmitRunsItem =
+  | { index: number; run_id: string; status: "PENDING" }
+  | { index: number; error: ErrorBody };
+
+/** Progress of {@linkcode PyocoClient.submitRuns}, after each request. */
+export interface SubmitRunsProgress {
+  /** Runs answered so far. */
+  done: number;
+  /** Runs in all. */
+  total: number;
+  /** The answers so far, in order. */
+  items: readonly SubmitRunsItem[];
+}
+
+/** Options of {@linkcode PyocoClient.submitRuns}. */
+export interface SubmitRunsOptions extends CallOptions {
+  /** Runs per `POST /runs/batch` request (the gateway takes at most 500). @default {500} */
+  chunkSize?: number;
+  /** Called after each request with the answers so far. */
+  onProgress?: (progress: SubmitRunsProgress) => void;
 }
 
 /** Options of {@linkcode PyocoClient.retryRun}. */
