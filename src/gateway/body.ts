@@ -6,16 +6,34 @@
  */
 
 import { ErrId } from "../contract/errors.ts";
+import { MAX_JSON_DEPTH } from "../contract/limits.ts";
 import { HttpError, invalidRequest } from "./errors.ts";
+
+/** First buffer for a body of unknown length; it doubles (up to the cap) as bytes arrive. */
+const _FIRST_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Read a request body, refusing it as soon as it exceeds `maxBytes`. A `Content-Length` above
- * the cap is refused before reading anything.
+ * the cap is refused before reading anything. The bytes are copied into one buffer as they
+ * arrive — sized from `Content-Length` when there is one, else grown by doubling — so a body
+ * costs the gateway its own size once, not a list of chunks plus a copy of them.
  *
  * @param req The request.
  * @param maxBytes The cap (`PYOCO_HTTP_MAX_BODY_BYTES`).
  * @returns The body bytes (empty when there is none).
  * @throws {HttpError} 413 ERR-PYOCO-0017 when the body is larger than the cap.
+ *
+ * @example Usage
+ * ```ts
+ * import { readBodyCapped } from "./body.ts";
+ * import assert from "node:assert/strict";
+ * const bytes = await readBodyCapped(new Request("http://gw/", { method: "POST", body: "hi" }), 10);
+ * assert.equal(new TextDecoder().decode(bytes), "hi");
+ * await assert.rejects(
+ *   readBodyCapped(new Request("http://gw/", { method: "POST", body: "too long" }), 4),
+ *   /too large/,
+ * );
+ * ```
  */
 export async function readBodyCapped(
   req: Request,
@@ -27,32 +45,33 @@ export async function readBodyCapped(
       ErrId.bodyTooLarge,
       `Request body too large: the limit is ${maxBytes} bytes (PYOCO_HTTP_MAX_BODY_BYTES)`,
     );
-  const declared = req.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
+  const header = req.headers.get("content-length")?.trim();
+  const declared = header !== undefined && /^\d+$/.test(header) ? Number(header) : null;
+  if (declared !== null && declared > maxBytes) {
     await req.body?.cancel().catch(() => {});
     throw tooLarge();
   }
-  if (req.body === null) return new Uint8Array(0);
+  if (req.body === null || declared === 0) return new Uint8Array(0);
   const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
+  let buf = new Uint8Array(declared ?? Math.min(maxBytes, _FIRST_CHUNK_BYTES));
   let total = 0;
   while (true) {
     const { done, value } = await reader.read();
     if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
+    const end = total + value.byteLength;
+    if (end > maxBytes) {
       await reader.cancel().catch(() => {});
       throw tooLarge();
     }
-    chunks.push(value);
+    if (end > buf.byteLength) {
+      const grown = new Uint8Array(Math.min(maxBytes, Math.max(end, buf.byteLength * 2)));
+      grown.set(buf.subarray(0, total));
+      buf = grown;
+    }
+    buf.set(value, total);
+    total = end;
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return total === buf.byteLength ? buf : buf.slice(0, total);
 }
 
 /**
@@ -89,6 +108,14 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
     }]);
   }
   const bytes = await readBodyCapped(req, maxBytes);
+  const tooDeep = _jsonTextTooDeep(bytes, _MAX_BODY_DEPTH);
+  if (tooDeep !== null) {
+    throw invalidRequest([{
+      path: tooDeep,
+      message: `nested deeper than ${_MAX_BODY_DEPTH} levels in the body (params, flow.defaults ` +
+        `and task inputs may nest at most ${MAX_JSON_DEPTH} levels)`,
+    }]);
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -124,6 +151,13 @@ export async function readMultipartBody(req: Request, maxBytes: number): Promise
       message: `expected Content-Type multipart/form-data, got ${JSON.stringify(type || "none")}`,
     }]);
   }
+  if (!/;\s*boundary=/i.test(req.headers.get("content-type") ?? "")) {
+    await req.body?.cancel().catch(() => {});
+    throw invalidRequest([{
+      path: "body",
+      message: "the body is not valid multipart/form-data: the Content-Type has no boundary",
+    }]);
+  }
   const bytes = await readBodyCapped(req, maxBytes);
   try {
     return await new Response(bytes, {
@@ -135,4 +169,48 @@ export async function readMultipartBody(req: Request, maxBytes: number): Promise
       message: `the body is not valid multipart/form-data: ${(err as Error).message}`,
     }]);
   }
+}
+
+/**
+ * How deep a JSON body may nest before it is parsed at all: the deepest legal body is a batch
+ * item's `params` (`{"runs": [{"params": …}]}`, 3 levels above {@linkcode MAX_JSON_DEPTH}), plus
+ * room. A body nested 10,000 levels is refused from its bytes, without building 10,000 objects.
+ */
+const _MAX_BODY_DEPTH = MAX_JSON_DEPTH + 8;
+
+const _QUOTE = 0x22;
+const _BACKSLASH = 0x5c;
+const _COLON = 0x3a;
+
+/**
+ * Scan JSON text (bytes) for nesting deeper than `max`, in one loop. Strings are skipped (with
+ * their escapes); the text need not be valid JSON — a body this scan lets through is parsed next.
+ *
+ * @returns `null` within the limit, else where the limit was passed: the top-level key under
+ *   which it happened, or `body`.
+ */
+function _jsonTextTooDeep(bytes: Uint8Array, max: number): string | null {
+  let depth = 0;
+  let topKey = "body";
+  let lastStringStart = -1;
+  let lastStringEnd = -1;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === _QUOTE) {
+      const start = i + 1;
+      i++;
+      while (i < bytes.length && bytes[i] !== _QUOTE) i += bytes[i] === _BACKSLASH ? 2 : 1;
+      lastStringStart = start;
+      lastStringEnd = i;
+    } else if (b === 0x7b || b === 0x5b) { // { [
+      if (++depth > max) return topKey;
+    } else if (b === 0x7d || b === 0x5d) { // } ]
+      depth--;
+    } else if (b === _COLON && depth === 1 && lastStringStart >= 0) {
+      topKey = new TextDecoder().decode(
+        bytes.subarray(lastStringStart, Math.min(lastStringEnd, lastStringStart + 64)),
+      );
+    }
+  }
+  return null;
 }

@@ -1,7 +1,9 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the gateway: run counts from the run index,
  * live workers, DLQ depth, queue depth per tag, and HTTP request counters and latencies
- * (labelled by route pattern, never the raw path, so the label set stays bounded).
+ * (labelled by route pattern, never the raw path, and by a known method or `OTHER`, never the
+ * raw method, so a client sending `FOO /x`, `BAR /y`, … cannot add series: the label set stays
+ * bounded whatever arrives).
  *
  * @module
  */
@@ -23,6 +25,35 @@ export const LATENCY_BUCKETS: readonly number[] = [
   5,
   10,
 ];
+
+/** Methods kept as their own label value; any other method is counted as `OTHER`. */
+const _KNOWN_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+]);
+
+/**
+ * The label value of a request method: itself when it is a standard method, else `OTHER`.
+ *
+ * @param method The request method as received.
+ * @returns A value from a fixed set of eight.
+ *
+ * @example Usage
+ * ```ts
+ * import { methodLabel } from "./metrics.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(methodLabel("PATCH"), "PATCH");
+ * assert.equal(methodLabel("FOO123"), "OTHER");
+ * ```
+ */
+export function methodLabel(method: string): string {
+  return _KNOWN_METHODS.has(method) ? method : "OTHER";
+}
 
 interface _Series {
   method: string;
@@ -83,12 +114,13 @@ export class HttpMetrics {
   /**
    * Count one answered request.
    *
-   * @param method HTTP method.
+   * @param rawMethod HTTP method as received (a non-standard one is counted as `OTHER`).
    * @param route Route pattern (e.g. `/runs/:id`), or `unmatched`.
    * @param status Response status.
    * @param seconds Time to answer.
    */
-  observe(method: string, route: string, status: number, seconds: number): void {
+  observe(rawMethod: string, route: string, status: number, seconds: number): void {
+    const method = methodLabel(rawMethod);
     const key = `${method} ${route} ${status}`;
     const series = this.#counters.get(key) ??
       { method, route, status: String(status), count: 0 };
