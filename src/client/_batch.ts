@@ -32,6 +32,7 @@ export function batchItemBody(request: SubmitRunRequest, index: number): Record<
   if (request.params !== undefined) body.params = request.params;
   if (request.tag !== undefined) body.tag = request.tag;
   if (request.tags !== undefined) body.tags = request.tags;
+  if (request.priority !== undefined) body.priority = request.priority;
   if (request.idempotencyKey !== undefined) {
     if (typeof request.idempotencyKey !== "string" || request.idempotencyKey === "") {
       throw new TypeError(

@@ -140,6 +140,7 @@ export class PyocoClient extends ScheduleMethods {
     if (request.params !== undefined) body.params = request.params;
     if (request.tag !== undefined) body.tag = request.tag;
     if (request.tags !== undefined) body.tags = request.tags;
+    if (request.priority !== undefined) body.priority = request.priority;
     return this.#http.json("POST", "/runs", {
       ...options,
       json: body,

@@ -88,11 +88,13 @@ export {
 export type { FieldError, PyocoHttpErrorInit } from "./errors.ts";
 export { isTerminal } from "../contract/mod.ts";
 export type { FlowView } from "../contract/catalog.ts";
+export type { Priority } from "../contract/tenancy.ts";
 export type {
   DeadLetter,
   DlqMessage,
   DlqReason,
   ErrorBody,
+  Job,
   JsonValue,
   RunSnapshot,
   RunStatus,

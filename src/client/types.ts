@@ -6,6 +6,7 @@
  */
 
 import type { RunEvent } from "../contract/events.ts";
+import type { Priority } from "../contract/tenancy.ts";
 import type {
   ErrorBody,
   RunSnapshot,
@@ -70,6 +71,8 @@ export interface SubmitRunRequest {
   tag?: string;
   /** Tags recorded on the run. @default {[tag]} */
   tags?: string[];
+  /** Priority among the tag's waiting runs (SPEC §13). @default {"normal"} */
+  priority?: Priority;
   /**
    * Makes the submission idempotent: the same key returns the same run and never starts a second
    * one; it also makes the request safe to retry.
