@@ -21,6 +21,12 @@ export interface Config {
   natsTlsCaFile: string | null;
   /** `PYOCO_NATS_NAME` (default empty): Connection name shown by NATS monitoring. */
   natsName: string | null;
+  /**
+   * `PYOCO_NATS_INBOX_PREFIX` (default empty): Prefix of reply subjects (default _INBOX); a
+   * tenant's workers get their own, e.g. _INBOX_acme, so NATS permissions can keep other
+   * tenants' replies away (docs/tenancy.md).
+   */
+  natsInboxPrefix: string | null;
 
   /** `PYOCO_WORK_STREAM` (default `PYOCO_WORK`): Work-queue stream name. */
   workStream: string;

@@ -75,6 +75,14 @@ export const CONFIG_VARIABLES = [
     "CA certificate (PEM) for TLS to NATS",
   ),
   _spec("natsName", "PYOCO_NATS_NAME", "", _optional, "Connection name shown by NATS monitoring"),
+  _spec(
+    "natsInboxPrefix",
+    "PYOCO_NATS_INBOX_PREFIX",
+    "",
+    _optional,
+    "Prefix of reply subjects (default _INBOX); a tenant's workers get their own, e.g. " +
+      "_INBOX_acme, so NATS permissions can keep other tenants' replies away (docs/tenancy.md)",
+  ),
   _spec("workStream", "PYOCO_WORK_STREAM", "PYOCO_WORK", _name, "Work-queue stream name"),
   _spec(
     "workSubjectPrefix",

@@ -72,6 +72,7 @@ export function natsConnectionOptions(
     opts.authenticator = credsAuthenticator(() => Deno.readFileSync(path));
   }
   if (config.natsTlsCaFile) opts.tls = { caFile: config.natsTlsCaFile };
+  if (config.natsInboxPrefix) opts.inboxPrefix = config.natsInboxPrefix;
   return opts;
 }
 

@@ -145,10 +145,13 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
   });
   _checkSubjects(config, events, eventsFilter(config));
   const kvm = new Kvm(nc);
+  const direct = config.tenantIsolation === "namespaced" ? true : undefined;
   const [runs, workers, auth, idempotency, flows, leases, schedules, history, tenants] =
     await Promise
       .all([
-        kvm.create(config.runsKvBucket, { history: 1, storage, replicas }),
+        // Namespaced mode reads runs with direct gets that name the key in the subject, so NATS
+        // permissions can limit a tenant's workers to their keys (docs/tenancy.md).
+        kvm.create(config.runsKvBucket, { history: 1, storage, replicas, allow_direct: direct }),
         kvm.create(config.workersKvBucket, {
           history: 1,
           storage,
@@ -177,7 +180,7 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
           replicas,
           ttl: secondsToMs(historyTtlSec(config)),
         }),
-        kvm.create(config.tenantsKvBucket, { history: 1, storage, replicas }),
+        kvm.create(config.tenantsKvBucket, { history: 1, storage, replicas, allow_direct: direct }),
       ]);
   return { runs, workers, auth, idempotency, flows, leases, schedules, history, tenants };
 }
