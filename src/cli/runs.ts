@@ -1,6 +1,6 @@
 /**
- * The `pyoco` sub-commands about runs: `submit`, `submit-yaml`, `get`, `tasks`, `list`, `wait`,
- * `cancel`.
+ * The `pyoco` sub-commands about runs: `submit` (one run, or many with `--batch`: `batch.ts`),
+ * `submit-yaml`, `get`, `tasks`, `list`, `wait`, `cancel`.
  *
  * @module
  */
@@ -20,6 +20,7 @@ import {
 import { timeoutFlagMs, waitAndReport, waitForFinal } from "./_wait.ts";
 import { ago, compactJson, duration, resultText, table, timestamp } from "./format.ts";
 import { readParams } from "./params.ts";
+import { submitBatchFile } from "./batch.ts";
 
 /** Flags both submit commands take: where the run goes and whether to wait for it. */
 const _SUBMIT_FLAGS = {
@@ -50,7 +51,8 @@ const _PARAMS_HELP =
 export const submitCommand: CliCommand = {
   summary: "Submit a run of a flow the workers registered",
   usage:
-    "pyoco submit FLOW [--param k=v]… [--params-file F] [--tag T] [--tags a,b] [--idempotency-key K] [--wait] [--json]",
+    "pyoco submit FLOW [--param k=v]… [--params-file F] [--tag T] [--tags a,b] [--idempotency-key K] [--wait] [--json]\n" +
+    "       pyoco submit --batch FILE.jsonl [--tag T] [--wait] [--timeout SEC] [--json]",
   run(args, io = denoIo()) {
     return runCommand(
       {
@@ -59,15 +61,28 @@ export const submitCommand: CliCommand = {
         help: `Options:
 ${_PARAMS_HELP}
   --tags a,b             Tags recorded on the run
-${_SUBMIT_HELP}`,
-        options: { ..._PARAMS_FLAGS, tags: { type: "string" }, ..._SUBMIT_FLAGS },
-        positionals: [1, 1],
+${_SUBMIT_HELP}
+  --batch FILE           Submit many runs from a JSON Lines file ("-" reads stdin): one
+                         POST /runs body per line ({"flow_name": …, "params": …, "tag": …,
+                         "idempotency_key": …}). Prints the accepted run ids (file order)
+                         and names every rejected line; exit 1 when any line was rejected
+                         (with --wait: when any run did not COMPLETE). --tag sets the tag
+                         of lines without one`,
+        options: {
+          ..._PARAMS_FLAGS,
+          tags: { type: "string" },
+          batch: { type: "string" },
+          ..._SUBMIT_FLAGS,
+        },
+        positionals: [0, 1],
       },
       args,
       io,
       async ({ values, positionals, client }) => {
-        const flowName = positionals[0] as string;
         const timeoutMs = timeoutFlagMs(values);
+        if (values.batch !== undefined) return await _batch(client, io, { values, positionals });
+        if (positionals.length === 0) throw new UsageError("Missing the flow to submit");
+        const flowName = positionals[0] as string;
         const params = await _params(values);
         const tags = (values.tags as string | undefined)?.split(",").map((t) => t.trim()).filter(
           Boolean,
@@ -360,6 +375,32 @@ Options:
     );
   },
 };
+
+/** `submit --batch FILE`: the flags that make sense for many runs, then the batch. */
+function _batch(
+  client: PyocoClient,
+  io: CliIo,
+  at: { values: FlagValues; positionals: string[] },
+): Promise<number> {
+  const { values } = at;
+  if (at.positionals.length > 0) {
+    throw new UsageError(
+      `Unexpected argument "${at.positionals[0]}": --batch takes the flows from the file`,
+    );
+  }
+  for (const flag of ["param", "params-file", "tags", "idempotency-key"]) {
+    if (values[flag] !== undefined) {
+      throw new UsageError(`--${flag} cannot be used with --batch: give it per line in the file`);
+    }
+  }
+  return submitBatchFile(client, io, {
+    path: values.batch as string,
+    tag: values.tag as string | undefined,
+    wait: values.wait === true,
+    timeoutMs: timeoutFlagMs(values),
+    json: values.json === true,
+  });
+}
 
 function _params(values: FlagValues): Promise<Record<string, unknown>> {
   return readParams({
