@@ -270,6 +270,9 @@ export function describeError(err: unknown, server: string): string {
         if (err.errId === ErrId.flowNotFound) {
           return `${err.detail}: see what the workers offer with \`pyoco flows\``;
         }
+        if (err.errId === ErrId.scheduleNotFound) {
+          return `${err.detail}: check the id with \`pyoco schedule list\``;
+        }
         return `The gateway at ${server} does not know this request (${err.detail}): is --server pointing at a pyoco gateway of a matching version?`;
       case 409:
         if (err.errId === ErrId.idempotencyConflict) {

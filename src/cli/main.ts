@@ -10,6 +10,7 @@ import { flowsCommand } from "./flows.ts";
 import { logsCommand, watchCommand } from "./live.ts";
 import { deleteCommand, retryCommand } from "./manage.ts";
 import { runCommand } from "./run.ts";
+import { scheduleCommand } from "./schedules.ts";
 import {
   cancelCommand,
   getCommand,
@@ -38,6 +39,7 @@ export const commands: Readonly<Record<string, CliCommand>> = {
   delete: deleteCommand,
   workers: workersCommand,
   flows: flowsCommand,
+  schedule: scheduleCommand,
 };
 
 const _EXIT_CODES =

@@ -37,6 +37,9 @@ export {
 export { logsCommand, watchCommand } from "./live.ts";
 export { workersCommand } from "./workers.ts";
 export { flowsCommand } from "./flows.ts";
+export { scheduleCommand } from "./schedules.ts";
+export { parseBatchLines, submitBatchFile } from "./batch.ts";
+export type { BatchLine, BatchLineResult, BatchSubmitOptions } from "./batch.ts";
 export { deleteCommand, retryCommand } from "./manage.ts";
 export { DEFAULT_SERVER, denoIo, describeError, ExitCode, InterruptedError } from "./_common.ts";
 export type { CliCommand, CliIo } from "./_common.ts";

@@ -64,22 +64,36 @@ export function chunkSizeOf(options: SubmitRunsOptions): number {
 }
 
 /**
- * Submit the runs chunk by chunk and answer every item in order.
+ * Check the runs and options of `submitRuns` and build the request items (nothing is sent).
+ *
+ * @param runs The runs.
+ * @param options The options.
+ * @returns The items and the chunk size.
+ * @throws {TypeError} When a run or an option is malformed.
+ */
+export function prepareBatch(
+  runs: readonly SubmitRunRequest[],
+  options: SubmitRunsOptions,
+): { bodies: Record<string, unknown>[]; size: number } {
+  if (!Array.isArray(runs)) throw new TypeError("Invalid submitRuns runs: expected an array");
+  return { bodies: runs.map((r, i) => batchItemBody(r, i)), size: chunkSizeOf(options) };
+}
+
+/**
+ * Send prepared runs chunk by chunk and answer every run in order.
  *
  * @param http The client's transport.
- * @param runs The runs.
- * @param options Chunk size, progress callback, signal.
+ * @param batch The items and chunk size from {@linkcode prepareBatch}.
+ * @param options Progress callback, signal.
  * @returns One item per run, in order, `index` counted over the whole list.
  * @throws {PyocoNetworkError} When a chunk's answer never came (earlier chunks were accepted).
  */
-export async function submitInChunks(
+export async function sendChunks(
   http: Transport,
-  runs: readonly SubmitRunRequest[],
+  batch: { bodies: Record<string, unknown>[]; size: number },
   options: SubmitRunsOptions,
 ): Promise<SubmitRunsItem[]> {
-  if (!Array.isArray(runs)) throw new TypeError("Invalid submitRuns runs: expected an array");
-  const size = chunkSizeOf(options);
-  const bodies = runs.map((r, i) => batchItemBody(r, i));
+  const { bodies, size } = batch;
   const items: SubmitRunsItem[] = [];
   for (let start = 0; start < bodies.length; start += size) {
     options.signal?.throwIfAborted();

@@ -56,7 +56,7 @@ import {
 } from "./_query.ts";
 import { DeadLetterClient } from "./dead_letters.ts";
 import { ScheduleMethods } from "./schedules.ts";
-import { submitInChunks } from "./_batch.ts";
+import { prepareBatch, sendChunks } from "./_batch.ts";
 import { waitForTerminal, watchRunItems, watchRunsItems } from "./_live.ts";
 
 /**
@@ -186,11 +186,7 @@ export class PyocoClient extends ScheduleMethods {
    *
    * @example Submit 1,000 runs and count the failures
    * ```ts ignore
-   * const runs = Array.from({ length: 1000 }, (_, i) => ({
-   *   flowName: "hello",
-   *   params: { x: i },
-   *   idempotencyKey: `import-${i}`,
-   * }));
+   * const runs = Array.from({ length: 1000 }, (_, i) => ({ flowName: "hello", params: { x: i } }));
    * const items = await client.submitRuns(runs);
    * console.log(items.filter((item) => "error" in item).length, "rejected");
    * ```
@@ -206,7 +202,8 @@ export class PyocoClient extends ScheduleMethods {
     runs: readonly SubmitRunRequest[],
     options: SubmitRunsOptions = {},
   ): Promise<SubmitRunsItem[]> {
-    return submitInChunks(this.#http, runs, options);
+    const batch = prepareBatch(runs, options); // throws before anything is sent
+    return sendChunks(this.#http, batch, options);
   }
 
   /**
