@@ -54,6 +54,10 @@ export class WorkerHeartbeat {
   #revision: number | null = null;
   #lastWriteAt = 0;
   #scheduled: Promise<void> | null = null;
+  /** Runs the coalesced state write now (`stop()` does, so it is not left for later). */
+  #releaseScheduled: (() => void) | null = null;
+  /** The `STOPPED` record is written: it is the last write (the connection closes next). */
+  #final = false;
 
   /**
    * Prepare the record (nothing is written before {@linkcode WorkerHeartbeat.start}).
@@ -111,8 +115,15 @@ export class WorkerHeartbeat {
     // Coalesce: one write carries every change made before it runs.
     if (this.#scheduled) return this.#scheduled;
     const waitMs = Math.max(0, this.#lastWriteAt + STATE_WRITE_GAP_MS - Date.now());
-    this.#scheduled = new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(() => {
+    this.#scheduled = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      this.#releaseScheduled = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).then(() => {
       this.#scheduled = null;
+      this.#releaseScheduled = null;
       return this.beat();
     });
     return this.#scheduled;
@@ -126,8 +137,11 @@ export class WorkerHeartbeat {
    */
   beat(): Promise<void> {
     this.#chain = this.#chain.then(async () => {
+      // After the STOPPED record nothing is written: the connection is closing (issue 14 #7).
+      if (this.#final) return;
       try {
         await this.#write();
+        if (this.#state === "STOPPED") this.#final = true;
       } catch (err) {
         this.#opts.logger.warn("Cannot write worker heartbeat", {
           worker_id: this.#opts.workerId,
@@ -182,6 +196,10 @@ export class WorkerHeartbeat {
     this.#timer = null;
     this.#state = "STOPPED";
     this.#runIds = [];
-    await this.beat();
+    const final = this.beat();
+    // A coalesced write still waiting would land after the connection closed; released now,
+    // it queues behind the STOPPED write above, which carries everything, and is skipped.
+    this.#releaseScheduled?.();
+    await final;
   }
 }
