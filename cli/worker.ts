@@ -19,12 +19,11 @@
  */
 
 import { cliArgs } from "./_args.ts";
-import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../src/config.ts";
 import { TAG_PATTERN } from "../src/contract/wire.ts";
 import { Logger } from "../src/log.ts";
 import { loadRegistry, type Registry } from "../src/host/registry.ts";
-import { UsageError as _UsageError } from "../src/cli/usage.ts";
+import { parseFlags, UsageError } from "../src/cli/usage.ts";
 import { PyocoWorker, WorkerOptionError } from "../src/worker/worker.ts";
 
 const USAGE = `Usage: pyoco-worker [options]
@@ -61,31 +60,31 @@ function _defaultWorkerId(): string {
   return `${host}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** The worker's flags, in `parseFlags` form (a typo gets "Did you mean"). */
+const _OPTIONS = {
+  flows: { type: "string", multiple: true },
+  tags: { type: "string" },
+  "worker-id": { type: "string" },
+  concurrency: { type: "string" },
+  "nats-url": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 function _parse(args: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        flows: { type: "string", multiple: true },
-        tags: { type: "string" },
-        "worker-id": { type: "string" },
-        concurrency: { type: "string" },
-        "nats-url": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new _UsageError((err as Error).message);
+  const parsed = parseFlags(args, _OPTIONS);
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(
+      `Unexpected argument "${
+        parsed.positionals[0]
+      }" (every option is a --flag, e.g. --flows PATH)`,
+    );
   }
   const v = parsed.values;
   let concurrency: number | undefined;
   if (v.concurrency !== undefined) {
     concurrency = Number(v.concurrency);
     if (!/^\d+$/.test(v.concurrency) || concurrency < 1 || concurrency > 1024) {
-      throw new _UsageError(
+      throw new UsageError(
         `Invalid --concurrency ${
           JSON.stringify(v.concurrency)
         }: expected an integer from 1 to 1024`,
@@ -95,10 +94,10 @@ function _parse(args: string[]) {
   let tags: string[] | undefined;
   if (v.tags !== undefined) {
     tags = v.tags.split(",").map((t) => t.trim()).filter((t) => t !== "");
-    if (tags.length === 0) throw new _UsageError("Invalid --tags: expected at least one tag");
+    if (tags.length === 0) throw new UsageError("Invalid --tags: expected at least one tag");
     for (const tag of tags) {
       if (!TAG_PATTERN.test(tag)) {
-        throw new _UsageError(
+        throw new UsageError(
           `Invalid --tags: ${JSON.stringify(tag)} is not a tag (1 to 64 letters, digits, _ or -)`,
         );
       }

@@ -507,10 +507,12 @@ export class JobRunner {
 
   /** Flow or callable not registered: FAILED `flow_not_found: …`, dead letter, ACK. */
   async #flowNotFound(job: Job, err: FlowNotFoundError): Promise<JobResult> {
+    // One line, no stack: the job names a flow this worker lacks, not a fault in the code.
     this.#log.error("Flow not found", {
       err_id: ErrId.flowNotFound,
       reason: "flow_not_found",
-    }, err);
+      error: err.message,
+    });
     // pyoco-server's shape (SPEC §16): the reason first, then our sentence.
     const error = `flow_not_found: ${err.message}`;
     // A NATS error here propagates: the caller NAKs (the snapshot must say why it failed).
