@@ -164,7 +164,9 @@ export async function startGateway(
     const state = new ConnectionState(conn);
     state.onChange((up) => {
       if (up) logger.info("NATS connection restored", { nats_url: natsUrls });
-      else {
+      else if (stop.signal.aborted) {
+        logger.debug("NATS connection closed (gateway stopping)", { nats_url: natsUrls });
+      } else {
         logger.warn("NATS connection lost; NATS-backed routes answer 503", {
           err_id: ErrId.natsUnavailable,
           nats_url: natsUrls,

@@ -170,3 +170,13 @@ Deno.test("gateway process with api_key auth checks keys against the auth bucket
     await nc.close();
   }
 });
+
+Deno.test("gateway process stops cleanly: no WARNING or ERROR on a plain stop", async () => {
+  await using srv = await startNatsServer();
+  await using gw = await startGatewayProcess({ natsUrl: srv.url });
+  assert.equal((await call(`${gw.url}/ready`)).status, 200);
+  assert.equal(await gw.stop(), 0);
+  const noisy = gw.logs().split("\n").filter((l) => /"level":"(WARNING|ERROR)"/.test(l));
+  assert.deepEqual(noisy, []);
+  assert.match(gw.logs(), /Gateway stopped/);
+});
