@@ -87,6 +87,8 @@ export class Logger {
   readonly #min: number;
 
   /**
+   * Make a logger.
+   *
    * @param options Service, level, format and sink.
    */
   constructor(options: LoggerOptions) {

@@ -60,6 +60,9 @@ export interface ReadRunEventsOptions {
  * @param options `afterSeq`, `limit`, `timeoutMs`.
  * @returns The events (ascending `seq`).
  * @throws {Error} The nats.js error when JetStream does not answer.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
  */
 export async function readRunEvents(
   js: JetStreamClient,
@@ -107,6 +110,9 @@ export async function readRunEvents(
  * @param runId The run.
  * @returns The `seq`, or 0 when the run has no event.
  * @throws {Error} When JetStream does not answer.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
  */
 export async function lastEventSeq(
   jsm: JetStreamManager,

@@ -64,7 +64,7 @@ export type { GatewayHandle, StartGatewayOptions } from "./server.ts";
 export { ConfigError, loadConfig } from "../config.ts";
 export type { Config, LoadConfigOptions } from "../config.ts";
 export { Logger } from "../log.ts";
-export type { LoggerOptions, LogLevel } from "../log.ts";
+export type { LogFields, LoggerOptions, LogLevel, LogService } from "../log.ts";
 export type { ConnectionState } from "../nats/connection.ts";
 export type {
   ErrorBody,
@@ -73,4 +73,5 @@ export type {
   RunSummary,
   SubmitResponse,
 } from "../contract/wire.ts";
-export type { ApiKeyVerification } from "../auth/verifier.ts";
+export type { ApiKeyFailureReason, ApiKeyVerification } from "../auth/verifier.ts";
+export type { Priority } from "../contract/tenancy.ts";

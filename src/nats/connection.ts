@@ -110,6 +110,8 @@ export class ConnectionState {
   readonly #listeners = new Set<(connected: boolean) => void>();
 
   /**
+   * Follow a connection's status events.
+   *
    * @param nc The connection to follow.
    */
   constructor(nc: NatsConnection) {

@@ -9,7 +9,9 @@ import type { KV } from "@nats-io/kv";
 
 /** A JSON value read from KV with the revision to compare-and-set against. */
 export interface Versioned<T> {
+  /** The decoded value. */
   value: T;
+  /** The KV revision it was read at. */
   revision: number;
 }
 

@@ -22,7 +22,12 @@ import { NatsUnavailableError } from "./errors.ts";
 import { RunIndex } from "./run_index.ts";
 import { WorkerHistory } from "./worker_history.ts";
 
-/** Everything the NATS-backed routes need. */
+/**
+ * Everything the NATS-backed routes need.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
+ */
 export interface RunsBackend {
   /** The connection. */
   nc: NatsConnection;
@@ -77,6 +82,9 @@ export interface OpenBackendOptions {
  * @param options Logger, timeouts and connection tracker.
  * @returns The backend.
  * @throws {Error} When NATS does not answer or JetStream refuses (the caller retries).
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
  */
 export async function openBackend(
   nc: NatsConnection,

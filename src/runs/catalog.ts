@@ -179,6 +179,9 @@ class _KvMirror<T> {
  * await catalog.whenReady(5000);
  * catalog.checkSubmit({ flowName: "helo", tag: "default" }); // throws: did you mean "hello"?
  * ```
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
  */
 export class FlowCatalog {
   readonly #config: Config;

@@ -53,6 +53,9 @@ const _PREFIX = "workers.";
  * history.start();
  * const lost = await history.list(); // [{ worker_id, state: "LOST", heartbeat_at, lost_at, … }]
  * ```
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
  */
 export class WorkerHistory {
   readonly #workers: KV;

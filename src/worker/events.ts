@@ -32,7 +32,12 @@ export type WorkerEvent = (FlowEvent | WorkerOnlyEvent) & { worker_id: string };
 /** Shortest gap between two flushes of a run's events (SPEC §10: at most 4 a second). */
 export const EVENTS_FLUSH_INTERVAL_MS = 250;
 
-/** Options of {@linkcode RunEventPublisher}. */
+/**
+ * Options of {@linkcode RunEventPublisher}.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
+ */
 export interface RunEventPublisherOptions {
   /** A JetStream client. */
   js: JetStreamClient;

@@ -65,7 +65,7 @@ export type { Registry } from "../host/registry.ts";
 export { ConfigError, loadConfig } from "../config.ts";
 export type { Config, LoadConfigOptions } from "../config.ts";
 export { Logger } from "../log.ts";
-export type { LoggerOptions, LogLevel } from "../log.ts";
+export type { LogFields, LoggerOptions, LogLevel, LogService } from "../log.ts";
 export type { Versioned } from "../nats/kv.ts";
 export type {
   DlqMessage,
@@ -77,6 +77,17 @@ export type {
   TaskState,
   WorkerRecord,
 } from "../contract/wire.ts";
-export type { Flow, FlowEvent, RunResult, Task } from "../flow/types.ts";
-export type { KV } from "@nats-io/kv";
-export type { JetStreamClient } from "@nats-io/jetstream";
+export type {
+  FailPolicy,
+  Flow,
+  FlowEdge,
+  FlowEvent,
+  JoinExpr,
+  JoinRequirement,
+  RunResult,
+  Task,
+  TaskContext,
+  TaskFn,
+  TaskOptions,
+} from "../flow/types.ts";
+export type { Priority } from "../contract/tenancy.ts";

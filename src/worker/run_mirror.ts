@@ -57,7 +57,12 @@ export interface FinishOptions {
   shouldStop?: () => boolean;
 }
 
-/** Options of {@linkcode RunMirror}. */
+/**
+ * Options of {@linkcode RunMirror}.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
+ */
 export interface RunMirrorOptions {
   /** The runs bucket. */
   kv: KV;

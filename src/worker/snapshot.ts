@@ -80,6 +80,9 @@ export interface FailSnapshotOptions {
  * @param options The error and context.
  * @returns The snapshot written, or `null` when the run was already terminal.
  * @throws {Error} On NATS errors (the caller decides whether to NAK).
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
  */
 export async function writeFailedSnapshot(
   kv: KV,
