@@ -7,7 +7,9 @@
  *
  * Runs with the least Deno permissions (see `docs/worker.md`): `--allow-net`,
  * `--allow-env=PYOCO_*,NATS_*` (plus the flows' `expose_env` names, added by the operator) and
- * `--allow-read=.`. SIGINT/SIGTERM drain gracefully; a second signal stops at once.
+ * `--allow-read=.`. SIGINT/SIGTERM drain gracefully; a second signal stops at once (except the
+ * other signal within a second of the first: a Ctrl-C reaching the process group while a
+ * supervisor forwards its own SIGTERM is one request).
  *
  * NATS that cannot be reached at start is waited for, with backoff, each attempt logged
  * ("Waiting for NATS …"); a signal meanwhile stops the worker cleanly.
@@ -145,18 +147,26 @@ async function _registry(flows: string[]): Promise<Registry | null> {
   }
 }
 
+/** A different signal this soon after the first is the same stop request (Ctrl-C + supervisor). */
+const _SAME_STOP_MS = 1000;
+
 /**
  * Wait for NATS (with backoff, saying so), then consume until the first signal; a second
- * signal stops at once.
+ * signal stops at once (the other kind within a second of the first is the same request).
  */
 async function _serve(worker: PyocoWorker, logger: Logger, registry: Registry): Promise<number> {
   const stop = new AbortController();
   let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals === 1) {
+  let first: { signal: Deno.Signal; at: number } | null = null;
+  const onSignal = (signal: Deno.Signal) => {
+    if (first === null) {
+      first = { signal, at: Date.now() };
       logger.info("Signal received: draining (send it again to stop at once)");
       stop.abort();
+    } else if (signal !== first.signal && Date.now() - first.at < _SAME_STOP_MS) {
+      // Ctrl-C sends SIGINT to the whole process group while a supervisor (`deno task dev`)
+      // forwards a SIGTERM: one stop request, not a user asking twice.
+      logger.debug(`${signal} right after ${first.signal}: the same stop request, still draining`);
     } else {
       logger.warn("Second signal: stopping at once");
       worker.forceStop();
@@ -165,7 +175,8 @@ async function _serve(worker: PyocoWorker, logger: Logger, registry: Registry): 
   const signalNames: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
-  for (const s of signalNames) Deno.addSignalListener(s, onSignal);
+  const handlers = signalNames.map((s) => [s, () => onSignal(s)] as const);
+  for (const [s, handler] of handlers) Deno.addSignalListener(s, handler);
   try {
     try {
       await worker.connect({ waitForNats: true, signal: stop.signal });
@@ -186,7 +197,7 @@ async function _serve(worker: PyocoWorker, logger: Logger, registry: Registry): 
     return 0;
   } finally {
     await worker.close();
-    for (const s of signalNames) Deno.removeSignalListener(s, onSignal);
+    for (const [s, handler] of handlers) Deno.removeSignalListener(s, handler);
   }
 }
 

@@ -23,7 +23,12 @@ export const WORKER_VERSION = "0.1.0";
 /** Minimum gap between two writes caused by state changes (runs starting and ending). */
 export const STATE_WRITE_GAP_MS = 250;
 
-/** Options of {@linkcode WorkerHeartbeat}. */
+/**
+ * Options of {@linkcode WorkerHeartbeat}.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
+ */
 export interface WorkerHeartbeatOptions {
   /** The workers bucket. */
   kv: KV;
@@ -139,13 +144,28 @@ export class WorkerHeartbeat {
     this.#chain = this.#chain.then(async () => {
       // After the STOPPED record nothing is written: the connection is closing (issue 14 #7).
       if (this.#final) return;
+      const stopping = this.#state === "STOPPED";
       try {
         await this.#write();
-        if (this.#state === "STOPPED") this.#final = true;
       } catch (err) {
-        this.#opts.logger.warn("Cannot write worker heartbeat", {
-          worker_id: this.#opts.workerId,
-        }, err);
+        if (stopping) {
+          // Stopping while NATS goes away too (e.g. Ctrl-C on `deno task dev`): expected, and
+          // harmless — the record expires with the bucket's TTL and the gateway sees no beat.
+          this.#opts.logger.debug(
+            "Cannot write the STOPPED worker record; it expires with its TTL",
+            {
+              worker_id: this.#opts.workerId,
+              error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+            },
+          );
+        } else {
+          this.#opts.logger.warn("Cannot write worker heartbeat", {
+            worker_id: this.#opts.workerId,
+          }, err);
+        }
+      } finally {
+        // One try at the STOPPED record; after it nothing is written (the connection closes).
+        if (stopping) this.#final = true;
       }
     });
     return this.#chain;

@@ -102,3 +102,26 @@ Deno.test("a clean worker shutdown and a flow-not-found log no noise", async (t)
     await gateway.stop();
   }
 });
+
+Deno.test("Ctrl-C on the dev stack (SIGINT to all, then the supervisor's SIGTERM, NATS going away too) logs no noise", async () => {
+  const nats = await startNatsServer();
+  const gateway = await startGatewayProcess({ natsUrl: nats.url });
+  let w: WorkerProcess | undefined;
+  try {
+    w = await startWorkerProcess({ natsUrl: nats.url, flows: ["examples/flows.ts"] });
+    const client = new PyocoClient({ baseUrl: gateway.url });
+    const run = await client.submitRun({ flowName: "hello", params: { x: 2 } });
+    await client.waitForRun(run.run_id, { timeoutMs: 20_000 });
+    // The terminal's SIGINT reaches every process of the group; `deno task dev` then sends
+    // SIGTERM to its children: one stop request for the worker.
+    Deno.kill(w.pid, "SIGINT");
+    const [code] = await Promise.all([w.stop("SIGTERM"), gateway.stop(), nats.stop()]);
+    assert.equal(code, 0, w.logs());
+    assert.deepEqual(noise(w), [], w.logs());
+    assert.ok(!w.logs().includes("Second signal"), w.logs());
+  } finally {
+    await w?.[Symbol.asyncDispose]();
+    await gateway.stop();
+    await nats.stop();
+  }
+});
