@@ -127,5 +127,18 @@ export function benchGoals(r: BenchReport): Goal[] {
   );
   const cost = r.auth?.cost_pct ?? null;
   add("auth on: throughput cost of GET /runs/{id} (%)", "< 10", cost, (v) => v < 10);
+  const abuse = r.abuse ?? null;
+  add(
+    "gateway RSS after 8 rounds of bad input / after round 1 (issue 12)",
+    "≤ 1.5×",
+    abuse?.ratio_8_vs_1 ?? null,
+    (v) => v <= 1.5,
+  );
+  add(
+    "same, gateway with --v8-flags=--optimize-for-size",
+    "≤ 1.5×",
+    abuse?.optimize_for_size?.ratio_8_vs_1 ?? null,
+    (v) => v <= 1.5,
+  );
   return goals;
 }

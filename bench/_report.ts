@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { AbuseOutcome } from "./abuse.ts";
 import type { AuthOutcome } from "./auth.ts";
 import type { E2eOutcome } from "./e2e.ts";
 import type { ReadsAtSize } from "./reads.ts";
@@ -98,6 +99,11 @@ export interface BenchReport {
     gateway_peak_rss_mb: number | null;
     worker_peak_rss_mb: number | null;
   } | null;
+  /**
+   * Gateway RSS after each of 8 rounds of bad input (issue 12 #6), as `deno run cli/gateway.ts`
+   * starts it, and the same with `--v8-flags=--optimize-for-size`.
+   */
+  abuse: (AbuseOutcome & { optimize_for_size: AbuseOutcome | null }) | null;
   /** The issue's goals against the figures. */
   goals: Goal[];
   /** Parts that failed, with the error message (the exit code is then 1). */
@@ -283,6 +289,23 @@ export function renderMarkdown(r: BenchReport): string {
         `${_fmt(r.memory.gateway_peak_rss_mb)} MiB, one worker ${
           _fmt(r.memory.worker_peak_rss_mb)
         } MiB.`,
+      "",
+    );
+  }
+  if (r.abuse) {
+    const row = (name: string, a: AbuseOutcome) =>
+      `| ${name} | ${a.rss_mib_before} | ${
+        a.rss_mib_after_round.join(" / ")
+      } | ${a.ratio_8_vs_1} |`;
+    lines.push(
+      `#### Memory under abuse (${r.abuse.requests_per_round} bad requests per round, auth on)`,
+      "",
+      "| gateway | RSS before MiB | RSS after rounds 1…8 MiB | round 8 / round 1 |",
+      "|---|---:|---|---:|",
+      row("default", r.abuse),
+      ...(r.abuse.optimize_for_size
+        ? [row("`--v8-flags=--optimize-for-size`", r.abuse.optimize_for_size)]
+        : []),
       "",
     );
   }

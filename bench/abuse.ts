@@ -67,6 +67,8 @@ export interface AbuseOptions {
   repeat?: number;
   /** Requests in flight at once. @default {32} */
   concurrency?: number;
+  /** V8 flags of the gateway process (`DENO_V8_FLAGS`), e.g. `--optimize-for-size`. */
+  v8Flags?: string;
 }
 
 /** The figure `bench/results/latest.json` keeps under `abuse`. */
@@ -81,6 +83,8 @@ export interface AbuseOutcome {
   requests_per_round: number;
   /** Answers by status over all rounds. */
   statuses: Record<string, number>;
+  /** V8 flags the gateway ran with (`""`: none, as `deno run cli/gateway.ts` starts it). */
+  v8_flags: string;
 }
 
 const _CAP = 1_048_576;
@@ -179,6 +183,17 @@ export function abuseCases(salt: string): AbuseCase[] {
       init: { ..._json(_nested(10_000)), method: "PATCH" },
     },
     { name: "random method", path: "/runs", init: { method: `FOO${salt.replace(/\W/g, "")}` } },
+    {
+      name: "unread body to a random path",
+      path: `/nope/${salt}`,
+      init: _json(`{"x":"${pad(_CAP - 64)}"}`),
+    },
+    {
+      name: "unread body with a bad key",
+      path: "/runs",
+      init: _json(`{"x":"${pad(_CAP - 64)}"}`),
+      key: "pyoco_bad",
+    },
     { name: "random path", path: `/x/${salt}/${crypto.randomUUID()}`, init: {} },
     { name: "long run id", path: `/runs/${salt}${"a".repeat(5000)}`, init: {} },
     { name: "garbage cursor", path: `/runs?cursor=%00%ff${salt}`, init: {} },
@@ -268,7 +283,11 @@ export async function measureAbuse(options: AbuseOptions = {}): Promise<AbuseOut
   }
   await using stack = await startStack({
     nats: srv,
-    gatewayEnv: { PYOCO_AUTH_PEPPER: pepper, PYOCO_HTTP_AUTH_MODE: "api_key" },
+    gatewayEnv: {
+      PYOCO_AUTH_PEPPER: pepper,
+      PYOCO_HTTP_AUTH_MODE: "api_key",
+      ...(options.v8Flags ? { DENO_V8_FLAGS: options.v8Flags } : {}),
+    },
   });
   const pid = stack.gatewayPid;
   if (pid === null) throw new Error("Cannot find the gateway's pid");
@@ -290,7 +309,10 @@ export async function measureAbuse(options: AbuseOptions = {}): Promise<AbuseOut
     requests = result.requests;
     for (const [k, v] of Object.entries(result.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
     after.push(await settledRss(pid));
-    progress(`abuse: round ${round}: ${result.requests} requests, gateway RSS ${after.at(-1)} MiB`);
+    progress(
+      `abuse${options.v8Flags ? ` (${options.v8Flags})` : ""}: round ${round}: ` +
+        `${result.requests} requests, gateway RSS ${after.at(-1)} MiB`,
+    );
   }
   return {
     rss_mib_after_round: after,
@@ -298,13 +320,16 @@ export async function measureAbuse(options: AbuseOptions = {}): Promise<AbuseOut
     rss_mib_before: before,
     requests_per_round: requests,
     statuses,
+    v8_flags: options.v8Flags ?? "",
   };
 }
 
 if (import.meta.main) {
+  // deno run -A bench/abuse.ts [rounds] [repeat] [v8 flags]
   const out = await measureAbuse({
     rounds: Number(Deno.args[0] ?? 8),
     repeat: Number(Deno.args[1] ?? 10),
+    v8Flags: Deno.args[2],
   });
   console.log(JSON.stringify(out));
 }

@@ -6,7 +6,7 @@
  *
  * ```
  * deno task bench [--n 5000] [--clients 32] [--settings 1x8,2x8,2x16] [--seed-runs 100000]
- *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,cold_start,auth,memory]
+ *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,cold_start,auth,memory,abuse]
  *                 [--out bench/results/latest.json]
  * deno task bench --quick     # N=2000, 2x16: e2e, floor, BullMQ off and AOF, in under a minute
  * deno task bench --smoke     # tiny: N=50, 2 clients, one setting, 500 seeded runs
@@ -16,6 +16,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { measureAbuse } from "./abuse.ts";
 import { measureAuth } from "./auth.ts";
 import { measureE2e } from "./e2e.ts";
 import { measureFloor, measureLimit } from "./limit.ts";
@@ -40,6 +41,7 @@ const _PARTS = [
   "cold_start",
   "auth",
   "memory",
+  "abuse",
 ] as const;
 const _QUICK_PARTS = "e2e,floor,peer,peer_aof";
 /** Parts a smoke run leaves out unless asked for (a 3-node cluster is slow to start). */
@@ -190,6 +192,7 @@ async function _emptyReport(o: _Options): Promise<BenchReport> {
     cold_start: null,
     auth: null,
     memory: null,
+    abuse: null,
     goals: [],
   };
 }
@@ -272,7 +275,7 @@ async function _batchParts(o: _Options, report: BenchReport, part: _PartRunner) 
   });
 }
 
-/** The state parts: read paths at scale, auth. */
+/** The state parts: read paths at scale, auth, memory under abuse. */
 async function _stateParts(o: _Options, report: BenchReport, part: _PartRunner) {
   const { smoke, only } = o;
   if (only.has("reads")) {
@@ -297,6 +300,17 @@ async function _stateParts(o: _Options, report: BenchReport, part: _PartRunner) 
         runs: smoke ? 100 : 1000,
         rounds: smoke ? 1 : 3,
       });
+    });
+  }
+  if (only.has("abuse")) {
+    await part("abuse", async () => {
+      const rounds = { rounds: 8, repeat: smoke ? 2 : 10, concurrency: smoke ? o.clients : 32 };
+      progress(`abuse: ${rounds.rounds} rounds of bad input, gateway RSS after each`);
+      const plain = await measureAbuse(rounds);
+      const small = smoke
+        ? null
+        : await measureAbuse({ ...rounds, v8Flags: "--optimize-for-size" });
+      report.abuse = { ...plain, optimize_for_size: small };
     });
   }
 }
