@@ -23,6 +23,7 @@
 import { cliArgs } from "./_args.ts";
 import { type Config, ConfigError, loadConfig } from "../src/config.ts";
 import { TAG_PATTERN } from "../src/contract/wire.ts";
+import { TENANT_PATTERN } from "../src/contract/tenancy.ts";
 import { Logger } from "../src/log.ts";
 import { loadRegistry, type Registry } from "../src/host/registry.ts";
 import { parseFlags, UsageError } from "../src/cli/usage.ts";
@@ -36,6 +37,8 @@ Options:
   --flows PATH         Module exporting flows/tasks (repeatable; default: none, only
                        flow.yaml jobs with the built-in pyoco:* tasks can run)
   --tags a,b           Tags to consume (default: PYOCO_DEFAULT_TAG, "default")
+  --tenants a,b|*      Tenants to serve with PYOCO_TENANT_ISOLATION=namespaced (default *:
+                       every tenant, including new ones; docs/tenancy.md)
   --worker-id ID       Worker id (default: <hostname or "worker">-<random>)
   --concurrency N      Runs at once (default: PYOCO_WORKER_CONCURRENCY, 1)
   --nats-url URL       NATS server(s), comma-separated (overrides PYOCO_NATS_URL)
@@ -66,6 +69,7 @@ function _defaultWorkerId(): string {
 const _OPTIONS = {
   flows: { type: "string", multiple: true },
   tags: { type: "string" },
+  tenants: { type: "string" },
   "worker-id": { type: "string" },
   concurrency: { type: "string" },
   "nats-url": { type: "string" },
@@ -109,10 +113,28 @@ function _parse(args: string[]) {
     help: v.help === true,
     flows: v.flows ?? [],
     tags,
+    tenants: _tenants(v.tenants),
     workerId: v["worker-id"],
     concurrency,
     natsUrl: v["nats-url"],
   };
+}
+
+/** `--tenants a,b` or `*` (the default). */
+function _tenants(text: string | undefined): string[] | "*" {
+  if (text === undefined || text.trim() === "*") return "*";
+  const tenants = text.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (tenants.length === 0) throw new UsageError("Invalid --tenants: expected * or tenant ids");
+  for (const t of tenants) {
+    if (!TENANT_PATTERN.test(t)) {
+      throw new UsageError(
+        `Invalid --tenants: ${
+          JSON.stringify(t)
+        } is not a tenant id (1 to 64 letters, digits, _ or -)`,
+      );
+    }
+  }
+  return tenants;
 }
 
 /** The worker's logger, as configured. */
@@ -235,13 +257,19 @@ async function main(args: string[]): Promise<number> {
       config,
       registry,
       tags: flags.tags ?? [config.defaultTag],
+      tenants: flags.tenants,
       workerId: flags.workerId ?? _defaultWorkerId(),
       concurrency: flags.concurrency,
       logger,
     });
   } catch (err) {
     if (err instanceof WorkerOptionError) {
-      const flag = { workerId: "--worker-id", tags: "--tags", concurrency: "--concurrency" }[
+      const flag = {
+        workerId: "--worker-id",
+        tags: "--tags",
+        tenants: "--tenants",
+        concurrency: "--concurrency",
+      }[
         err.option
       ];
       console.error(`pyoco-worker: ${err.message}${flag ? ` (fix ${flag})` : ""}`);

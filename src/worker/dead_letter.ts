@@ -7,7 +7,8 @@
  */
 
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type Config, dlqSubject } from "../config.ts";
+import { type Config, dlqSubject, parseWorkSubject } from "../config.ts";
+import { tenantOf } from "../contract/tenancy.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { DlqMessage, DlqReason, Job } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
@@ -204,7 +205,12 @@ export function invalidJobFields(invalid: InvalidJob, at: InvalidJobContext): Dl
   };
 }
 
-/** Options of {@linkcode publishDlq}. */
+/**
+ * Options of {@linkcode publishDlq}.
+ *
+ * A NATS-level building block (it takes nats.js handles), left out of the published docs.
+ * @ignore
+ */
 export interface PublishDlqOptions {
   /** A JetStream client. */
   js: JetStreamClient;
@@ -215,7 +221,7 @@ export interface PublishDlqOptions {
 }
 
 /**
- * Publish a dead letter to `<dlq prefix>.<tag>` with JetStream. Never throws: a failure is
+ * Publish a dead letter to `<dlq prefix>.<tag>` (namespaced: `pyoco.<tenant>.dlq.<tag>`) with JetStream. Never throws: a failure is
  * logged with ERR-PYOCO-0011.
  *
  * @param fields What happened and to which job.
@@ -229,7 +235,10 @@ export async function publishDlq(
   const { js, config, logger } = options;
   const message = buildDlqMessage(fields);
   try {
-    await js.publish(dlqSubject(config, fields.tag), JSON.stringify(message));
+    // Namespaced mode: the tenant of the subject the job came from (known even for a job that
+    // is not JSON), else the job's own.
+    const tenant = parseWorkSubject(config, fields.subject)?.tenant ?? tenantOf(fields.tenantId);
+    await js.publish(dlqSubject(config, { tag: fields.tag, tenant }), JSON.stringify(message));
     logger.info("Job dead-lettered", {
       run_id: fields.runId,
       flow_name: fields.flowName,

@@ -298,7 +298,7 @@ export class JobRunner {
   ): Promise<JobResult> {
     const events = new RunEventPublisher({
       js: this.#ctx.js,
-      subject: eventsSubject(this.#ctx.config, job.run_id),
+      subject: eventsSubject(this.#ctx.config, job.run_id, { tenant: job.tenant_id }),
       runId: job.run_id,
       workerId: this.#ctx.workerId,
       logger: this.#log,

@@ -1,27 +1,29 @@
 /**
  * `PyocoWorker`: the lifecycle of a worker and its pull slots (SPEC §4.2). It connects (waiting
- * for NATS when asked), keeps one durable pull consumer per tag (several tags = OR), runs up to
- * `concurrency` slots that pull jobs rotating over the tags, heartbeats its liveness record,
- * forwards the gateway's cancel notifications, and drains gracefully. Each pulled message is
- * handed to a {@linkcode JobRunner} (`job_runner.ts`), which decides everything about that job.
+ * for NATS when asked), keeps its work queues (`queues.ts`: one durable pull consumer per tag
+ * and priority — and per tenant in namespaced mode, SPEC §13; several tags = OR), runs up to
+ * `concurrency` jobs at once fed by batched, fair pulls (`dispatcher.ts`), heartbeats its
+ * liveness record, forwards the gateway's cancel notifications, and drains gracefully. Each
+ * pulled message is handed to a {@linkcode JobRunner} (`job_runner.ts`), which decides
+ * everything about that job.
  *
  * @module
  */
 
 import {
-  type Consumer,
   type JetStreamClient,
   jetstreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Config } from "../config.ts";
+import { cancelFilter, type Config } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
+import { TENANT_PATTERN } from "../contract/tenancy.ts";
 import { TAG_PATTERN } from "../contract/wire.ts";
 import { Logger } from "../log.ts";
 import { connectNats } from "../nats/connection.ts";
-import { ensureConsumer, ensureResources } from "../nats/resources.ts";
+import { ensureResources } from "../nats/resources.ts";
 import { abortableSleep } from "../contract/_util.ts";
 import { isTransientNatsError } from "../nats/retry.ts";
 import { WorkerCatalog } from "./catalog.ts";
@@ -29,6 +31,8 @@ import type { WorkerRegistry } from "./flow_lookup.ts";
 import { WorkerHeartbeat } from "./heartbeat.ts";
 import type { JobResult } from "./job.ts";
 import { JobRunner, type JobRunnerContext } from "./job_runner.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { type WorkQueue, WorkQueues } from "./queues.ts";
 
 export type { WorkerRegistry } from "./flow_lookup.ts";
 export type { JobOutcome, JobResult } from "./job.ts";
@@ -41,6 +45,12 @@ export interface PyocoWorkerOptions {
   registry: WorkerRegistry;
   /** Tags to consume (each matches `[A-Za-z0-9_-]{1,64}`); at least one. */
   tags: string[];
+  /**
+   * Tenants to serve in namespaced mode (SPEC §13): ids, or `"*"` for every tenant, including
+   * tenants that appear after the start. Ignored in shared mode.
+   * @default {"*"}
+   */
+  tenants?: string[] | "*";
   /** Worker id, the key of its liveness record. @default {`worker-<random>`} */
   workerId?: string;
   /** Runs at once. @default {config.workerConcurrency} */
@@ -48,11 +58,17 @@ export interface PyocoWorkerOptions {
   /** Logger. @default {a JSON logger for "pyoco-server:worker" per config} */
   logger?: Logger;
   /**
-   * How long one pull request waits for a job, in milliseconds (≥ 1000). Bounds how long a
-   * drain waits for pulls in flight and how often an idle worker alternates between tags.
+   * How long one pull request waits for the jobs it asked for, in milliseconds (≥ 1000).
+   * Bounds how long a drain waits for pulls in flight.
    * @default {2000 for one tag, 1000 for several}
    */
   pullExpiresMs?: number;
+  /**
+   * How often an idle worker looks at its queues' counts again, in milliseconds (the "pull
+   * interval" of SPEC §13's fairness goal).
+   * @default {250}
+   */
+  pollMs?: number;
 }
 
 /** Options of {@linkcode PyocoWorker.runOnce}. */
@@ -120,18 +136,18 @@ export class PyocoWorker {
   readonly #concurrency: number;
   readonly #log: Logger;
   readonly #expiresMs: number;
+  readonly #pollMs: number;
+  readonly #tenants: string[] | "*";
 
   #nc: NatsConnection | null = null;
   #js: JetStreamClient | null = null;
   #runs: KV | null = null;
   #workersKv: KV | null = null;
-  #consumers = new Map<string, Consumer>();
-  #maxDeliver = new Map<string, number>();
+  #queues: WorkQueues | null = null;
   #heartbeat: WorkerHeartbeat | null = null;
   #catalog: WorkerCatalog | null = null;
   /** Run id → the runner of its job, while the job is being handled. */
   readonly #active = new Map<string, JobRunner>();
-  #tagCursor = 0;
   /** Aborted by `forceStop()`: stop at once. */
   readonly #forceController = new AbortController();
   #running = false;
@@ -186,6 +202,20 @@ export class PyocoWorker {
         `Invalid option concurrency: ${concurrency} is not an integer from 1 to 1024`,
       );
     }
+    const tenants = options.tenants ?? "*";
+    if (tenants !== "*") {
+      const bad = Array.isArray(tenants)
+        ? tenants.find((t) => typeof t !== "string" || !TENANT_PATTERN.test(t))
+        : tenants;
+      if (bad !== undefined || (tenants as string[]).length === 0) {
+        throw new WorkerOptionError(
+          "tenants",
+          `Invalid option tenants: ${
+            JSON.stringify(bad ?? tenants)
+          } is not "*" or a list of tenant ids (1 to 64 letters, digits, _ or -)`,
+        );
+      }
+    }
     const tags = [...new Set(options.tags)];
     const expiresMs = options.pullExpiresMs ?? (tags.length > 1 ? 1000 : 2000);
     if (!Number.isFinite(expiresMs) || expiresMs < 1000) {
@@ -200,6 +230,8 @@ export class PyocoWorker {
     this.#workerId = workerId;
     this.#concurrency = concurrency;
     this.#expiresMs = expiresMs;
+    this.#pollMs = Math.max(10, options.pollMs ?? 250);
+    this.#tenants = tenants === "*" ? "*" : [...new Set(tenants)];
     this.#log = (options.logger ?? new Logger({
       service: "pyoco-server:worker",
       logger: "pyoco.worker",
@@ -268,26 +300,33 @@ export class PyocoWorker {
       const buckets = await ensureResources(nc, this.#config);
       const jsm = await jetstreamManager(nc);
       const js = jsm.jetstream();
-      for (const tag of this.#tags) {
-        const durable = await ensureConsumer(jsm, this.#config, tag);
-        const consumer = await js.consumers.get(this.#config.workStream, durable);
-        const info = await consumer.info(true);
-        this.#consumers.set(tag, consumer);
-        // An existing consumer's settings are respected: use its MaxDeliver.
-        this.#maxDeliver.set(tag, info.config.max_deliver ?? this.#config.consumerMaxDeliver);
-      }
+      const queues = new WorkQueues({
+        config: this.#config,
+        tags: this.#tags,
+        tenants: this.#tenants,
+        jsm,
+        js,
+        tenantsKv: buckets.tenants,
+        log: this.#log,
+      });
+      await queues.start();
+      this.#queues = queues;
       this.#nc = nc;
       this.#js = js;
       this.#runs = buckets.runs;
       this.#workersKv = buckets.workers;
       // The gateway's cancel notifications (core NATS): re-read that run's snapshot at once.
-      nc.subscribe(`${this.#config.cancelSubjectPrefix}.*`, {
-        callback: (err, msg) => {
-          if (err) return;
-          const runId = msg.subject.slice(this.#config.cancelSubjectPrefix.length + 1);
-          void this.#active.get(runId)?.recheck();
-        },
-      });
+      // Namespaced: only the tenants served (a tenant's NATS user may subscribe to no other).
+      const named = this.#config.tenantIsolation === "namespaced" && this.#tenants !== "*";
+      for (const filter of named ? this.#tenants : ["*"]) {
+        nc.subscribe(cancelFilter(this.#config, filter), {
+          callback: (err, msg) => {
+            if (err) return;
+            const runId = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
+            void this.#active.get(runId)?.recheck();
+          },
+        });
+      }
       this.#heartbeat = new WorkerHeartbeat({
         kv: buckets.workers,
         workerId: this.#workerId,
@@ -309,7 +348,7 @@ export class PyocoWorker {
       });
       await this.#catalog.start();
     } catch (err) {
-      this.#consumers.clear();
+      this.#queues = null;
       this.#nc = null;
       await nc.close().catch(() => {});
       throw err;
@@ -317,8 +356,9 @@ export class PyocoWorker {
   }
 
   /**
-   * Pull at most one job across the tags (each tag's consumer in turn, waiting up to
-   * `expiresMs` on each) and process it fully.
+   * Pull at most one job (from the queue the fair plan picks when some queue is known to have
+   * work; else each normal-priority queue in turn, waiting up to `expiresMs` on each) and
+   * process it fully.
    *
    * @param options Pull wait.
    * @returns What happened, or `null` when no job came.
@@ -327,10 +367,15 @@ export class PyocoWorker {
   async runOnce(options: RunOnceOptions = {}): Promise<JobResult | null> {
     this.#requireConnected();
     const expires = Math.max(1000, options.expiresMs ?? this.#expiresMs);
-    for (let i = 0; i < this.#tags.length; i++) {
-      const tag = this.#nextTag();
-      const msg = await this.#consumers.get(tag)!.next({ expires });
-      if (msg) return await this.#handle(msg, tag);
+    const queues = this.#queues!;
+    await queues.discover();
+    await queues.refresh();
+    const [pull] = queues.plan(1);
+    const order = pull ? [pull.queue] : [];
+    order.push(...queues.queues.filter((q) => q.priority === "normal" && q !== pull?.queue));
+    for (const queue of order) {
+      const msg = await queue.consumer.next({ expires });
+      if (msg) return await this.#handle(msg, queue);
     }
     return null;
   }
@@ -353,13 +398,20 @@ export class PyocoWorker {
       signal ?? new AbortController().signal,
       this.#forceController.signal,
     ]);
-    const slots: Promise<void>[] = [];
-    for (let i = 0; i < this.#concurrency; i++) slots.push(this.#slot(stop));
+    const dispatcher = new Dispatcher({
+      queues: this.#queues!,
+      concurrency: this.#concurrency,
+      expiresMs: this.#expiresMs,
+      pollMs: this.#pollMs,
+      handle: (msg, queue) => this.#handle(msg, queue),
+      log: this.#log,
+    });
+    const slots = dispatcher.run(stop);
     await new Promise<void>((resolve) => {
       if (stop.aborted) resolve();
       stop.addEventListener("abort", () => resolve(), { once: true });
     });
-    await this.#drain(Promise.all(slots));
+    await this.#drain(slots);
     await this.#catalog?.stop();
     await this.#heartbeat!.stop();
     this.#running = false;
@@ -435,43 +487,19 @@ export class PyocoWorker {
     }
   }
 
-  /** The one place tags rotate: each pull (of any slot, or `runOnce`) takes the next tag. */
-  #nextTag(): string {
-    const tag = this.#tags[this.#tagCursor % this.#tags.length]!;
-    this.#tagCursor++;
-    return tag;
-  }
-
   #abortAll(error: Error): void {
     for (const runner of this.#active.values()) runner.abort("drain", error);
   }
 
-  /** One slot: pull a job (rotating over the tags), process it, repeat until stopped. */
-  async #slot(stop: AbortSignal): Promise<void> {
-    while (!stop.aborted) {
-      const tag = this.#nextTag();
-      let msg: JsMsg | null;
-      try {
-        msg = await this.#consumers.get(tag)!.next({ expires: this.#expiresMs });
-      } catch (err) {
-        if (stop.aborted) break;
-        this.#log.warn("Cannot pull jobs; retrying", { tag }, err);
-        await abortableSleep(1000, stop).catch(() => {});
-        continue;
-      }
-      if (!msg) continue;
-      if (stop.aborted) {
-        // Pulled while stopping: hand it back at once.
-        msg.nak();
-        break;
-      }
-      await this.#handle(msg, tag);
-    }
+  /** Hand one message to a runner made for it (never throws). */
+  #handle(msg: JsMsg, queue: WorkQueue): Promise<JobResult> {
+    return new JobRunner(this.#context(), { msg, tag: queue.tag }).run();
   }
 
-  /** Hand one message to a runner made for it (never throws). */
-  #handle(msg: JsMsg, tag: string): Promise<JobResult> {
-    return new JobRunner(this.#context(), { msg, tag }).run();
+  /** MaxDeliver of a tag's consumers (an existing consumer's settings are respected). */
+  #maxDeliverOf(tag: string): number {
+    const q = this.#queues?.queues.find((q) => q.tag === tag && q.priority === "normal");
+    return q?.maxDeliver ?? this.#config.consumerMaxDeliver;
   }
 
   /** The narrow view of this worker a {@linkcode JobRunner} gets. */
@@ -488,11 +516,11 @@ export class PyocoWorker {
       get stoppingNow() {
         return force.aborted;
       },
-      maxDeliver: (tag) => this.#maxDeliver.get(tag) ?? this.#config.consumerMaxDeliver,
+      maxDeliver: (tag) => this.#maxDeliverOf(tag),
       handBackDelayMs: (job, at) =>
         this.#catalog?.handBackDelayMs(job, {
           ...at,
-          maxDeliver: this.#maxDeliver.get(at.tag) ?? this.#config.consumerMaxDeliver,
+          maxDeliver: this.#maxDeliverOf(at.tag),
         }) ?? Promise.resolve(null),
       runStarted: (runner) => {
         this.#active.set(runner.runId!, runner);

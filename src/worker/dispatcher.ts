@@ -1,0 +1,184 @@
+/**
+ * The worker's pull loop (SPEC §10, §13): while it has free slots it plans a round of pulls
+ * over its queues ({@linkcode WorkQueues.plan}: tenants round-robin by weight, priorities in
+ * order) and sends one batched pull per planned queue, for as many jobs as that queue gets —
+ * never one pull request per job. Each job that arrives takes a slot and is handed to
+ * `handle`; a slot that frees wakes the loop. When nothing is known to wait, the loop refreshes
+ * the queues' counts every `pollMs` (the "pull interval"), and finds new tenants every
+ * `DISCOVER_INTERVAL_MS`.
+ *
+ * @module
+ */
+
+import type { JsMsg } from "@nats-io/jetstream";
+import { abortableSleep } from "../contract/_util.ts";
+import type { Logger } from "../log.ts";
+import type { PlannedPull, WorkQueue, WorkQueues } from "./queues.ts";
+
+/** Options of {@linkcode Dispatcher}. */
+export interface DispatcherOptions {
+  /** The queues. */
+  queues: WorkQueues;
+  /** Slots: jobs handled at once. */
+  concurrency: number;
+  /** How long one pull waits for the jobs it asked for, in milliseconds (≥ 1000). */
+  expiresMs: number;
+  /** How often idle queues' counts are refreshed, in milliseconds. @default {250} */
+  pollMs?: number;
+  /** Handles one job (never rejects; a rejection is ignored). */
+  handle: (msg: JsMsg, queue: WorkQueue) => Promise<unknown>;
+  /** Logger. */
+  log: Logger;
+}
+
+/** The pull loop of one worker; see the module documentation. */
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #pollMs: number;
+  #busy = 0;
+  #reserved = 0;
+  #wake: (() => void) | null = null;
+  #probing = false;
+  #probeCursor = 0;
+  /** Something changed since the loop last looked (a wake-up nobody was waiting for). */
+  #dirty = false;
+  readonly #pulls = new Set<Promise<void>>();
+  readonly #handlers = new Set<Promise<unknown>>();
+
+  /**
+   * @param options Queues, slots, pull timings and the job handler.
+   */
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#pollMs = options.pollMs ?? 250;
+  }
+
+  /** Jobs being handled now. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  /**
+   * Pull and dispatch until `stop` aborts; then wait for the pulls in flight (their jobs are
+   * handed back with a NAK) and for the jobs being handled.
+   *
+   * @param stop Ends the loop.
+   * @returns When every pull and every job handled by this loop has ended.
+   */
+  async run(stop: AbortSignal): Promise<void> {
+    const { queues, log } = this.#o;
+    let refreshedAt = 0;
+    while (!stop.aborted) {
+      const free = this.#o.concurrency - this.#busy - this.#reserved;
+      if (free <= 0) {
+        await this.#changed(stop, this.#pollMs);
+        continue;
+      }
+      let plan: PlannedPull[];
+      try {
+        await queues.discover();
+        if (Date.now() - refreshedAt >= this.#pollMs) {
+          await queues.refresh();
+          refreshedAt = Date.now();
+        }
+        plan = queues.plan(free);
+      } catch (err) {
+        if (stop.aborted) break;
+        log.warn("Cannot read the work queues; retrying", {}, err);
+        await abortableSleep(1000, stop).catch(() => {});
+        continue;
+      }
+      for (const pull of plan) this.#pull(pull, stop);
+      const left = free - plan.reduce((n, p) => n + p.count, 0);
+      if (left > 0 && !this.#probing) this.#probe(stop);
+      if (plan.length === 0) await this.#changed(stop, this.#pollMs);
+    }
+    while (this.#pulls.size > 0 || this.#handlers.size > 0) {
+      await Promise.all([...this.#pulls, ...this.#handlers]);
+    }
+  }
+
+  /**
+   * A job delivered to a worker that died comes back after AckWait, but a consumer's
+   * `num_pending` does not count it: so one queue at a time that has jobs unacknowledged and
+   * nothing pending gets a one-job pull that waits for such a redelivery.
+   */
+  #probe(stop: AbortSignal): void {
+    const candidates = this.#o.queues.queues.filter((q) =>
+      !q.fetching && q.pending <= 0 && q.ackPending > 0 && q.ackPending < q.maxAckPending
+    );
+    if (candidates.length === 0) return;
+    const queue = candidates[this.#probeCursor++ % candidates.length]!;
+    this.#probing = true;
+    this.#pull({ queue, count: 1 }, stop, () => this.#probing = false);
+  }
+
+  /** One batched pull: its jobs take the slots reserved for them as they arrive. */
+  #pull(pull: PlannedPull, stop: AbortSignal, ended?: () => void): void {
+    const { queue, count } = pull;
+    queue.fetching = true;
+    this.#reserved += count;
+    const task = (async () => {
+      let got = 0;
+      try {
+        const batch = await queue.consumer.fetch({
+          max_messages: count,
+          expires: this.#o.expiresMs,
+        });
+        for await (const msg of batch) {
+          got++;
+          this.#reserved--;
+          queue.pending = msg.info.pending;
+          if (stop.aborted) {
+            msg.nak(); // pulled while stopping: hand it back at once
+          } else this.#dispatch(msg, queue);
+          if (got >= count) break;
+        }
+      } catch (err) {
+        if (!stop.aborted) {
+          this.#o.log.warn("Cannot pull jobs; retrying", { consumer: queue.durable }, err);
+        }
+      } finally {
+        this.#reserved -= count - got;
+        if (got < count) queue.pending = 0; // fewer than thought: the next refresh says how many
+        queue.fetching = false;
+        ended?.();
+        this.#wakeUp();
+      }
+    })();
+    this.#pulls.add(task);
+    task.finally(() => this.#pulls.delete(task));
+  }
+
+  #dispatch(msg: JsMsg, queue: WorkQueue): void {
+    this.#busy++;
+    const handler = this.#o.handle(msg, queue).catch(() => {}).finally(() => {
+      this.#busy--;
+      this.#handlers.delete(handler);
+      this.#wakeUp();
+    });
+    this.#handlers.add(handler);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    if (wake) wake();
+    else this.#dirty = true;
+  }
+
+  /** Wait until a slot frees or a pull ends, `stop` aborts, or `ms` pass. */
+  async #changed(stop: AbortSignal, ms: number): Promise<void> {
+    if (this.#dirty) {
+      this.#dirty = false;
+      return;
+    }
+    const timer = new AbortController();
+    const woken = new Promise<void>((resolve) => this.#wake = resolve);
+    await Promise.race([
+      woken,
+      abortableSleep(ms, AbortSignal.any([stop, timer.signal])).catch(() => {}),
+    ]);
+    timer.abort();
+  }
+}
