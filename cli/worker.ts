@@ -178,7 +178,6 @@ const _SAME_STOP_MS = 1000;
  */
 async function _serve(worker: PyocoWorker, logger: Logger, registry: Registry): Promise<number> {
   const stop = new AbortController();
-  let signals = 0;
   let first: { signal: Deno.Signal; at: number } | null = null;
   const onSignal = (signal: Deno.Signal) => {
     if (first === null) {

@@ -49,3 +49,4 @@ export { parseFlags, suggestOption, UsageError } from "./usage.ts";
 export type { FlagOptions, ParsedFlags } from "./usage.ts";
 export { createEventFormatter, eventLine, eventText } from "./format.ts";
 export type { AnyRunEvent } from "./format.ts";
+export type { FlowEvent } from "../flow/mod.ts";
