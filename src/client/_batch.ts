@@ -1,9 +1,10 @@
 /**
  * `POST /runs/batch` from the client's side (SPEC §10): runs are sent in chunks of at most the
  * gateway's batch size, one request at a time so the answer keeps request order, and every item
- * is answered in its place. A chunk the gateway refuses as a whole (its answer is an HTTP error,
- * so none of its runs was accepted) answers each of its items with that error; a chunk whose
- * answer never came throws, since its runs may or may not exist. Web APIs only.
+ * is answered in its place. A chunk the gateway finds too big (413, or a 422 on `runs`: its
+ * `PYOCO_BATCH_MAX_RUNS` is lower) is sent again in halves; a chunk it refuses otherwise (an
+ * HTTP error, so none of its runs was accepted) answers each of its items with that error; a
+ * chunk whose answer never came throws, since its runs may or may not exist. Web APIs only.
  *
  * @module
  */
@@ -125,6 +126,15 @@ async function _chunk(
     });
   } catch (err) {
     if (!(err instanceof PyocoHttpError)) throw err;
+    if (chunk.length > 1 && _tooMany(err)) {
+      // The gateway takes fewer runs a request (a lower PYOCO_BATCH_MAX_RUNS, or a body size
+      // limit): nothing of this request was accepted, so send it again in halves. Each split
+      // halves the size, so this recursion is at most log2(500) ≈ 9 deep.
+      const half = Math.ceil(chunk.length / 2);
+      const first = await _chunk(http, chunk.slice(0, half), at);
+      const rest = await _chunk(http, chunk.slice(half), { ...at, start: at.start + half });
+      return [...first, ...rest];
+    }
     const error: ErrorBody = {
       detail: err.detail,
       err_id: err.errId ?? "",
@@ -133,6 +143,11 @@ async function _chunk(
     };
     return chunk.map((_, i) => ({ index: at.start + i, error }));
   }
+}
+
+/** The request as a whole was too big: 413, or a 422 about the `runs` array itself. */
+function _tooMany(err: PyocoHttpError): boolean {
+  return err.status === 413 || (err.status === 422 && err.errors.some((e) => e.path === "runs"));
 }
 
 function _missing(): ErrorBody {

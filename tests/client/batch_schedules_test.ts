@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PyocoClient, PyocoHttpError } from "../../src/client/mod.ts";
 import { startStack } from "./_stack.ts";
+import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { poll } from "../_helpers/poll.ts";
 
 const YAML = `version: 1
@@ -60,6 +61,25 @@ Deno.test("PyocoClient batch submit and schedules against a real gateway", async
       ]);
       assert.ok(again && "run_id" in again && "run_id" in items[2]!);
       assert.equal(again.run_id, items[2]!.run_id);
+    });
+
+    await t.step("submitRuns() halves its requests for a gateway that takes fewer", async () => {
+      await using small = await startGatewayProcess({
+        natsUrl: stack.nats.url,
+        env: { PYOCO_BATCH_MAX_RUNS: "2" },
+      });
+      const counted = countingFetch();
+      const c = new PyocoClient({ baseUrl: small.url, fetch: counted.fetch });
+      const runs = Array.from({ length: 5 }, (_, i) => ({ flowName: "hello", params: { x: i } }));
+      const items = await c.submitRuns(runs);
+      assert.deepEqual(items.map((i) => i.index), [0, 1, 2, 3, 4]);
+      assert.ok(items.every((i) => "run_id" in i), JSON.stringify(items));
+      // 5 refused → 3 (refused → 2 + 1) and 2: every run sent once in a request it accepted.
+      assert.deepEqual(counted.bodies.map((b) => b.runs.length), [5, 3, 2, 1, 2]);
+      const params = await Promise.all(
+        items.map(async (i) => "run_id" in i ? (await c.getRun(i.run_id)).params : null),
+      );
+      assert.deepEqual(params, runs.map((r) => r.params));
     });
 
     await t.step("submitRuns() refuses malformed input before sending", () => {
