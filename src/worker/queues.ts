@@ -1,8 +1,8 @@
 /**
  * The work queues a worker serves (SPEC §13) and which of them to pull next. A queue is one
  * durable consumer: a tag and a priority — and in namespaced mode a tenant. `WorkQueues` finds
- * the tenants (from the work stream's subjects and the tenants bucket, bounded, every
- * {@linkcode DISCOVER_INTERVAL_MS}), creates their consumers with the tenant's limit as
+ * the tenants (from the work stream's subjects every {@linkcode DISCOVER_INTERVAL_MS} and the
+ * tenants bucket every {@linkcode LIMITS_INTERVAL_MS}, bounded by {@linkcode MAX_TENANTS}), creates their consumers with the tenant's limit as
  * `max_ack_pending` (and changes it live when the limit changes), keeps each queue's pending
  * count fresh, and plans a round of pulls for the free slots:
  *
@@ -26,8 +26,11 @@ import type { Logger } from "../log.ts";
 import { ensureConsumer } from "../nats/resources.ts";
 import { readTenantLimits, type TenantLimits, tenantMaxAckPending } from "../runs/tenants.ts";
 
-/** How often the tenants and their limits are looked up again. */
-export const DISCOVER_INTERVAL_MS = 1000;
+/** How often the work stream is looked at for new tenants. */
+export const DISCOVER_INTERVAL_MS = 500;
+
+/** How often every served tenant's limit and weight are read again (and applied). */
+export const LIMITS_INTERVAL_MS = 2000;
 
 /** At most this many tenants are served by one worker (a bound on discovery). */
 export const MAX_TENANTS = 1000;
@@ -93,6 +96,7 @@ export class WorkQueues {
   readonly #pulls = new Map<string, number>();
   #cursor = 0;
   #discoveredAt = 0;
+  #limitsAt = 0;
 
   /**
    * @param options Configuration, tags, tenants and the NATS handles.
@@ -136,17 +140,24 @@ export class WorkQueues {
   async discover(force = false): Promise<void> {
     const { config } = this.#o;
     if (config.tenantIsolation !== "namespaced") return;
-    if (!force && Date.now() - this.#discoveredAt < DISCOVER_INTERVAL_MS) return;
-    this.#discoveredAt = Date.now();
-    const found = new Set<string>(this.#o.tenants === "*" ? [] : this.#o.tenants);
-    if (this.#o.tenants === "*") {
-      for (const t of await this.#tenantsFromStream()) found.add(t);
+    const now = Date.now();
+    if (!force && now - this.#discoveredAt < DISCOVER_INTERVAL_MS) return;
+    this.#discoveredAt = now;
+    const all = this.#o.tenants === "*";
+    // Limits (and tenants that only have a record) are read less often than the stream.
+    const withLimits = force || now - this.#limitsAt >= LIMITS_INTERVAL_MS;
+    const found = new Set<string>(all ? [] : this.#o.tenants as string[]);
+    if (all) { for (const t of await this.#tenantsFromStream()) found.add(t); }
+    if (all && withLimits) {
       for await (const key of await this.#o.tenantsKv.keys()) {
         if (found.size >= MAX_TENANTS) break;
         if (TENANT_PATTERN.test(key)) found.add(key);
       }
     }
+    if (withLimits) this.#limitsAt = now;
     for (const tenant of found) {
+      const known = this.#limits.has(tenant);
+      if (known && !withLimits) continue;
       const limits = await readTenantLimits(this.#o.tenantsKv, tenant);
       this.#limits.set(tenant, limits);
       for (const tag of this.#o.tags) await this.#addTenantTag(tenant, tag);

@@ -50,6 +50,7 @@ export function pendingSnapshotFromJob(job: Job): RunSnapshot {
     ...(job.schedule_id != null ? { schedule_id: job.schedule_id } : {}),
     ...(job.scheduled_for != null ? { scheduled_for: job.scheduled_for } : {}),
     ...(job.retry_of != null ? { retry_of: job.retry_of } : {}),
+    ...(job.priority != null && job.priority !== "normal" ? { priority: job.priority } : {}),
   };
 }
 
