@@ -49,6 +49,8 @@ export interface ReadRunEventsOptions {
   limit?: number;
   /** How long to wait for the pending events to arrive. @default {5000} */
   timeoutMs?: number;
+  /** The run's tenant (`tenant_id`): its events subject in namespaced mode (SPEC §13). */
+  tenant?: string | null;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function readRunEvents(
   const limit = options.limit ?? EVENTS_LIMIT.default;
   const after = eventPosition(afterSeq);
   const consumer = await js.consumers.get(config.eventsStream, {
-    filter_subjects: eventsSubject(config, runId),
+    filter_subjects: eventsSubject(config, runId, { tenant: options.tenant }),
     opt_start_seq: eventStartSeq(afterSeq),
     inactive_threshold: 30_000,
   });
@@ -108,6 +110,7 @@ export async function readRunEvents(
  * @param jsm A JetStream manager.
  * @param config The configuration.
  * @param runId The run.
+ * @param options The run's tenant (its events subject in namespaced mode).
  * @returns The `seq`, or 0 when the run has no event.
  * @throws {Error} When JetStream does not answer.
  *
@@ -118,9 +121,10 @@ export async function lastEventSeq(
   jsm: JetStreamManager,
   config: Config,
   runId: string,
+  options: { tenant?: string | null } = {},
 ): Promise<number> {
   const m = await jsm.streams.getMessage(config.eventsStream, {
-    last_by_subj: eventsSubject(config, runId),
+    last_by_subj: eventsSubject(config, runId, options),
   });
   return m ? lastItemSeq(m.seq, m.data) : 0;
 }
@@ -154,6 +158,7 @@ export async function getRunEvents(ctx: RouteContext): Promise<Response> {
         afterSeq,
         limit: limitValue ?? EVENTS_LIMIT.default,
         timeoutMs: backend.timeoutMs,
+        tenant: snapshot.tenant_id,
       }),
     `Cannot read the events of run ${snapshot.run_id}`,
     2 * backend.timeoutMs,

@@ -142,12 +142,15 @@ export async function watchRun(ctx: RouteContext): Promise<Response> {
     events: withEvents,
     revision: last?.revision ?? 0,
     seq: last && last.seq > 0 ? last.seq : afterSeq,
+    tenant: snapshot.tenant_id ?? null,
   });
   session.start();
   return session.sse.response();
 }
 
 interface _RunWatchOptions {
+  /** The run's tenant: its events subject in namespaced mode (SPEC §13). */
+  tenant: string | null;
   records: boolean;
   events: boolean;
   revision: number;
@@ -265,7 +268,9 @@ class _RunWatch {
     const consumer = await natsCall(
       () =>
         this.#backend.js.consumers.get(this.#ctx.config.eventsStream, {
-          filter_subjects: eventsSubject(this.#ctx.config, this.#runId),
+          filter_subjects: eventsSubject(this.#ctx.config, this.#runId, {
+            tenant: this.#opts.tenant,
+          }),
           opt_start_seq: eventStartSeq(this.#seq),
           inactive_threshold: 30_000,
         }),
@@ -306,7 +311,10 @@ class _RunWatch {
     let target: number;
     try {
       target = await natsCall(
-        () => lastEventSeq(this.#backend.jsm, this.#ctx.config, this.#runId),
+        () =>
+          lastEventSeq(this.#backend.jsm, this.#ctx.config, this.#runId, {
+            tenant: this.#opts.tenant,
+          }),
         "Cannot read the last event",
         this.#backend.timeoutMs,
       );

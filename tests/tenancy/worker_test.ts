@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import type { KvWatchEntry } from "@nats-io/kv";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { readRunEvents } from "../../src/gateway/events.ts";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { consumerName } from "../../src/config.ts";
 import { setTenantLimits } from "../../src/runs/tenants.ts";
@@ -156,6 +157,13 @@ Deno.test("a tenant that appears while workers run gets served", async () => {
     consumerName(t.config, { tenant: "newcomer", tag: "default" }),
   );
   assert.equal(info.config.filter_subject, "pyoco.newcomer.work.default");
+  // Its events are on its own subject, and the gateway's reader finds them there.
+  const events = await readRunEvents(jetstream(t.nc), t.config, id, { tenant: "newcomer" });
+  assert.ok(events.length > 0, "events on pyoco.newcomer.events.<run>");
+  const last = await jsm.streams.getMessage(t.config.eventsStream, {
+    last_by_subj: `pyoco.newcomer.events.${id}`,
+  });
+  assert.ok(last !== null);
   // Runs without a key are tenant `_`, served the same way.
   const anon = await t.submit(null, { flow_name: "quick" });
   await _allDone(t, [anon], 20_000);
