@@ -75,10 +75,15 @@ export interface AbuseOptions {
 export interface AbuseOutcome {
   /** Gateway `VmRSS` after each round (settled), MiB. */
   rss_mib_after_round: number[];
-  /** RSS after the last round over RSS after the first. */
+  /** RSS after the last round (the 8th in the benchmark) over RSS after the first. */
   ratio_8_vs_1: number;
   /** RSS of the ready gateway before any bad input, MiB. */
   rss_mib_before: number;
+  /**
+   * Series of `pyoco_http_requests_total` in `GET /metrics` after each round: flat when labels
+   * are bounded (each round sends new methods and paths).
+   */
+  metric_series_after_round: number[];
   /** Requests per round. */
   requests_per_round: number;
   /** Answers by status over all rounds. */
@@ -260,6 +265,13 @@ export async function settledRss(pid: number): Promise<number> {
   return last;
 }
 
+async function _requestSeries(url: string, apiKey: string): Promise<number> {
+  const res = await fetch(`${url}/metrics`, { headers: { "X-API-Key": apiKey } });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}: ${text}`);
+  return text.split("\n").filter((l) => l.startsWith("pyoco_http_requests_total{")).length;
+}
+
 /**
  * Start nats-server and a gateway with API-key auth, then send rounds of bad input and read the
  * gateway's settled RSS after each.
@@ -293,6 +305,7 @@ export async function measureAbuse(options: AbuseOptions = {}): Promise<AbuseOut
   if (pid === null) throw new Error("Cannot find the gateway's pid");
   const before = await settledRss(pid);
   const after: number[] = [];
+  const series: number[] = [];
   const statuses: Record<string, number> = {};
   let requests = 0;
   for (let round = 1; round <= (options.rounds ?? 8); round++) {
@@ -309,6 +322,7 @@ export async function measureAbuse(options: AbuseOptions = {}): Promise<AbuseOut
     requests = result.requests;
     for (const [k, v] of Object.entries(result.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
     after.push(await settledRss(pid));
+    series.push(await _requestSeries(stack.gatewayUrl, apiKey));
     progress(
       `abuse${options.v8Flags ? ` (${options.v8Flags})` : ""}: round ${round}: ` +
         `${result.requests} requests, gateway RSS ${after.at(-1)} MiB`,
@@ -318,6 +332,7 @@ export async function measureAbuse(options: AbuseOptions = {}): Promise<AbuseOut
     rss_mib_after_round: after,
     ratio_8_vs_1: round2(after.at(-1)! / after[0]!),
     rss_mib_before: before,
+    metric_series_after_round: series,
     requests_per_round: requests,
     statuses,
     v8_flags: options.v8Flags ?? "",
