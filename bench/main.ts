@@ -6,7 +6,7 @@
  *
  * ```
  * deno task bench [--n 5000] [--clients 32] [--settings 1x8,2x8,2x16] [--seed-runs 100000]
- *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,cold_start,auth,memory,abuse]
+ *                 [--only e2e,floor,floor_r3,limit,peer,peer_aof,batch,reads,cold_start,auth,memory,abuse,fairness]
  *                 [--out bench/results/latest.json]
  * deno task bench --quick     # N=2000, 2x16: e2e, floor, BullMQ off and AOF, in under a minute
  * deno task bench --smoke     # tiny: N=50, 2 clients, one setting, 500 seeded runs
@@ -24,6 +24,7 @@ import { measureBatch } from "./batch.ts";
 import { measurePeer } from "./peer_bullmq.ts";
 import { measureReads } from "./reads.ts";
 import { measureColdStart } from "./cold_start.ts";
+import { type FairnessOutcome, measureFairness, renderFairness } from "./fairness.ts";
 import { round2 } from "./_stats.ts";
 import { best, parseSettings, progress, type Setting } from "./_types.ts";
 import { type BenchReport, type PeerSection, renderMarkdown } from "./_report.ts";
@@ -42,10 +43,11 @@ const _PARTS = [
   "auth",
   "memory",
   "abuse",
+  "fairness",
 ] as const;
 const _QUICK_PARTS = "e2e,floor,peer,peer_aof";
 /** Parts a smoke run leaves out unless asked for (a 3-node cluster is slow to start). */
-const _SMOKE_PARTS = _PARTS.filter((p) => p !== "floor_r3").join(",");
+const _SMOKE_PARTS = _PARTS.filter((p) => p !== "floor_r3" && p !== "fairness").join(",");
 type _Part = typeof _PARTS[number];
 
 const _USAGE = `Usage: deno task bench [options]
@@ -57,7 +59,7 @@ const _USAGE = `Usage: deno task bench [options]
   --seed-runs N      runs stored for the read paths (default 100000; smoke 500)
   --cold-runs N      runs stored for the gateway cold start (default 1000000; smoke 2000)
   --only LIST        parts: ${_PARTS.join(",")}
-                     (default all; quick ${_QUICK_PARTS}; smoke all but floor_r3)
+                     (default all; quick ${_QUICK_PARTS}; smoke all but floor_r3, fairness)
   --out PATH         JSON results (default bench/results/latest.json)
   --quick            N=2000 on 2x16: e2e, floor and both BullMQ rows, in under a minute
   --smoke            tiny settings that finish in well under a minute
@@ -335,6 +337,15 @@ async function _main(): Promise<number> {
   await _throughputParts(o, report, part);
   await _batchParts(o, report, part);
   await _stateParts(o, report, part);
+  // SPEC §13 (bench/fairness.ts): B's waits behind A's backlog, throughput namespaced vs shared.
+  let fairness: FairnessOutcome | null = null;
+  if (o.only.has("fairness")) {
+    await part("fairness", async () => {
+      fairness = await measureFairness(
+        o.quick ? { backlog: 500, late: 10, throughputRuns: 1000 } : {},
+      );
+    });
+  }
 
   const msgs = (t: { in: number; out: number } | undefined) => t ? { in: t.in, out: t.out } : null;
   report.nats_msgs_per_run = {
@@ -348,8 +359,9 @@ async function _main(): Promise<number> {
 
   const slash = o.out.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(o.out.slice(0, slash), { recursive: true });
-  await Deno.writeTextFile(o.out, JSON.stringify(report, null, 2) + "\n");
+  await Deno.writeTextFile(o.out, JSON.stringify({ ...report, fairness }, null, 2) + "\n");
   console.log(renderMarkdown(report));
+  if (fairness) console.log(renderFairness(fairness).join("\n"));
   progress(`wrote ${o.out} (${report.duration_sec} s)`);
   if (report.errors) {
     console.error(`Benchmark parts failed: ${Object.keys(report.errors).join(", ")}`);
