@@ -37,7 +37,7 @@
 
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { Status } from "@nats-io/nats-core";
-import type { RunSnapshot, RunStatus, RunSummary } from "../contract/wire.ts";
+import type { RunSnapshot, RunStatus } from "../contract/wire.ts";
 import { RUN_STATUSES } from "../contract/wire.ts";
 import type { Logger } from "../log.ts";
 import { OrderedSlots } from "./ordered_slots.ts";
@@ -51,11 +51,13 @@ import {
   type RunIndexFilter,
   type RunRecord,
   RunTable,
+  summarize,
+  toSummary,
 } from "./run_table.ts";
 import { type RunListQuery, RunLists } from "./run_lists.ts";
 import { openRunWatch, type RunWatch } from "./run_watch.ts";
 
-export { RUN_INDEX_FILTERS };
+export { RUN_INDEX_FILTERS, summarize, toSummary };
 export type { IndexedRun, RunFilterValues, RunIndexFilter };
 
 /** Filter of {@linkcode RunIndex.list}. */
@@ -111,34 +113,6 @@ export interface RunIndexOptions {
   connection?: { status(): AsyncIterable<Status> };
   /** Delay between attempts to re-open a broken watch. @default {500} */
   retryMs?: number;
-}
-
-/**
- * Make the index summary of a snapshot.
- *
- * @param snapshot A run snapshot.
- * @param revision Its KV revision.
- * @returns The summary, or `null` when the snapshot lacks `run_id` or `status`.
- */
-export function summarize(snapshot: Partial<RunSnapshot>, revision: number): IndexedRun | null {
-  const record = decodeRecord(snapshot);
-  if (record === null) return null;
-  const table = new RunTable();
-  const slot = table.alloc(record.runId);
-  const code = table.statusCode(record.status, true)!;
-  table.store(slot, record, { ids: table.intern(record), status: code, revision });
-  return table.materialize(slot);
-}
-
-/**
- * The wire summary of an indexed run (without tenant and revision).
- *
- * @param run An indexed run.
- * @returns The `GET /runs` row.
- */
-export function toSummary(run: IndexedRun): RunSummary {
-  const { tenant_id: _t, revision: _r, ...summary } = run;
-  return summary;
 }
 
 /** Run summaries kept current by a KV watch on the runs bucket. */
@@ -342,8 +316,26 @@ export class RunIndex {
    * @returns At most `limit` runs, newest `updated_at` first (ties: run_id descending).
    */
   list(query: RunIndexQuery): IndexedRun[] {
-    if (this.#bulk) this.#buildLists();
+    if (this.#bulk) return this.#scanList(query);
     return this.#lists.list(query);
+  }
+
+  /**
+   * A list while the initial load runs (the lists are built once it ends): a scan of the table,
+   * O(runs). Routes wait for readiness; this serves in-process callers that do not.
+   */
+  #scanList(query: RunIndexQuery): IndexedRun[] {
+    const t = this.#table;
+    const limit = Math.max(0, query.limit);
+    const match = this.#matcher(query);
+    if (match === null || limit === 0) return [];
+    const found: number[] = [];
+    for (let slot = 0; slot < t.length; slot++) {
+      if (t.status[slot] !== 0 && match(slot)) found.push(slot);
+    }
+    if (query.counter) query.counter.steps += t.length;
+    found.sort((a, b) => t.at[b]! - t.at[a]! || t.compareIds(b, a));
+    return found.slice(0, Math.min(limit, found.length)).map((slot) => t.materialize(slot));
   }
 
   /**
@@ -399,7 +391,9 @@ export class RunIndex {
   }
 
   /** A test of one slot against a query's filters, or `null` when nothing can match. */
-  #matcher(query: RunDeltaQuery): ((slot: number) => boolean) | null {
+  #matcher(
+    query: RunFilterValues & Pick<RunDeltaQuery, "statuses" | "tenantId">,
+  ): ((slot: number) => boolean) | null {
     const t = this.#table;
     const filters = t.filterIds(query);
     if (filters === undefined) return null;
@@ -548,10 +542,18 @@ export class RunIndex {
         this.#watch = watch;
         if (this.#closed) watch.stop();
         if (watch.emptyAtStart) this.#markReady();
-        // The bucket was not empty but the watch delivers nothing (purged meanwhile): ready.
-        fallback = setTimeout(() => {
-          if (!received) this.#markReady();
-        }, 3000);
+        // The bucket was not empty but the watch delivers nothing: ready once the bucket is seen
+        // empty (purged meanwhile) — not merely because the first entry is slow to come (a
+        // busy server with a million stored runs), which would end the bulk load early.
+        const check = () => {
+          fallback = setTimeout(async () => {
+            if (received || this.#ready || this.#closed) return;
+            const values = await this.#kv.status().then((s) => s.values, () => -1);
+            if (values === 0 && !received) this.#markReady();
+            else check();
+          }, 3000);
+        };
+        check();
         await watch.closed;
       } catch (err) {
         if (!this.#closed) this.#logger?.warn("Run index watch failed; re-opening it", {}, err);

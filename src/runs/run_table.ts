@@ -430,3 +430,31 @@ export class RunTable {
     });
   }
 }
+
+/**
+ * Make the index summary of a snapshot.
+ *
+ * @param snapshot A run snapshot.
+ * @param revision Its KV revision.
+ * @returns The summary, or `null` when the snapshot lacks `run_id` or `status`.
+ */
+export function summarize(snapshot: Partial<RunSnapshot>, revision: number): IndexedRun | null {
+  const record = decodeRecord(snapshot);
+  if (record === null) return null;
+  const table = new RunTable();
+  const slot = table.alloc(record.runId);
+  const code = table.statusCode(record.status, true)!;
+  table.store(slot, record, { ids: table.intern(record), status: code, revision });
+  return table.materialize(slot);
+}
+
+/**
+ * The wire summary of an indexed run (without tenant and revision).
+ *
+ * @param run An indexed run.
+ * @returns The `GET /runs` row.
+ */
+export function toSummary(run: IndexedRun): RunSummary {
+  const { tenant_id: _t, revision: _r, ...summary } = run;
+  return summary;
+}

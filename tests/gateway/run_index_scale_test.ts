@@ -203,3 +203,51 @@ Deno.test("RunIndex loads 20,000 stored runs over the KV watch within 0.5 KiB pe
   // SPEC §11: ≤ 0.5 KiB per run, with a margin (the 1M-run bench measures ~190 B live).
   assert.ok(out.bytes_per_run <= 400, `${out.bytes_per_run} B per run`);
 });
+
+Deno.test("RunIndex.list() during the initial load answers from the table and the load goes on", async () => {
+  await using srv = await startNatsServer();
+  const nc = await connect({ servers: srv.url });
+  const kv = await new Kvm(nc).create("runs_loading", { history: 1 });
+  // A watch that delivers nothing until stopped: the index stays in its initial load.
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => stop = resolve);
+  const stuck = {
+    status: () => kv.status(),
+    watch: () =>
+      Promise.resolve({
+        stop,
+        async *[Symbol.asyncIterator]() {
+          await stopped;
+        },
+      }),
+  } as unknown as typeof kv;
+  const index = new RunIndex(stuck);
+  try {
+    await kv.put("x", "{}"); // the bucket is not empty: no shortcut to ready
+    index.start();
+    const expected = new Map<string, Partial<RunSnapshot>>();
+    for (let i = 0; i < 3000; i++) {
+      const run = _run(i);
+      index.upsert(run, i + 1);
+      expected.set(run.run_id!, run);
+    }
+    assert.equal(index.ready, false);
+    for (const q of _QUERIES) {
+      const got = index.list(q as Parameters<RunIndex["list"]>[0]);
+      assert.deepEqual(got.map((r) => r.run_id), _expected(expected.values(), q));
+    }
+    // Later upserts still land, and a list after more of the load is still right.
+    for (let i = 3000; i < 4000; i++) {
+      const run = _run(i);
+      index.upsert(run, i + 1);
+      expected.set(run.run_id!, run);
+    }
+    for (const q of _QUERIES) {
+      const got = index.list(q as Parameters<RunIndex["list"]>[0]);
+      assert.deepEqual(got.map((r) => r.run_id), _expected(expected.values(), q));
+    }
+  } finally {
+    await index.close();
+    await nc.close();
+  }
+});
