@@ -6,7 +6,7 @@
  */
 
 import type { PyocoClient, RunStatus, RunView, TaskRecord } from "../client/mod.ts";
-import { RUN_STATUSES } from "../contract/mod.ts";
+import { isPriority, RUN_STATUSES } from "../contract/mod.ts";
 import {
   type CliCommand,
   type CliIo,
@@ -51,7 +51,7 @@ const _PARAMS_HELP =
 export const submitCommand: CliCommand = {
   summary: "Submit a run of a flow the workers registered",
   usage:
-    "pyoco submit FLOW [--param k=v]… [--params-file F] [--tag T] [--tags a,b] [--idempotency-key K] [--wait] [--json]\n" +
+    "pyoco submit FLOW [--param k=v]… [--params-file F] [--tag T] [--tags a,b] [--priority P] [--idempotency-key K] [--wait] [--json]\n" +
     "       pyoco submit --batch FILE.jsonl [--tag T] [--wait] [--timeout SEC] [--json]",
   run(args, io = denoIo()) {
     return runCommand(
@@ -61,6 +61,8 @@ export const submitCommand: CliCommand = {
         help: `Options:
 ${_PARAMS_HELP}
   --tags a,b             Tags recorded on the run
+  --priority P           high, normal (default) or low: a worker with a free slot takes
+                         high before normal before low (low still gets 1 pull in 10)
 ${_SUBMIT_HELP}
   --batch FILE           Submit many runs from a JSON Lines file ("-" reads stdin): one
                          POST /runs body per line ({"flow_name": …, "params": …, "tag": …,
@@ -71,6 +73,7 @@ ${_SUBMIT_HELP}
         options: {
           ..._PARAMS_FLAGS,
           tags: { type: "string" },
+          priority: { type: "string" },
           batch: { type: "string" },
           ..._SUBMIT_FLAGS,
         },
@@ -87,11 +90,16 @@ ${_SUBMIT_HELP}
         const tags = (values.tags as string | undefined)?.split(",").map((t) => t.trim()).filter(
           Boolean,
         );
+        const priority = values.priority as string | undefined;
+        if (priority !== undefined && !isPriority(priority)) {
+          throw new UsageError(`Invalid --priority "${priority}": expected high, normal or low`);
+        }
         const res = await client.submitRun({
           flowName,
           params,
           tag: values.tag as string | undefined,
           tags,
+          ...(priority !== undefined ? { priority } : {}),
           idempotencyKey: values["idempotency-key"] as string | undefined,
         });
         return _afterSubmit(client, io, { runId: res.run_id, flowName, values, timeoutMs });

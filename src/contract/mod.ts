@@ -12,6 +12,15 @@ export {
   TAG_PATTERN,
   TERMINAL_STATUSES,
 } from "./wire.ts";
+export {
+  DEFAULT_PRIORITY,
+  isPriority,
+  NO_TENANT,
+  PRIORITIES,
+  TENANT_PATTERN,
+  tenantOf,
+} from "./tenancy.ts";
+export type { Priority } from "./tenancy.ts";
 export type {
   DlqMessage,
   DlqReason,

@@ -73,7 +73,7 @@ export interface YamlSubmission {
 }
 
 const _RUN_FIELDS = new Set(["flow_name", "params", "tag", "tags", "priority"]);
-const _YAML_FIELDS = new Set(["workflow", "flow_name", "tag", "params"]);
+const _YAML_FIELDS = new Set(["workflow", "flow_name", "tag", "params", "priority"]);
 
 function _isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -210,18 +210,23 @@ export function validateRunRequest(body: unknown, config: Config): RunRequest {
   const flowName = _checkFlowName(body.flow_name, errors);
   const params = _checkParams(body.params, config, errors);
   const { tag, tags } = _resolveTags(body.tag, body.tags, config, errors);
-  const priority = body.priority ?? DEFAULT_PRIORITY;
-  if (!isPriority(priority)) {
-    errors.push({
-      path: "priority",
-      message: `must be "high", "normal" or "low", got ${_describe(priority)}`,
-    });
-  }
+  const priority = _checkPriority(body.priority, errors);
   if (errors.length > 0) throw new InvalidRequestError(errors);
-  const request: RunRequest = { flow_name: flowName, params, tag, tags };
-  // Only a non-default priority is written, so a normal run's bytes stay pyoco-server 0.4's.
-  if (priority !== DEFAULT_PRIORITY) request.priority = priority as Priority;
-  return request;
+  return { flow_name: flowName, params, tag, tags, ...priority };
+}
+
+/**
+ * `priority` (SPEC §13): `{}` for none or `normal` — only a non-default priority is written, so
+ * a normal run's bytes stay pyoco-server 0.4's — else `{priority}`; problems are appended.
+ */
+function _checkPriority(value: unknown, errors: FieldError[]): { priority?: Priority } {
+  if (value === undefined || value === null || value === DEFAULT_PRIORITY) return {};
+  if (isPriority(value)) return { priority: value };
+  errors.push({
+    path: "priority",
+    message: `must be "high", "normal" or "low", got ${_describe(value)}`,
+  });
+  return {};
 }
 
 function _yamlTooLarge(size: number, config: Config): TooLargeError {
@@ -263,8 +268,8 @@ function _formParams(
 }
 
 /**
- * Validate a `POST /runs/yaml` form (`workflow` file, `flow_name`, `tag?`, `params?`) and parse
- * the flow.yaml. Params of a YAML run are its `flow.defaults`, overlaid by the `params` field
+ * Validate a `POST /runs/yaml` form (`workflow` file, `flow_name`, `tag?`, `params?`,
+ * `priority?`) and parse the flow.yaml. Params of a YAML run are its `flow.defaults`, overlaid by the `params` field
  * (a JSON object) when given.
  *
  * @param form The multipart form.
@@ -285,7 +290,7 @@ export async function validateYamlRequest(
       if (!seen.has(key)) {
         errors.push({
           path: key,
-          message: "unknown field (allowed: workflow, flow_name, tag, params)",
+          message: "unknown field (allowed: workflow, flow_name, tag, params, priority)",
         });
       }
     } else if (seen.has(key)) {
@@ -316,6 +321,7 @@ export async function validateYamlRequest(
   if (tagValue !== null) {
     tag = _checkTag(typeof tagValue === "string" ? tagValue : {}, "tag", errors) ?? tag;
   }
+  const priority = _checkPriority(form.get("priority") ?? undefined, errors);
   if (errors.length > 0 || bytes === null) throw new InvalidRequestError(errors);
   let parsed: ParsedWorkflowYaml;
   try {
@@ -340,7 +346,7 @@ export async function validateYamlRequest(
   if (overlay !== undefined) _checkParams(params, config, errors);
   if (errors.length > 0) throw new InvalidRequestError(errors);
   return {
-    request: { flow_name: flowName, params, tag, tags: [tag] },
+    request: { flow_name: flowName, params, tag, tags: [tag], ...priority },
     yaml: {
       text: new TextDecoder().decode(bytes),
       sha256: parsed.sha256,

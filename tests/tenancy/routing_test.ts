@@ -70,6 +70,36 @@ Deno.test("namespaced: a submit goes to its tenant's subject with its priority",
   assert.equal(items[1].error.err_id, "ERR-PYOCO-0002");
   assert.ok((await _queued(gw))["pyoco.acme.work.default.low"]);
 
+  // A flow.yaml run takes the priority form field.
+  const form = new FormData();
+  form.set(
+    "workflow",
+    new File(
+      ['version: 1\nflow:\n  graph: |\n    one\ntasks:\n  one: { callable: "pyoco:echo" }\n'],
+      "flow.yaml",
+    ),
+  );
+  form.set("flow_name", "y");
+  form.set("priority", "high");
+  const yaml = await gw.request("/runs/yaml", {
+    method: "POST",
+    body: form,
+    headers: { "x-tenant": "globex" },
+  });
+  const yamlBody = await yaml.json();
+  assert.equal(yaml.status, 200, JSON.stringify(yamlBody));
+  assert.equal((await _queued(gw))["pyoco.globex.work.default.high"]?.run_id, yamlBody.run_id);
+  form.set("priority", "urgent");
+  const badYaml = await gw.request("/runs/yaml", {
+    method: "POST",
+    body: form,
+    headers: { "x-tenant": "globex" },
+  });
+  assert.equal(badYaml.status, 422);
+  assert.ok(
+    (await badYaml.json()).errors.some((e: { path: string }) => e.path === "priority"),
+  );
+
   const metrics = await (await gw.request("/metrics", { headers: { "x-tenant": "acme" } })).text();
   assert.match(metrics, /pyoco_queue_pending\{tenant="acme",tag="default",priority="high"\} 1/);
   assert.match(metrics, /pyoco_queue_pending\{tenant="acme",tag="default",priority="low"\} 1/);
