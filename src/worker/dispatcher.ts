@@ -46,6 +46,8 @@ export class Dispatcher {
   readonly #handlers = new Set<Promise<unknown>>();
 
   /**
+   * Make the loop (it pulls nothing before {@linkcode Dispatcher.run}).
+   *
    * @param options Queues, slots, pull timings and the job handler.
    */
   constructor(options: DispatcherOptions) {

@@ -99,6 +99,8 @@ export class WorkQueues {
   #limitsAt = 0;
 
   /**
+   * Make the queue set (nothing is created before {@linkcode WorkQueues.start}).
+   *
    * @param options Configuration, tags, tenants and the NATS handles.
    */
   constructor(options: WorkQueuesOptions) {
