@@ -14,12 +14,14 @@ export { readBodyCapped, readJsonBody, readMultipartBody } from "./body.ts";
 export { HttpError, invalidRequest, natsUnavailable } from "./errors.ts";
 export type { FieldError, HttpErrorOptions } from "./errors.ts";
 export { HttpMetrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
-export { RunIndex, UPDATED_AT_SKEW_SEC } from "../runs/run_index.ts";
+export { RUN_INDEX_FILTERS, RunIndex, UPDATED_AT_SKEW_SEC } from "../runs/run_index.ts";
 export type {
   IndexedRun,
   RunChange,
   RunDeltaPage,
   RunDeltaQuery,
+  RunFilterValues,
+  RunIndexFilter,
   RunIndexOptions,
   RunIndexQuery,
 } from "../runs/run_index.ts";
