@@ -1,15 +1,16 @@
 /**
- * A sorted list of `(key, slot)` pairs in two typed arrays: the building block of the run
- * index's per-filter lists (key = `updated_at`) and its revision list (key = KV revision).
+ * A sorted list of `(key, slot)` pairs in two flat typed arrays: the run index's revision list
+ * (key = KV revision, one entry per run at its latest revision), which the delta listing binary
+ * searches by position.
  *
- * Why typed arrays: a million runs appear in several lists each; an object per entry would cost
- * tens of bytes more than the 12 bytes an entry costs here. Entries with equal keys are ordered
- * by a caller-given tie-break on the slots (the run ids). Appends at the end (the common case:
- * updates arrive roughly in key order) are O(1) amortised; an insert or removal near the end
- * moves at most {@linkcode EAGER_TAIL} entries; a removal further back only marks the entry
- * dead (a *tombstone*: the slot stored as `~slot`, the key kept so the order stays searchable),
- * and the list compacts itself once tombstones outnumber a quarter of its live entries, so
- * every operation is O(log n) amortised and never a walk over the whole list.
+ * Why flat: new revisions always arrive at the end (revisions grow), so appends are O(1)
+ * amortised and positions stay cheap to search. A removal near the end (the run's previous
+ * revision, usually recent) shifts at most {@linkcode EAGER_TAIL} entries; a removal further
+ * back only marks the entry dead (a *tombstone*: the slot stored as `~slot`, the key kept so the
+ * order stays searchable), and the list compacts itself once tombstones outnumber a quarter of
+ * its live entries — O(log n) amortised, never a walk over the whole list per change. An insert
+ * in the middle (a gateway's own write ahead of the watch) lands near the end. Entries with equal
+ * keys are ordered by a caller-given tie-break on the slots.
  *
  * @module
  */

@@ -11,16 +11,17 @@
  * while disconnected.
  *
  * Bounded (SPEC §10, §11): the summaries live in a {@linkcode RunTable} (typed-array columns,
- * interned strings: ~0.3 KiB per run with its id and list entries, where objects cost
- * ~1.1 KiB). For lists, every run sits in a few {@linkcode OrderedSlots} lists ordered by
+ * interned strings: ~0.2 KiB per run with its id and list entries, where objects cost
+ * ~1.1 KiB). For lists, every run sits in a few {@linkcode RunLists} lists ordered by
  * `(updated_at, run_id)`, one per *(tenant, status, filter value)*: one for all its runs, one per
  * filter of {@linkcode RUN_INDEX_FILTERS} (flow, tag, schedule, workflow hash) it has a value
  * for. A list request merges, newest first, the lists of its tenant(s) and status(es) for the
  * most selective filter it names, and checks the other filters on the way: a page costs
  * O(page × lists merged), whatever the number of runs. A KV-watch message moves the run between
- * lists at O(log n) amortised (a binary search, a move of at most a few thousand entries near
- * the end, or a tombstone compacted later), never a walk over all runs. The initial load only
- * fills the table; the lists are built once, sorted, when the load is complete.
+ * lists in O(log n + chunk) wherever its new `updated_at` lands, and moves its entry in the
+ * revision list (below) by at most a few thousand entries near the end or leaves a tombstone
+ * compacted later: never a walk over all runs. The initial load only fills the table; the lists
+ * are built once, sorted, when the load is complete.
  *
  * Change feed and delta listing **[beyond]**: listeners registered with
  * {@linkcode RunIndex.onChange} hear every newer revision the index applies (one KV watch per

@@ -4,13 +4,13 @@
  * value for — each ordered by `(updated_at, run_id)`. A list request merges, newest first, the
  * lists of its tenant(s) and status(es) for its most selective filter and checks the other
  * filters on the way, so a page walks the runs that match (O(page × lists merged)), not every
- * run. Moving a run between lists when it changes is O(log n) amortised (see
- * {@linkcode OrderedSlots}).
+ * run. Moving a run between lists when it changes is O(log n + chunk), wherever it lands (see
+ * {@linkcode ChunkedSlots}).
  *
  * @module
  */
 
-import { OrderedSlots } from "./ordered_slots.ts";
+import { ChunkedSlots } from "./chunked_slots.ts";
 import {
   C_TENANT,
   FILTER_COLUMNS,
@@ -44,7 +44,7 @@ function _listKey(status: number, field: number, value: number): number {
 export class RunLists {
   readonly #table: RunTable;
   /** Tenant id → list key → runs in `(updated_at, run_id)` order. */
-  readonly #lists = new Map<number, Map<number, OrderedSlots>>();
+  readonly #lists = new Map<number, Map<number, ChunkedSlots>>();
   readonly #tie: (a: number, b: number) => number;
 
   /**
@@ -74,11 +74,11 @@ export class RunLists {
     const statuses = t.statusCodes(query.statuses ?? null);
     if (filters === undefined || tenants.length === 0 || statuses.length === 0) return top;
     // The most selective filter names the lists to merge; the others are checked per run.
-    let lists: OrderedSlots[] = [];
+    let lists: ChunkedSlots[] = [];
     let size = Infinity;
     let field = 0;
     for (const f of filters.length > 0 ? filters : [{ field: 0, column: -1, id: 0 }]) {
-      const found: OrderedSlots[] = [];
+      const found: ChunkedSlots[] = [];
       let n = 0;
       for (const m of tenants) {
         for (const s of statuses) {
@@ -136,11 +136,11 @@ export class RunLists {
     }
   }
 
-  #listFor(tenant: number, key: number): OrderedSlots {
+  #listFor(tenant: number, key: number): ChunkedSlots {
     let m = this.#lists.get(tenant);
     if (m === undefined) this.#lists.set(tenant, m = new Map());
     let list = m.get(key);
-    if (list === undefined) m.set(key, list = new OrderedSlots(this.#tie));
+    if (list === undefined) m.set(key, list = new ChunkedSlots(this.#tie));
     return list;
   }
 
@@ -174,33 +174,32 @@ export class RunLists {
 
   /** Visit the entries of several lists, newest first, until `visit` says stop. */
   #mergeNewest(
-    lists: OrderedSlots[],
+    lists: ChunkedSlots[],
     visit: (slot: number) => boolean,
     counter: { steps: number } | undefined,
   ): void {
-    const pos = lists.map((l) => l.length - 1);
+    // Per list: the chunk and the position in it of the next entry (walking backwards).
+    const chunk = lists.map((l) => l.chunks.length - 1);
+    const pos = lists.map((l) => (l.chunks[l.chunks.length - 1]?.n ?? 0) - 1);
     let steps = 0;
     while (true) {
       let best = -1;
       let bestKey = 0;
       let bestSlot = 0;
       for (let i = 0; i < lists.length; i++) {
-        const list = lists[i]!;
-        let p = pos[i]!;
-        while (p >= 0 && list.slots[p]! < 0) {
-          p--; // a tombstone
-          steps++;
-        }
-        pos[i] = p;
-        if (p < 0) continue;
-        const key = list.keys[p]!;
-        const slot = list.slots[p]!;
+        if (pos[i]! < 0) continue;
+        const c = lists[i]!.chunks[chunk[i]!]!;
+        const key = c.keys[pos[i]!]!;
+        const slot = c.slots[pos[i]!]!;
         if (best < 0 || key > bestKey || (key === bestKey && this.#tie(slot, bestSlot) > 0)) {
           [best, bestKey, bestSlot] = [i, key, slot];
         }
       }
       if (best < 0) break;
-      pos[best]!--;
+      if (--pos[best]! < 0 && chunk[best]! > 0) {
+        chunk[best]!--;
+        pos[best] = lists[best]!.chunks[chunk[best]!]!.n - 1;
+      }
       steps++;
       if (!visit(bestSlot)) break;
     }
@@ -208,7 +207,7 @@ export class RunLists {
   }
 
   /** The list maps of one tenant, or of every tenant (`undefined`). */
-  #tenantMaps(tenantId: string | null | undefined): Map<number, OrderedSlots>[] {
+  #tenantMaps(tenantId: string | null | undefined): Map<number, ChunkedSlots>[] {
     if (tenantId === undefined) return [...this.#lists.values()];
     const id = this.#table.strings.idOf(tenantId);
     const m = id === undefined ? undefined : this.#lists.get(id);
