@@ -383,7 +383,8 @@ export class RunIndex {
     for (const [id, slot] of this.#table.slotOf) {
       if (!id.startsWith(prefix)) continue;
       if (options.tenantId !== undefined) {
-        if (this.#table.materialize(slot).tenant_id !== options.tenantId) continue;
+        const tenant = this.#table.strings.value(this.#table.col(slot, C_TENANT));
+        if (tenant !== options.tenantId) continue;
       }
       out.push(id);
       if (out.length >= limit) break;
