@@ -216,9 +216,9 @@ Deno.test("RunIndex.list() during the initial load answers from the table and th
     watch: () =>
       Promise.resolve({
         stop,
-        async *[Symbol.asyncIterator]() {
-          await stopped;
-        },
+        [Symbol.asyncIterator]: () => ({
+          next: () => stopped.then(() => ({ done: true as const, value: undefined })),
+        }),
       }),
   } as unknown as typeof kv;
   const index = new RunIndex(stuck);
