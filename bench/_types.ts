@@ -5,7 +5,25 @@
  */
 
 import { type LatencySummary, round2, summarize } from "./_stats.ts";
-import type { NatsTraffic } from "./_varz.ts";
+
+/** NATS messages and bytes per run, as the server counted them. */
+export interface NatsTraffic {
+  /** Messages into nats-server per run (published by clients: PUBs, requests, acks). */
+  in: number;
+  /** Messages out of nats-server per run (delivered to subscribers, PubAcks, replies). */
+  out: number;
+  /** Bytes in per run (payloads and headers). */
+  in_bytes: number;
+  /** Bytes out per run. */
+  out_bytes: number;
+  /** Messages in / out per run by client group (connection name prefix), when known. */
+  by_client?: Record<string, { in: number; out: number }>;
+  /**
+   * JetStream bytes stored per run by stream (`/jsz` deltas: what the runs left on disk, before
+   * any retention; a KV bucket is the stream `KV_<bucket>`).
+   */
+  stored_bytes_per_run?: Record<string, number>;
+}
 
 /** W worker processes, each running C jobs at once. */
 export interface Setting {

@@ -12,25 +12,9 @@
 import { freePort, type NatsServerHandle, startNatsServer } from "../tests/_helpers/nats_server.ts";
 import { startNatsCluster } from "../tests/_helpers/nats_cluster.ts";
 import { pidListeningOn } from "./_rss.ts";
+import type { NatsTraffic } from "./_types.ts";
 
-/** NATS messages and bytes per run, as the server counted them. */
-export interface NatsTraffic {
-  /** Messages into nats-server per run (published by clients: PUBs, requests, acks). */
-  in: number;
-  /** Messages out of nats-server per run (delivered to subscribers, PubAcks, replies). */
-  out: number;
-  /** Bytes in per run (payloads and headers). */
-  in_bytes: number;
-  /** Bytes out per run. */
-  out_bytes: number;
-  /** Messages in / out per run by client group (connection name prefix), when known. */
-  by_client?: Record<string, { in: number; out: number }>;
-  /**
-   * JetStream bytes stored per run by stream (`/jsz` deltas: what the runs left on disk, before
-   * any retention; a KV bucket is the stream `KV_<bucket>`).
-   */
-  stored_bytes_per_run?: Record<string, number>;
-}
+export type { NatsTraffic };
 
 /** A nats-server with its monitoring port. */
 export interface MonitoredNats {
