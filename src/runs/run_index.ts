@@ -110,7 +110,12 @@ export const UPDATED_AT_SKEW_SEC = 60;
 export interface RunIndexOptions {
   /** Where watch problems are logged. */
   logger?: Logger;
-  /** The connection behind `kv`: the watch is re-opened on every `reconnect`. */
+  /**
+   * The connection behind `kv`: the watch is re-opened on every `reconnect`.
+   *
+   * A nats.js handle, left out of the published docs.
+   * @ignore
+   */
   connection?: { status(): AsyncIterable<Status> };
   /** Delay between attempts to re-open a broken watch. @default {500} */
   retryMs?: number;

@@ -213,6 +213,8 @@ export class Sweeper {
 
   async #repairOrphans(): Promise<{ republished: number; interrupted: number }> {
     const { backend, config } = this.#o;
+    // Until the run index has loaded, which runs are PENDING is not known cheaply: next pass.
+    if (!backend.index.ready) return { republished: 0, interrupted: 0 };
     const before = this.#now() - config.orphanAfterSec;
     const pending = backend.index.list({ statuses: new Set(["PENDING"]), limit: Infinity })
       .filter((r) => r.updated_at < before);

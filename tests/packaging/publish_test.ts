@@ -45,13 +45,15 @@ Deno.test("deno.json exports the five entry points", async () => {
   }
 });
 
-Deno.test("deno doc --lint passes on the portable entry points", async () => {
+Deno.test("deno doc --lint passes on every entry point (./, ./flow, ./client, ./worker, ./gateway)", async () => {
   const res = await runProcess(Deno.execPath(), [
     "doc",
     "--lint",
     "mod.ts",
     "src/flow/mod.ts",
     "src/client/mod.ts",
+    "src/worker/mod.ts",
+    "src/gateway/mod.ts",
   ]);
   assert.equal(res.code, 0, `deno doc --lint failed:\n${res.stdout}${res.stderr}`);
 });
