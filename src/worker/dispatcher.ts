@@ -3,9 +3,9 @@
  * over its queues ({@linkcode WorkQueues.plan}: tenants round-robin by weight, priorities in
  * order) and sends one batched pull per planned queue, for as many jobs as that queue gets —
  * never one pull request per job. Each job that arrives takes a slot and is handed to
- * `handle`; a slot that frees wakes the loop. When nothing is known to wait, the loop refreshes
- * the queues' counts every `pollMs` (the "pull interval"), and finds new tenants every
- * `DISCOVER_INTERVAL_MS`.
+ * `handle`; a slot that frees wakes the loop. When nothing is known to wait, one queue at a time
+ * gets a one-job pull that waits for work, and the loop refreshes the queues' counts every
+ * `pollMs` (the "pull interval"); new tenants are looked for every `DISCOVER_INTERVAL_MS`.
  *
  * @module
  */
@@ -38,8 +38,8 @@ export class Dispatcher {
   #busy = 0;
   #reserved = 0;
   #wake: (() => void) | null = null;
-  #probing = false;
-  #probeCursor = 0;
+  #idle = false;
+  #idleCursor = 0;
   /** Something changed since the loop last looked (a wake-up nobody was waiting for). */
   #dirty = false;
   readonly #pulls = new Set<Promise<void>>();
@@ -91,9 +91,10 @@ export class Dispatcher {
         continue;
       }
       for (const pull of plan) this.#pull(pull, stop);
-      const left = free - plan.reduce((n, p) => n + p.count, 0);
-      if (left > 0 && !this.#probing) this.#probe(stop);
-      if (plan.length === 0) await this.#changed(stop, this.#pollMs);
+      if (plan.length === 0) {
+        if (!this.#idle) this.#idlePull(stop);
+        await this.#changed(stop, this.#pollMs);
+      }
     }
     while (this.#pulls.size > 0 || this.#handlers.size > 0) {
       await Promise.all([...this.#pulls, ...this.#handlers]);
@@ -101,18 +102,21 @@ export class Dispatcher {
   }
 
   /**
-   * A job delivered to a worker that died comes back after AckWait, but a consumer's
-   * `num_pending` does not count it: so one queue at a time that has jobs unacknowledged and
-   * nothing pending gets a one-job pull that waits for such a redelivery.
+   * While no queue is known to have work, one queue at a time gets a one-job pull that waits
+   * (up to `expiresMs`): a job published to it is taken at once instead of at the next refresh,
+   * and a job whose worker died (back after AckWait, but not counted in `num_pending`) is found.
+   * Queues with jobs unacknowledged go first, then the normal-priority ones, in turn.
    */
-  #probe(stop: AbortSignal): void {
-    const candidates = this.#o.queues.queues.filter((q) =>
-      !q.fetching && q.pending <= 0 && q.ackPending > 0 && q.ackPending < q.maxAckPending
+  #idlePull(stop: AbortSignal): void {
+    const idle = this.#o.queues.queues.filter((q) =>
+      !q.fetching && q.pending <= 0 && q.ackPending < q.maxAckPending
     );
+    const unacked = idle.filter((q) => q.ackPending > 0);
+    const candidates = unacked.length > 0 ? unacked : idle.filter((q) => q.priority === "normal");
     if (candidates.length === 0) return;
-    const queue = candidates[this.#probeCursor++ % candidates.length]!;
-    this.#probing = true;
-    this.#pull({ queue, count: 1 }, stop, () => this.#probing = false);
+    const queue = candidates[this.#idleCursor++ % candidates.length]!;
+    this.#idle = true;
+    this.#pull({ queue, count: 1 }, stop, () => this.#idle = false);
   }
 
   /** One batched pull: its jobs take the slots reserved for them as they arrive. */
