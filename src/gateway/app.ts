@@ -73,13 +73,30 @@ export type Handler = (req: Request) => Promise<Response>;
 interface _Route {
   method: string;
   path: string;
-  pattern: URLPattern;
+  /** The path's segments; `:name` is a parameter (one non-empty segment). */
+  segments: string[];
   open: boolean;
   handle: RouteHandler;
 }
 
 function _route(method: string, path: string, handle: RouteHandler, open = false): _Route {
-  return { method, path, pattern: new URLPattern({ pathname: path }), open, handle };
+  return { method, path, segments: path.split("/").slice(1), open, handle };
+}
+
+/** The route's parameters when `parts` (a request path's segments) match it, else `null`. */
+function _match(route: _Route, parts: readonly string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < route.segments.length; i++) {
+    const want = route.segments[i]!;
+    const got = parts[i]!;
+    if (want.charCodeAt(0) === 58) { // ":name"
+      if (got === "") return null;
+      params[want.slice(1)] = _decode(got);
+    } else if (want !== got) {
+      return null;
+    }
+  }
+  return params;
 }
 
 const _ROUTES: readonly _Route[] = [
@@ -175,10 +192,12 @@ export function createApp(deps: AppDeps): Handler {
       return page;
     }
     try {
-      const matches: { route: _Route; match: URLPatternResult }[] = [];
+      // A plain segment match (routing by URLPattern cost ~8% of a submit's gateway CPU).
+      const parts = url.pathname.split("/").slice(1);
+      const matches: { route: _Route; params: Record<string, string> }[] = [];
       for (const r of _BY_DEPTH.get(_depth(url.pathname)) ?? []) {
-        const match = r.pattern.exec({ pathname: url.pathname });
-        if (match) matches.push({ route: r, match });
+        const params = _match(r, parts);
+        if (params) matches.push({ route: r, params });
       }
       const candidates = matches.map((m) => m.route);
       if (candidates.length === 0) {
@@ -196,11 +215,7 @@ export function createApp(deps: AppDeps): Handler {
         );
       }
       routePath = route.path;
-      const match = matches.find((m) => m.route === route)!.match;
-      const params: Record<string, string> = {};
-      for (const [k, v] of Object.entries(match?.pathname.groups ?? {})) {
-        if (v !== undefined) params[k] = _decode(v);
-      }
+      const params = matches.find((m) => m.route === route)!.params;
       const principal: Principal | null = route.open ? null : await authenticate(req);
       const ctx: RouteContext = {
         req,

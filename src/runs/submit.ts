@@ -243,7 +243,7 @@ export async function submitRun(
   checkOffered(backend, request, yaml);
   const run = buildRun(principal, request, yaml, options);
   await writeRun(ctx, run);
-  logger.info("Run submitted", {
+  logger.debug("Run submitted", {
     run_id: run.snapshot.run_id,
     flow_name: request.flow_name,
     tag: request.tag,

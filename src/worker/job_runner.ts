@@ -306,7 +306,7 @@ export class JobRunner {
       // SPEC §10: a run that ends within the lazy window publishes its events once, at the end.
       firstFlushAfterMs: this.#ctx.config.runningWriteAfterMs,
     });
-    this.#log.info("Run started", { attempt: this.#delivery });
+    this.#log.debug("Run started", { attempt: this.#delivery });
     const mirror = this.#startMirror(at.running, at.firstWriteAfterMs);
     if (this.#ctx.stoppingNow) this.abort("drain", new Error("Worker stopping"));
     const execution = await executeRun(job, {
