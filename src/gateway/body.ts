@@ -66,8 +66,13 @@ async function _withBody<T>(
     throw _tooLarge(maxBytes);
   }
   if (req.body === null || declared === 0) return await use(new Uint8Array(0));
-  const pooled = declared === null || declared > _SMALL_BODY_BYTES;
-  const buf = pooled ? _POOL.take(maxBytes) : new Uint8Array(declared);
+  // Pool only small caps (at most a quarter of the pool): a 64 MiB cap would otherwise allocate
+  // 64 MiB for every body of unknown length.
+  const pooled = maxBytes <= _POOL_BYTES / 4 &&
+    (declared === null || declared > _SMALL_BODY_BYTES);
+  let buf = pooled
+    ? _POOL.take(maxBytes)
+    : new Uint8Array(declared ?? Math.min(maxBytes, _SMALL_BODY_BYTES));
   try {
     const reader = req.body.getReader();
     let total = 0;
@@ -75,9 +80,15 @@ async function _withBody<T>(
       const { done, value } = await reader.read();
       if (done) break;
       const end = total + value.byteLength;
-      if (end > maxBytes || end > buf.byteLength) {
+      if (end > maxBytes || (end > buf.byteLength && declared !== null)) {
         await reader.cancel().catch(() => {});
         throw _tooLarge(maxBytes);
+      }
+      if (end > buf.byteLength) {
+        // Unknown length, cap too large to pool: grow by doubling, never past the cap.
+        const grown = new Uint8Array(Math.min(maxBytes, Math.max(end, buf.byteLength * 2)));
+        grown.set(buf.subarray(0, total));
+        buf = grown;
       }
       buf.set(value, total);
       total = end;
