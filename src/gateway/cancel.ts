@@ -122,8 +122,10 @@ export async function postCancel(ctx: RouteContext): Promise<Response> {
     ? expandRunIdPrefix(backend.index, asked, scopeOf(ctx).tenantId) ?? asked
     : asked;
   const snapshot = await cancelRun(backend, runId, ctx.principal);
-  if (snapshot.status === "CANCELLING") {
-    // Tell the worker at once (core NATS, best effort: it also notices at its next write).
+  if (snapshot.status === "CANCELLING" || snapshot.status === "CANCELLED") {
+    // Tell the worker at once (core NATS, best effort: it also notices at its next write). A
+    // run cancelled while PENDING may already be starting on a worker inside its lazy RUNNING
+    // window (SPEC §10): the notice stops it there instead of at its first write.
     try {
       backend.nc.publish(
         cancelSubject(ctx.config, snapshot.run_id, { tenant: snapshot.tenant_id }),
