@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { JsMsg } from "@nats-io/jetstream";
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { abortableSleep } from "../contract/_util.ts";
 import type { Logger } from "../log.ts";
 import type { PlannedPull, WorkQueue, WorkQueues } from "./queues.ts";
@@ -44,6 +44,7 @@ export class Dispatcher {
   #dirty = false;
   readonly #pulls = new Set<Promise<void>>();
   readonly #handlers = new Set<Promise<unknown>>();
+  readonly #batches = new Set<ConsumerMessages>();
 
   /**
    * Make the loop (it pulls nothing before {@linkcode Dispatcher.run}).
@@ -96,9 +97,16 @@ export class Dispatcher {
         await this.#changed(stop, this.#pollMs);
       }
     }
-    while (this.#pulls.size > 0 || this.#handlers.size > 0) {
-      await Promise.all([...this.#pulls, ...this.#handlers]);
-    }
+    // Pulls in flight end now (what they still bring is handed back); a pull that cannot end —
+    // NATS went away with it — is waited for no longer than its expiry.
+    for (const batch of this.#batches) batch.stop();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#pulls),
+      new Promise((resolve) => timer = setTimeout(resolve, this.#o.expiresMs + 1000)),
+    ]);
+    clearTimeout(timer);
+    while (this.#handlers.size > 0) await Promise.all(this.#handlers);
   }
 
   /**
@@ -126,11 +134,13 @@ export class Dispatcher {
     this.#reserved += count;
     const task = (async () => {
       let got = 0;
+      let batch: ConsumerMessages | null = null;
       try {
-        const batch = await queue.consumer.fetch({
+        batch = await queue.consumer.fetch({
           max_messages: count,
           expires: this.#o.expiresMs,
         });
+        this.#batches.add(batch);
         for await (const msg of batch) {
           got++;
           this.#reserved--;
@@ -145,6 +155,7 @@ export class Dispatcher {
           this.#o.log.warn("Cannot pull jobs; retrying", { consumer: queue.durable }, err);
         }
       } finally {
+        if (batch !== null) this.#batches.delete(batch);
         this.#reserved -= count - got;
         if (got < count) queue.pending = 0; // fewer than thought: the next refresh says how many
         queue.fetching = false;
