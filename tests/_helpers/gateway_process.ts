@@ -55,7 +55,15 @@ export async function startGatewayProcess(
   options: StartGatewayProcessOptions,
 ): Promise<GatewayProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli/gateway.ts", "--port", "0", ...(options.args ?? [])],
+    args: [
+      "run",
+      "--v8-flags=--optimize-for-size",
+      "-A",
+      "cli/gateway.ts",
+      "--port",
+      "0",
+      ...(options.args ?? []),
+    ],
     cwd: _ROOT,
     env: {
       PYOCO_NATS_URL: options.natsUrl,
