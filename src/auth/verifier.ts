@@ -44,6 +44,7 @@
  */
 
 import type { KV, KvWatchEntry } from "@nats-io/kv";
+import { sha256Hex } from "../contract/_util.ts";
 import { type ApiKeyRecord, parseApiKey, parseApiKeyRecord, verifySecret } from "./keys.ts";
 import { API_KEYS_KV_PREFIX, apiKeyKvKey } from "./store.ts";
 import { ApiKeyStoreUnavailableError, InvalidAuthOptionError } from "./errors.ts";
@@ -336,7 +337,7 @@ export class ApiKeyVerifier {
     } catch {
       return _MALFORMED;
     }
-    const digest = await _sha256Hex(apiKey);
+    const digest = await sha256Hex(apiKey);
     const now = Date.now();
     const hit = this.#positive.get(digest);
     if (hit && this.#trusted(hit, now)) {
@@ -527,13 +528,4 @@ function _int(option: string, value: number, min: number): number {
     throw new InvalidAuthOptionError(option, `must be an integer >= ${min}`);
   }
   return value;
-}
-
-async function _sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
-  );
-  let out = "";
-  for (const b of digest) out += b.toString(16).padStart(2, "0");
-  return out;
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { sha256Hex } from "../contract/_util.ts";
 import type { DashboardAsset } from "./mod.ts";
 
 const _HERE = new URL("./", import.meta.url);
@@ -37,11 +38,6 @@ export class DashboardBuildError extends Error {
     super(message, options);
     this.name = "DashboardBuildError";
   }
-}
-
-async function _sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function _gzipSize(text: string): Promise<number> {
@@ -96,7 +92,7 @@ async function _asset(
   contentType: string,
   body: string,
 ): Promise<DashboardAsset> {
-  const hash = (await _sha256(body)).slice(0, 12);
+  const hash = (await sha256Hex(body)).slice(0, 12);
   return {
     path: `/ui/${name}.${hash}.${ext}`,
     contentType,
@@ -141,7 +137,7 @@ export async function buildDashboard(): Promise<BuiltDashboard> {
   const index: DashboardAsset = {
     path: "/",
     contentType: "text/html; charset=utf-8",
-    etag: `"${(await _sha256(html)).slice(0, 12)}"`,
+    etag: `"${(await sha256Hex(html)).slice(0, 12)}"`,
     immutable: false,
     body: html,
   };

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { abortableSleep } from "../contract/_util.ts";
 import { GATEWAY_PERMISSIONS, WORKER_PERMISSIONS } from "./permissions.ts";
 
 /** Options of {@linkcode runDevStack}. */
@@ -275,7 +276,7 @@ async function _until(cond: () => Promise<boolean>, timeoutMs: number): Promise<
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
+    await abortableSleep(100);
   }
   return false;
 }
