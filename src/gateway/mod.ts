@@ -70,6 +70,8 @@ export type { LogFields, LoggerOptions, LogLevel, LogService } from "../log.ts";
 export type { ConnectionState } from "../nats/connection.ts";
 export type {
   ErrorBody,
+  Job,
+  JsonValue,
   RunSnapshot,
   RunStatus,
   RunSummary,
