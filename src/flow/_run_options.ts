@@ -95,6 +95,8 @@ export function mergeParams(
   params: Record<string, unknown>,
 ): Record<string, unknown> {
   const merged = { ...defaults, ...params };
+  // No params and no defaults (most runs): `merged` is a fresh empty object, nothing to clone.
+  if (Object.keys(merged).length === 0) return merged;
   try {
     return structuredClone(merged);
   } catch {

@@ -75,8 +75,25 @@ export async function updateJson(
   value: unknown,
   revision: number,
 ): Promise<number | null> {
+  return await updateBytes(kv, key, { bytes: encodeJson(value), revision });
+}
+
+/**
+ * {@linkcode updateJson} of a value already encoded (a caller that measured its JSON size has
+ * the bytes: no second `JSON.stringify`).
+ *
+ * @param kv The bucket.
+ * @param key The key.
+ * @param write The UTF-8 JSON bytes and the revision read before.
+ * @returns The new revision, or `null` when someone else wrote it first.
+ */
+export async function updateBytes(
+  kv: KV,
+  key: string,
+  write: { bytes: Uint8Array; revision: number },
+): Promise<number | null> {
   try {
-    return await kv.update(key, encodeJson(value), revision);
+    return await kv.update(key, write.bytes, write.revision);
   } catch (err) {
     if (isRevisionConflict(err)) return null;
     throw err;

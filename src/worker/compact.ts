@@ -38,6 +38,8 @@ export interface CompactResult {
   originalBytes: number;
   /** Size after compaction, in bytes (may still exceed the limit when even `tasks` is larger). */
   bytes: number;
+  /** `snapshot` as UTF-8 JSON, ready to write (measuring the size encoded it already). */
+  encoded: Uint8Array;
 }
 
 /** What a removed value is replaced with. */
@@ -128,9 +130,10 @@ function _shrinkCandidates(
  * ```
  */
 export function compactSnapshot(snapshot: RunSnapshot, maxBytes: number): CompactResult {
-  const originalBytes = jsonBytes(snapshot);
+  const original = _encoder.encode(JSON.stringify(snapshot));
+  const originalBytes = original.byteLength;
   if (originalBytes <= maxBytes) {
-    return { snapshot, truncated: false, originalBytes, bytes: originalBytes };
+    return { snapshot, truncated: false, originalBytes, bytes: originalBytes, encoded: original };
   }
   const records: Record<string, TaskRecord> = {};
   for (const [name, record] of Object.entries(snapshot.task_records ?? {})) {
@@ -166,7 +169,7 @@ export function compactSnapshot(snapshot: RunSnapshot, maxBytes: number): Compac
       delete records[name];
       total -= size;
     }
-    total = jsonBytes(out);
   }
-  return { snapshot: out, truncated: true, originalBytes, bytes: total };
+  const encoded = _encoder.encode(JSON.stringify(out));
+  return { snapshot: out, truncated: true, originalBytes, bytes: encoded.byteLength, encoded };
 }

@@ -184,18 +184,27 @@ export class Dispatcher {
     else this.#dirty = true;
   }
 
-  /** Wait until a slot frees or a pull ends, `stop` aborts, or `ms` pass. */
+  /**
+   * Wait until a slot frees or a pull ends, `stop` aborts, or `ms` pass. One timer and one abort
+   * listener, both removed on wake: this runs about once per job, and an `AbortController`
+   * aborted per wait (with `AbortSignal.any`) cost a `DOMException` each (docs/performance.md).
+   */
   async #changed(stop: AbortSignal, ms: number): Promise<void> {
     if (this.#dirty) {
       this.#dirty = false;
       return;
     }
-    const timer = new AbortController();
-    const woken = new Promise<void>((resolve) => this.#wake = resolve);
-    await Promise.race([
-      woken,
-      abortableSleep(ms, AbortSignal.any([stop, timer.signal])).catch(() => {}),
-    ]);
-    timer.abort();
+    if (stop.aborted) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let wake!: () => void;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      this.#wake = resolve;
+      timer = setTimeout(resolve, ms);
+      stop.addEventListener("abort", wake, { once: true });
+    });
+    clearTimeout(timer);
+    stop.removeEventListener("abort", wake);
+    if (this.#wake === wake) this.#wake = null;
   }
 }

@@ -13,7 +13,7 @@ import { ErrId } from "../contract/errors.ts";
 import { isTerminal, nowSec, type RunSnapshot } from "../contract/wire.ts";
 import type { JsonValue, RunProgress } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
-import { createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
+import { createJson, getJson, updateBytes, updateJson, type Versioned } from "../nats/kv.ts";
 import { isTransientNatsError, withNatsRetry } from "../nats/retry.ts";
 import { compactSnapshot } from "./compact.ts";
 
@@ -127,7 +127,7 @@ export class RunMirror {
   #unwritten = false;
 
   /**
-   * Start mirroring (the heartbeat timer starts now).
+   * Start mirroring (the heartbeat starts now, or at a lazy `RUNNING`'s first write).
    *
    * @param options Bucket, initial snapshot, intervals and callbacks.
    */
@@ -152,10 +152,17 @@ export class RunMirror {
       this.#schedule();
     }
     if (this.#base.status === "CANCELLING") this.#cancel();
+    // Lazy RUNNING: the heartbeat starts with the first write (a run that ends inside the lazy
+    // window never needs it, and most runs do: one timer fewer per run).
+    if (!this.#unwritten) this.#startHeartbeat();
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== null || this.#stopped) return;
     this.#heartbeat = setInterval(() => {
       this.#dirty = true;
       this.#schedule();
-    }, options.heartbeatIntervalMs);
+    }, this.#opts.heartbeatIntervalMs);
   }
 
   /**
@@ -244,7 +251,7 @@ export class RunMirror {
   async #finishOnce(terminal: TerminalFields): Promise<FinishResult> {
     for (let i = 0; i < _MAX_CONFLICTS; i++) {
       const now = nowSec();
-      const { snapshot, truncated, originalBytes, bytes } = compactSnapshot({
+      const { snapshot, truncated, originalBytes, bytes, encoded } = compactSnapshot({
         ...this.#base,
         ...this.#own,
         status: terminal.status,
@@ -258,7 +265,10 @@ export class RunMirror {
         updated_at: now,
       }, this.#opts.maxBytes);
       if (truncated) this.#logCompaction(originalBytes, bytes);
-      const revision = await updateJson(this.#kv, this.#key, snapshot, this.#revision);
+      const revision = await updateBytes(this.#kv, this.#key, {
+        bytes: encoded,
+        revision: this.#revision,
+      });
       if (revision !== null) {
         this.#base = snapshot;
         this.#revision = revision;
@@ -362,7 +372,7 @@ export class RunMirror {
   async #writeProgress(): Promise<void> {
     for (let i = 0; i < _MAX_CONFLICTS && !this.#stopped; i++) {
       const now = nowSec();
-      const { snapshot, truncated, originalBytes, bytes } = compactSnapshot({
+      const { snapshot, truncated, originalBytes, bytes, encoded } = compactSnapshot({
         ...this.#base,
         ...this.#own,
         status: this.#cancelSeen ? "CANCELLING" : "RUNNING",
@@ -379,7 +389,10 @@ export class RunMirror {
       if (truncated && !this.#base.task_records_truncated) {
         this.#logCompaction(originalBytes, bytes);
       }
-      const revision = await updateJson(this.#kv, this.#key, snapshot, this.#revision);
+      const revision = await updateBytes(this.#kv, this.#key, {
+        bytes: encoded,
+        revision: this.#revision,
+      });
       if (revision !== null) {
         // The watch may already have delivered a newer foreign write: keep the newest.
         if (revision > this.#revision) {
@@ -388,6 +401,7 @@ export class RunMirror {
         }
         this.#writes++;
         this.#unwritten = false;
+        this.#startHeartbeat();
         return;
       }
       const current = await getJson<RunSnapshot>(this.#kv, this.#key);
