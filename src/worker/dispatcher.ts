@@ -93,7 +93,7 @@ export class Dispatcher {
       }
       for (const pull of plan) this.#pull(pull, stop);
       if (plan.length === 0) {
-        if (!this.#idle) this.#idlePull(stop);
+        if (!this.#idle) this.#idlePull(stop, free);
         await this.#changed(stop, this.#pollMs);
       }
     }
@@ -110,12 +110,13 @@ export class Dispatcher {
   }
 
   /**
-   * While no queue is known to have work, one queue at a time gets a one-job pull that waits
-   * (up to `expiresMs`): a job published to it is taken at once instead of at the next refresh,
+   * While no queue is known to have work, one queue at a time gets a pull that waits (up to
+   * `expiresMs`): jobs published to it are taken as they arrive instead of at the next refresh,
    * and a job whose worker died (back after AckWait, but not counted in `num_pending`) is found.
-   * Queues with jobs unacknowledged go first, then the normal-priority ones, in turn.
+   * Queues with jobs unacknowledged go first, then the normal-priority ones, in turn; a normal
+   * queue's pull asks for all free slots but one, any other queue's for one job.
    */
-  #idlePull(stop: AbortSignal): void {
+  #idlePull(stop: AbortSignal, free: number): void {
     const idle = this.#o.queues.queues.filter((q) =>
       !q.fetching && q.pending <= 0 && q.ackPending < q.maxAckPending
     );
@@ -124,7 +125,10 @@ export class Dispatcher {
     if (candidates.length === 0) return;
     const queue = candidates[this.#idleCursor++ % candidates.length]!;
     this.#idle = true;
-    this.#pull({ queue, count: 1 }, stop, () => this.#idle = false);
+    // All free slots but one wait on it (a burst is taken at once, as arrives); the one left
+    // lets the next refresh give another queue (a higher priority, another tenant) a slot.
+    const count = queue.priority === "normal" ? Math.max(1, free - 1) : 1;
+    this.#pull({ queue, count }, stop, () => this.#idle = false);
   }
 
   /** One batched pull: its jobs take the slots reserved for them as they arrive. */
@@ -152,7 +156,12 @@ export class Dispatcher {
         }
       } catch (err) {
         if (!stop.aborted) {
-          this.#o.log.warn("Cannot pull jobs; retrying", { consumer: queue.durable }, err);
+          // NATS going away (a stop of the whole stack, a restart) ends pulls with this; the
+          // loop retries, and a lasting outage shows in the refresh's warning.
+          const going = /shutdown|closed|draining/i.test(String((err as Error)?.message));
+          const fields = { consumer: queue.durable };
+          if (going) this.#o.log.debug("Pull ended: NATS is going away", fields);
+          else this.#o.log.warn("Cannot pull jobs; retrying", fields, err);
         }
       } finally {
         if (batch !== null) this.#batches.delete(batch);

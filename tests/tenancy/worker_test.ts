@@ -114,14 +114,21 @@ Deno.test("fair dispatch: B's runs start promptly while A's backlog of 300 waits
   await using t = await setupTenancy();
   const service = 0.2;
   for (let i = 0; i < 3; i++) await t.worker({ concurrency: 4 });
-  // B is a known tenant (it ran before); a brand-new one adds up to one discovery interval.
-  await _allDone(t, [await t.submit("b", { flow_name: "slow", params: { seconds: 0.01 } })]);
+  // A and B are known tenants (each ran before); a brand-new one adds up to one discovery
+  // interval. Then A queues its backlog, and B comes once the workers are busy with it.
+  await _allDone(t, [
+    await t.submit("a", { flow_name: "slow", params: { seconds: 0.01 } }),
+    await t.submit("b", { flow_name: "slow", params: { seconds: 0.01 } }),
+  ]);
   const a: string[] = [];
   await Promise.all(Array.from({ length: 6 }, async () => {
     for (let i = 0; i < 50; i++) {
       a.push(await t.submit("a", { flow_name: "slow", params: { seconds: service } }));
     }
   }));
+  await poll(async () => (await t.snapshots(a)).some((s) => s.status === "COMPLETED"), {
+    message: "A's backlog to be running",
+  });
   const b: string[] = [];
   for (let i = 0; i < 10; i++) {
     b.push(await t.submit("b", { flow_name: "slow", params: { seconds: service } }));
