@@ -10,11 +10,7 @@
  * @module
  */
 
-import {
-  type JetStreamClient,
-  jetstreamManager,
-  type JsMsg,
-} from "@nats-io/jetstream";
+import { type JetStreamClient, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { cancelFilter, type Config } from "../config.ts";
