@@ -28,10 +28,11 @@ Dead letters (the DLQ stream, PYOCO_DLQ_STREAM):
   dlq replay SEQ [--json]                          submit entry SEQ's job again as a new run
 
 Tenants (limits in the tenants KV bucket, PYOCO_TENANTS_KV_BUCKET; SPEC §13):
-  tenant set T [--max-running N] [--weight W] [--json]
+  tenant set T [--max-running N] [--weight W] [--tags a,b] [--json]
                                                    N runs of T at once across all workers
                                                    (0 = unlimited), W its share of pulls
-                                                   (1..100); applied live in namespaced mode
+                                                   (1..100); applied live in namespaced mode,
+                                                   where --tags also creates T's consumers
   tenant get T [--json]                            T's limits (and the default in effect)
   tenant list [--json]                             every tenant with limits set
 

@@ -46,6 +46,7 @@ export async function runAdmin(argv: string[], io: AdminIo = defaultAdminIo): Pr
       "key-id": { type: "string" },
       reason: { type: "string" },
       tag: { type: "string" },
+      tags: { type: "string" },
       limit: { type: "string" },
       "max-running": { type: "string" },
       weight: { type: "string" },

@@ -6,9 +6,11 @@
  * @module
  */
 
-import { jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { Config } from "../config.ts";
-import { TENANT_PATTERN } from "../contract/tenancy.ts";
+import { PRIORITIES, TENANT_PATTERN } from "../contract/tenancy.ts";
+import { TAG_PATTERN } from "../contract/wire.ts";
+import { ensureConsumer } from "../nats/resources.ts";
 import { InvalidRequestError } from "../runs/errors.ts";
 import {
   applyTenantLimit,
@@ -31,6 +33,8 @@ export interface TenantFlags {
   "max-running"?: string;
   /** `--weight W` (set). */
   weight?: string;
+  /** `--tags a,b` (set): create the tenant's consumers of these tags now (namespaced mode). */
+  tags?: string;
   /** `--json`. */
   json?: boolean;
   /** `--nats-url URL`. */
@@ -41,7 +45,7 @@ export interface TenantFlags {
 type _TenantRequest =
   | { action: "list" }
   | { action: "get"; tenant: string }
-  | { action: "set"; tenant: string; maxRunning?: number; weight?: number };
+  | { action: "set"; tenant: string; maxRunning?: number; weight?: number; tags: string[] };
 
 /**
  * Run `tenant set TENANT --max-running N [--weight W]`, `tenant get TENANT` or `tenant list`.
@@ -68,13 +72,21 @@ export async function runTenant(
       } else {
         const rec = await setTenantLimits(tenants, request);
         const jsm = await jetstreamManager(nc, { timeout: 5000 });
+        const maxAckPending = tenantMaxAckPending(config, rec);
+        const created = await _ensureConsumers(jsm, config, {
+          tenant: rec.tenant_id,
+          tags: request.tags,
+          maxAckPending,
+        });
         const changed = await applyTenantLimit(jsm, config, {
           tenant: rec.tenant_id,
-          maxAckPending: tenantMaxAckPending(config, rec),
+          maxAckPending,
         });
-        if (values.json) io.out(JSON.stringify({ ...rec, consumers_changed: changed }));
-        else {
+        if (values.json) {
+          io.out(JSON.stringify({ ...rec, consumers: created, consumers_changed: changed }));
+        } else {
           _print([rec], { config, io });
+          if (created.length > 0) io.out(`Consumers: ${created.join(", ")}`);
           if (changed.length > 0) io.out(`Applied to consumers: ${changed.join(", ")}`);
         }
       }
@@ -108,13 +120,50 @@ function _parseTenant(
   }
   const tenant = args[0]!;
   if (action === "get") return { action, tenant };
+  const tags = values.tags === undefined
+    ? []
+    : values.tags.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const bad = tags.find((t) => !TAG_PATTERN.test(t));
+  if (bad !== undefined || (values.tags !== undefined && tags.length === 0)) {
+    throw new UsageError(
+      `--tags must list tags (1 to 64 letters, digits, _ or -), got "${values.tags}"`,
+    );
+  }
   const maxRunning = _int(values["max-running"], "--max-running", TENANT_LIMITS.maxRunning);
   const weight = _int(values.weight, "--weight", TENANT_LIMITS.weight);
-  if (maxRunning === undefined && weight === undefined) {
-    throw new UsageError("tenant set needs --max-running N (0 = unlimited) and/or --weight W");
+  if (maxRunning === undefined && weight === undefined && tags.length === 0) {
+    throw new UsageError(
+      "tenant set needs --max-running N (0 = unlimited), --weight W and/or --tags a,b",
+    );
   }
   validateTenantLimits({ tenant, maxRunning, weight });
-  return { action, tenant, maxRunning, weight };
+  return { action, tenant, maxRunning, weight, tags };
+}
+
+/**
+ * Namespaced mode: create the tenant's consumers of `tags` (every priority) with its limit, so
+ * workers whose NATS user may not create consumers (docs/tenancy.md) find them.
+ */
+async function _ensureConsumers(
+  jsm: JetStreamManager,
+  config: Config,
+  options: { tenant: string; tags: string[]; maxAckPending: number },
+): Promise<string[]> {
+  if (config.tenantIsolation !== "namespaced" || options.tags.length === 0) return [];
+  const out: string[] = [];
+  for (const tag of options.tags) {
+    for (const priority of PRIORITIES) {
+      out.push(
+        await ensureConsumer(jsm, config, {
+          tenant: options.tenant,
+          tag,
+          priority,
+          maxAckPending: options.maxAckPending,
+        }),
+      );
+    }
+  }
+  return out;
 }
 
 function _int(text: string | undefined, flag: string, max: number): number | undefined {

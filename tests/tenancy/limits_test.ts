@@ -62,6 +62,7 @@ Deno.test("pyoco-admin tenant set refuses bad input before connecting", async ()
       ["tenant", "set", "a.b", "--max-running", "1"],
       ["tenant", "set", "acme", "--max-running", "-1"],
       ["tenant", "set", "acme", "--weight", "0"],
+      ["tenant", "set", "acme", "--tags", "a.b"],
       ["tenant", "set", "acme"],
       ["tenant", "get"],
       ["tenant", "frobnicate"],
@@ -105,6 +106,47 @@ Deno.test("applyTenantLimit() sets max_ack_pending on every consumer of the tena
     const other = await jsm.consumers.info(config.workStream, "pyoco_workers_other_default");
     assert.equal(other.config.max_ack_pending, config.consumerMaxAckPending);
     assert.equal((await readTenantLimits(tenants, "acme"))?.max_running, 2);
+  } finally {
+    await nc.close();
+  }
+});
+
+Deno.test("pyoco-admin tenant set --tags creates the tenant's consumers with its limit (namespaced)", async () => {
+  await using srv = await startNatsServer();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "cli/admin.ts",
+      "tenant",
+      "set",
+      "acme",
+      "--max-running",
+      "3",
+      "--tags",
+      "default,gpu",
+      "--json",
+      "--nats-url",
+      srv.url,
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    env: { PYOCO_TENANT_ISOLATION: "namespaced", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const body = JSON.parse(text);
+  assert.equal(body.consumers.length, 6, "two tags x three priorities");
+  const nc = await connect({ servers: srv.url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of ["pyoco_workers_acme_gpu", "pyoco_workers-low_acme_default"]) {
+      const info = await jsm.consumers.info("PYOCO_WORK", name);
+      assert.equal(info.config.max_ack_pending, 3, name);
+    }
   } finally {
     await nc.close();
   }
