@@ -17,7 +17,7 @@
 
 import type { RunSnapshot, TaskState } from "../contract/wire.ts";
 import { CANCELLED_BY_REQUEST, nowSec } from "../contract/wire.ts";
-import { cancelSubject } from "../config.ts";
+import { cancelSubject, workSubject } from "../config.ts";
 import { casUpdate } from "../nats/kv.ts";
 import type { Principal } from "./auth.ts";
 import type { RunsBackend } from "../runs/backend.ts";
@@ -26,6 +26,7 @@ import { RunStoreError } from "../runs/errors.ts";
 import { HttpError, natsUnavailable } from "./errors.ts";
 import { RUN_ID_PATTERN, runNotFoundError } from "../runs/reads.ts";
 import { expandRunIdPrefix } from "../runs/prefix.ts";
+import { dropQueuedJob } from "../runs/work_queue.ts";
 
 class _NotFound extends Error {}
 
@@ -131,6 +132,16 @@ export async function postCancel(ctx: RouteContext): Promise<Response> {
         cancelSubject(ctx.config, snapshot.run_id, { tenant: snapshot.tenant_id }),
       );
     } catch { /* disconnected: the worker's next compare-and-set write sees the CANCELLING */ }
+  }
+  if (snapshot.status === "CANCELLED" && snapshot.start_time == null) {
+    // Cancelled before a worker took it: take its job out of the queue (best effort, in the
+    // background), so queue depth and pyoco_queue_pending stop counting it (issue 14 #3).
+    const subject = workSubject(ctx.config, {
+      tag: snapshot.tag ?? ctx.config.defaultTag,
+      tenant: snapshot.tenant_id,
+      priority: snapshot.priority,
+    });
+    void dropQueuedJob(backend, ctx.config, { runId: snapshot.run_id, subject }).catch(() => {});
   }
   const { task_records: _records, ...view } = snapshot;
   return json(view);

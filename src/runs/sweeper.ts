@@ -12,7 +12,7 @@
  * Orphans: a `PENDING` run older than `PYOCO_ORPHAN_AFTER_SEC` whose job is not in the work
  * stream (its gateway died between the KV create and the publish). Whether the job is there is
  * read from the stream itself: the tag's queued messages are read (at most
- * {@linkcode ORPHAN_SCAN_MAX} of them) for the `Nats-Msg-Id` equal to the run id — only when
+ * `QUEUE_SCAN_MAX` of them, `work_queue.ts`) for the `Nats-Msg-Id` equal to the run id — only when
  * there is such an old `PENDING` run on the tag at all. A job that is
  * delivered but not yet acknowledged is still in a work-queue stream, so a running job is never
  * taken for an orphan. The job is rebuilt from the snapshot and re-published with the original
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { DeliverPolicy, type JsMsg, type MsgRequest } from "@nats-io/jetstream";
+import { DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type Config, workSubject } from "../config.ts";
 import { PRIORITIES, tenantOf } from "../contract/tenancy.ts";
@@ -34,10 +34,8 @@ import { encodeJson } from "../nats/kv.ts";
 import { KvLease } from "../nats/lease.ts";
 import type { RunsBackend } from "./backend.ts";
 import { purgeRun } from "./delete.ts";
+import { scanQueued } from "./work_queue.ts";
 import { publishJob } from "./submit.ts";
-
-/** At most this many queued jobs of one tag are scanned for orphans in one pass. */
-export const ORPHAN_SCAN_MAX = 100_000;
 
 /** At most this many expired runs are deleted in one pass (the next pass goes on). */
 export const RETENTION_BATCH_MAX = 10_000;
@@ -254,28 +252,17 @@ export class Sweeper {
     return ids;
   }
 
-  /** The run ids of the jobs queued on one subject, or `null` if too many. */
+  /** The run ids of the jobs queued on one subject, or `null` if too many to read. */
   async #queuedOn(subject: string): Promise<Set<string> | null> {
-    const { backend, config } = this.#o;
-    const info = await backend.jsm.streams.info(config.workStream, { subjects_filter: subject });
-    const count = info.state.subjects?.[subject] ?? 0;
     const ids = new Set<string>();
-    if (count === 0) return ids;
-    if (count > ORPHAN_SCAN_MAX) return null;
-    // A work-queue stream takes no second consumer on a subject its workers consume: read the
-    // queued messages one by one with direct gets (next message on the subject from a sequence).
-    let seq = info.state.first_seq;
-    while (ids.size < count && seq <= info.state.last_seq) {
-      // `next_by_subj` is part of nats-server's STREAM.MSG.GET (2.9+); nats.js types it for
-      // direct gets only, and the work stream need not allow direct gets.
-      const request = { seq, next_by_subj: subject } as unknown as MsgRequest;
-      const m = await backend.jsm.streams.getMessage(config.workStream, request);
-      if (m === null) break;
-      const id = m.header?.get("Nats-Msg-Id");
-      if (id) ids.add(id);
-      seq = m.seq + 1;
-    }
-    return ids;
+    const read = await scanQueued(this.#o.backend, this.#o.config, {
+      subject,
+      visit: (m) => {
+        const id = m.header?.get("Nats-Msg-Id");
+        if (id) ids.add(id);
+      },
+    });
+    return read ? ids : null;
   }
 
   async #repair(runId: string): Promise<"republished" | "interrupted" | "none"> {

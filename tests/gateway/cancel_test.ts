@@ -124,3 +124,28 @@ Deno.test("POST /runs/{id}/cancel racing a worker's completion ends in exactly o
     assert.equal((await gw.reader.runs.get(id))!.revision, rev);
   }
 });
+
+Deno.test("POST /runs/{id}/cancel of a PENDING run takes its job out of the queue and the metric", async () => {
+  await using gw = await gatewayFixture();
+  const keep = await (await gw.request("/runs", postJson({ flow_name: "hello", tag: "nobody" })))
+    .json();
+  const drop = await (await gw.request("/runs", postJson({ flow_name: "hello", tag: "nobody" })))
+    .json();
+  const queued = async () => {
+    const info = await gw.reader.jsm.streams.info(gw.config.workStream, {
+      subjects_filter: ">",
+    });
+    return info.state.subjects?.["pyoco.work.nobody"] ?? 0;
+  };
+  assert.equal(await queued(), 2);
+  const res = await gw.request(`/runs/${drop.run_id}/cancel`, cancel(drop.run_id));
+  assert.equal((await res.json()).status, "CANCELLED");
+  await poll(async () => (await queued()) === 1, { message: "the cancelled run's job to go" });
+  const info = await gw.reader.jsm.streams.info(gw.config.workStream);
+  const left = await gw.reader.jsm.streams.getMessage(gw.config.workStream, {
+    seq: info.state.first_seq,
+  });
+  assert.equal(left?.json<{ run_id: string }>().run_id, keep.run_id, "the other run's job stays");
+  const metrics = await (await gw.request("/metrics")).text();
+  assert.match(metrics, /^pyoco_queue_pending\{tag="nobody"\} 1$/m);
+});
