@@ -184,7 +184,7 @@ export async function submitIdempotent(
       backend.timeoutMs,
     );
     if (revision !== null) {
-      return await _firstSubmit(ctx, k, claim, revision, request, yaml);
+      return await _firstSubmit(ctx, { held: { k, claim, revision }, request, yaml });
     }
     const current = await natsCall(
       () => getJson<IdempotencyClaim>(kv, k),
@@ -208,19 +208,34 @@ export async function submitIdempotent(
       await abortableSleep(Math.min(50 + attempt * 10, 200));
       continue;
     }
-    return await _takeOver(ctx, k, current.value, current.revision, request, yaml);
+    return await _takeOver(ctx, {
+      held: { k, claim: current.value, revision: current.revision },
+      request,
+      yaml,
+    });
   }
   throw new NatsUnavailableError("Cannot submit the run: its Idempotency-Key claim did not settle");
 }
 
+/** A claim as held: its KV key, its value and the revision it was read or written at. */
+interface _Held {
+  k: string;
+  claim: IdempotencyClaim;
+  revision: number;
+}
+
+/** What a claimed submit writes. */
+interface _ClaimedSubmit {
+  held: _Held;
+  request: RunRequest;
+  yaml: YamlSubmission | undefined;
+}
+
 async function _firstSubmit(
   ctx: IdempotentSubmitContext,
-  k: string,
-  claim: IdempotencyClaim,
-  revision: number,
-  request: RunRequest,
-  yaml: YamlSubmission | undefined,
+  { held, request, yaml }: _ClaimedSubmit,
 ): Promise<IdempotentAnswer> {
+  const { k, claim, revision } = held;
   const kv = ctx.backend.idempotency;
   let answer: SubmitResponse;
   try {
@@ -230,18 +245,15 @@ async function _firstSubmit(
     await kv.delete(k, { previousSeq: revision }).catch(() => {});
     throw err;
   }
-  await _markPublished(ctx, k, claim, revision);
+  await _markPublished(ctx, held);
   return { ...answer, replayed: false };
 }
 
 async function _takeOver(
   ctx: IdempotentSubmitContext,
-  k: string,
-  claim: IdempotencyClaim,
-  revision: number,
-  request: RunRequest,
-  yaml: YamlSubmission | undefined,
+  { held, request, yaml }: _ClaimedSubmit,
 ): Promise<IdempotentAnswer> {
+  const { k, claim } = held;
   const { backend, config, logger } = ctx;
   const runId = claim.run_id;
   const { snapshot, job } = buildRun(ctx.principal, request, yaml, {
@@ -272,16 +284,12 @@ async function _takeOver(
     tag: request.tag,
     snapshot_created: created !== null,
   });
-  await _markPublished(ctx, k, claim, revision);
+  await _markPublished(ctx, held);
   return { run_id: runId, status, replayed: true };
 }
 
-async function _markPublished(
-  ctx: IdempotentSubmitContext,
-  k: string,
-  claim: IdempotencyClaim,
-  revision: number,
-): Promise<void> {
+async function _markPublished(ctx: IdempotentSubmitContext, held: _Held): Promise<void> {
+  const { k, claim, revision } = held;
   // A lost race means another request marked it (or took it over): either way it is published.
   await updateJson(ctx.backend.idempotency, k, { ...claim, published: true }, revision)
     .catch((err) => {

@@ -289,7 +289,7 @@ export async function writeRun(
     // derived id, e.g. a schedule slot) is left alone.
     const mine = await backend.runs.get(runId).catch(() => null);
     if (mine?.operation === "PUT" && _sameBytes(mine.value, encoded)) {
-      await _deleteOrphan(backend, runId, mine.revision, logger, fields);
+      await _deleteOrphan(backend, { runId, revision: mine.revision, logger, fields });
     }
     throw new NatsUnavailableError("Cannot write the run snapshot", { cause: err });
   }
@@ -298,7 +298,7 @@ export async function writeRun(
     // Safe to repeat: the stream drops a second copy with the same Nats-Msg-Id.
     await withNatsRetry(() => publishJob(backend, config, job), retry);
   } catch (err) {
-    await _deleteOrphan(backend, runId, revision, logger, fields);
+    await _deleteOrphan(backend, { runId, revision, logger, fields });
     logger.error("Cannot queue the run; its snapshot was withdrawn", {
       ...fields,
       err_id: ErrId.natsUnavailable,
@@ -337,16 +337,11 @@ function _sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 async function _deleteOrphan(
   backend: SubmitBackend,
-  runId: string,
-  revision: number | undefined,
-  logger: Logger,
-  fields: Record<string, unknown>,
+  at: { runId: string; revision: number; logger: Logger; fields: Record<string, unknown> },
 ): Promise<void> {
+  const { runId, revision, logger, fields } = at;
   try {
-    await backend.runs.delete(
-      runId,
-      revision === undefined ? undefined : { previousSeq: revision },
-    );
+    await backend.runs.delete(runId, { previousSeq: revision });
     backend.index?.remove(runId);
   } catch (err) {
     logger.error("Cannot delete the snapshot of a run that was not queued", {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { poll } from "../_helpers/poll.ts";
 import { Kvm } from "@nats-io/kv";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import type { Principal } from "../../src/gateway/auth.ts";
@@ -57,7 +58,9 @@ Deno.test("Idempotency-Key: the same key answers the same run_id, one run, one j
   const body = await conflict.json();
   assert.equal(body.err_id, "ERR-PYOCO-0018");
   assert.equal(body.msg_id, "MSG-PYOCO-0018");
-  assert.equal(await workMessages(gw), 1);
+  // The cancel took the run's job out of the queue (issue 14 #3); the 409 queued nothing new.
+  await poll(async () => (await workMessages(gw)) === 0, { message: "the cancelled job to go" });
+  assert.equal(await workMessages(gw), 0);
 
   // Bad keys are 422; without a key every submit is a new run.
   for (const bad of ["", "has space", "x".repeat(256), "é"]) {
@@ -69,7 +72,7 @@ Deno.test("Idempotency-Key: the same key answers the same run_id, one run, one j
   }
   await gw.request("/runs", postJson({ flow_name: "hello" }));
   await gw.request("/runs", postJson({ flow_name: "hello" }));
-  assert.equal(await workMessages(gw), 3);
+  assert.equal(await workMessages(gw), 2, "two new jobs (the cancelled one left the queue)");
 });
 
 Deno.test("Idempotency-Key is per tenant and covers POST /runs/yaml", async () => {
