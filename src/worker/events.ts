@@ -138,11 +138,11 @@ export class RunEventPublisher {
       maxMessageChars: options.maxMessageChars ?? 262_144,
       flushIntervalMs: options.flushIntervalMs ?? EVENTS_FLUSH_INTERVAL_MS,
     };
-    for (const [name, v] of Object.entries(bounds)) {
-      if (!Number.isSafeInteger(v) || v < 1) {
-        throw new RangeError(`Invalid option ${name}: ${v} is not a positive integer`);
-      }
-    }
+    // Checked one by one (made per run: no entries array).
+    _positive("maxQueued", bounds.maxQueued);
+    _positive("batchSize", bounds.batchSize);
+    _positive("maxMessageChars", bounds.maxMessageChars);
+    _positive("flushIntervalMs", bounds.flushIntervalMs);
     const firstFlushAfterMs = options.firstFlushAfterMs ?? 0;
     if (!Number.isSafeInteger(firstFlushAfterMs) || firstFlushAfterMs < 0) {
       throw new RangeError(
@@ -313,6 +313,12 @@ export class RunEventPublisher {
 }
 
 /** Group event texts into messages of at most `maxEvents` events and about `maxChars`. */
+function _positive(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new RangeError(`Invalid option ${name}: ${v} is not a positive integer`);
+  }
+}
+
 function _split(texts: string[], limits: { maxEvents: number; maxChars: number }): string[][] {
   const out: string[][] = [];
   let current: string[] = [];
