@@ -36,7 +36,15 @@ function _errorText(error: Error): string {
   }
 }
 
-function _setOwn(target: Record<string, JsonValue>, key: string, value: JsonValue): void {
+/**
+ * Set an own data property, even for the key `__proto__` (a plain assignment would change the
+ * prototype instead). Internal to the engine (`json.ts`, `selectors.ts`).
+ *
+ * @param target The object.
+ * @param key The key.
+ * @param value The value.
+ */
+export function _defineOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === "__proto__") {
     Object.defineProperty(target, key, {
       value,
@@ -134,7 +142,7 @@ export function toJsonSafe(value: unknown, options: ToJsonSafeOptions = {}): Jso
       const out: Record<string, JsonValue> = {};
       for (const [key, item] of obj) {
         const converted = convert(item, depth + 1);
-        if (converted !== undefined) _setOwn(out, String(key), converted);
+        if (converted !== undefined) _defineOwn(out, String(key), converted);
       }
       return out;
     }
@@ -153,7 +161,7 @@ export function toJsonSafe(value: unknown, options: ToJsonSafeOptions = {}): Jso
     const out: Record<string, JsonValue> = {};
     for (const key of Object.keys(obj)) {
       const converted = convert((obj as Record<string, unknown>)[key], depth + 1);
-      if (converted !== undefined) _setOwn(out, key, converted);
+      if (converted !== undefined) _defineOwn(out, key, converted);
     }
     return out;
   };

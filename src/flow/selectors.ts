@@ -11,6 +11,7 @@
  */
 
 import { jsonDepthError, MAX_JSON_DEPTH } from "../contract/limits.ts";
+import { _defineOwn } from "./json.ts";
 
 /** A parsed input selector. */
 export type Selector =
@@ -388,18 +389,4 @@ function _isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object") return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-/** Sets an own data property, even for the key `__proto__`. */
-function _defineOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
 }
