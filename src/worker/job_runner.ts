@@ -230,7 +230,9 @@ export class JobRunner {
 
   /** A terminal snapshot is ACKed without running; a `CANCELLING` one is cancelled unrun. */
   async #decide(job: Job, current: Versioned<RunSnapshot>): Promise<JobResult | null> {
-    const verdict = await claimVerdict(current.value, { ...this.#ctx, delivery: this.#delivery });
+    const { workers, workerId, config } = this.#ctx; // not a spread of the whole context per run
+    const at = { workers, workerId, config, delivery: this.#delivery };
+    const verdict = await claimVerdict(current.value, at);
     if (verdict === "run") return null;
     if (verdict === "terminal") {
       this.#log.info("Run already terminal; acknowledging without running", {
