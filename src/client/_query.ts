@@ -131,3 +131,21 @@ export function watchQuery(options: WatchRunOptions): URLSearchParams {
   }
   return query;
 }
+
+/**
+ * The multipart form of a flow.yaml upload (`POST /runs/yaml`, `POST /schedules/yaml`): the
+ * `workflow` file and `flow_name`; the caller appends its other fields.
+ *
+ * @param workflowYaml The YAML text, bytes or file.
+ * @param flowName The flow's name.
+ * @returns The form.
+ */
+export function workflowForm(workflowYaml: string | Uint8Array | Blob, flowName: string): FormData {
+  const blob = workflowYaml instanceof Blob
+    ? workflowYaml
+    : new Blob([workflowYaml as BlobPart], { type: "application/yaml" });
+  const form = new FormData();
+  form.append("workflow", blob, "flow.yaml");
+  form.append("flow_name", flowName);
+  return form;
+}

@@ -53,6 +53,7 @@ import {
   listQuery as _listQuery,
   pageQuery as _pageQuery,
   watchQuery as _watchQuery,
+  workflowForm,
 } from "./_query.ts";
 import { DeadLetterClient } from "./dead_letters.ts";
 import { ScheduleMethods } from "./schedules.ts";
@@ -161,13 +162,7 @@ export class PyocoClient extends ScheduleMethods {
    * @throws {PyocoNetworkError} When the gateway cannot be reached.
    */
   submitRunYaml(request: SubmitRunYamlRequest, options: CallOptions = {}): Promise<SubmitResponse> {
-    const yaml = request.workflowYaml;
-    const blob = yaml instanceof Blob
-      ? yaml
-      : new Blob([yaml as BlobPart], { type: "application/yaml" });
-    const form = new FormData();
-    form.append("workflow", blob, "flow.yaml");
-    form.append("flow_name", request.flowName);
+    const form = workflowForm(request.workflowYaml, request.flowName);
     if (request.tag !== undefined) form.append("tag", request.tag);
     if (request.params !== undefined) form.append("params", JSON.stringify(request.params));
     return this.#http.json("POST", "/runs/yaml", {

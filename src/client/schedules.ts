@@ -17,6 +17,7 @@ import type {
 } from "../contract/schedules.ts";
 import type { CallOptions } from "./types.ts";
 import { pathSegment as _seg, type Transport } from "./_transport.ts";
+import { workflowForm } from "./_query.ts";
 
 /** A time of a schedule: unix seconds, a `Date`, or an ISO 8601 string. */
 export type ScheduleTime = number | Date | string;
@@ -190,13 +191,7 @@ export class ScheduleMethods {
     request: CreateScheduleYamlRequest,
     options: CallOptions = {},
   ): Promise<ScheduleView> {
-    const yaml = request.workflowYaml;
-    const blob = yaml instanceof Blob
-      ? yaml
-      : new Blob([yaml as BlobPart], { type: "application/yaml" });
-    const form = new FormData();
-    form.append("workflow", blob, "flow.yaml");
-    form.append("flow_name", request.flowName);
+    const form = workflowForm(request.workflowYaml, request.flowName);
     for (const [key, value] of Object.entries(scheduleFields(request))) {
       form.append(key, typeof value === "object" ? JSON.stringify(value) : String(value));
     }
