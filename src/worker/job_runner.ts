@@ -202,6 +202,7 @@ export class JobRunner {
   async #start(job: Job): Promise<JobResult> {
     const kv = this.#ctx.runs;
     let current = assumedPending(job, this.#delivery) ?? await readOrCreateSnapshot(kv, job);
+    if (current === null) return this.#withdrawn();
     const decided = await this.#decide(job, current);
     if (decided) return decided;
     const flow = await this.#resolve(job);
@@ -222,10 +223,18 @@ export class JobRunner {
       if (running) return await this.#execute(job, { flow, running });
       // The revision did not match: read the snapshot and decide again.
       current = await readOrCreateSnapshot(kv, job);
+      if (current === null) return this.#withdrawn();
       const decided = await this.#decide(job, current);
       if (decided) return decided;
     }
     throw new Error(`Cannot mark run "${job.run_id}" RUNNING: its snapshot kept changing`);
+  }
+
+  /** The run's snapshot is gone (withdrawn by a failed submit, or deleted): ACK, never run. */
+  #withdrawn(): JobResult {
+    this.#log.info("Run withdrawn or deleted (no snapshot); acknowledging without running");
+    this.#lease.ack();
+    return this.#result("superseded");
   }
 
   /** A terminal snapshot is ACKed without running; a `CANCELLING` one is cancelled unrun. */
@@ -337,6 +346,14 @@ export class JobRunner {
         this.#log.info("Cancel requested; aborting the run");
         this.abort("cancel", new DOMException(CANCELLED_BY_REQUEST, "AbortError"));
       },
+      gatewayCreated: typeof this.#job?.pending_revision === "number",
+      heldElsewhere: async (snapshot) =>
+        (await claimVerdict(snapshot, {
+          workers: this.#ctx.workers,
+          workerId: this.#ctx.workerId,
+          config: this.#ctx.config,
+          delivery: this.#delivery,
+        })) === "held_elsewhere",
       onSuperseded: (existing) => {
         this.#log.warn("Snapshot turned terminal under this worker; aborting the run", {
           status: existing?.status ?? null,

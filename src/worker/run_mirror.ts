@@ -88,6 +88,18 @@ export interface RunMirrorOptions {
   onCancelRequested?: () => void;
   /** Called (once) when a re-read shows the run terminal (or deleted): stop it. */
   onSuperseded?: (existing: RunSnapshot | null) => void;
+  /**
+   * Whether a snapshot found by a conflicting first write belongs to another worker that is
+   * alive (SPEC §11: a duplicate job never runs twice). Consulted only while this mirror has
+   * written nothing yet; `true` makes this run superseded instead of adopting the snapshot.
+   */
+  heldElsewhere?: (snapshot: RunSnapshot) => Promise<boolean>;
+  /**
+   * A snapshot the gateway created was there (the job carries `pending_revision`): if the key is
+   * gone when a write conflicts, the run was withdrawn or deleted — it is superseded, never
+   * created again. @default {false}
+   */
+  gatewayCreated?: boolean;
 }
 
 const _MAX_CONFLICTS = 20;
@@ -276,9 +288,14 @@ export class RunMirror {
       }
       const current = await getJson<RunSnapshot>(this.#kv, this.#key);
       if (current === null) {
+        // Withdrawn (a submit that answered 503) or deleted: never bring the run back.
+        if (this.#opts.gatewayCreated === true) return { written: false, existing: null };
         const created = await createJson(this.#kv, this.#key, snapshot);
         if (created !== null) return { written: true, snapshot, revision: created, truncated };
         continue;
+      }
+      if (await this.#isHeldElsewhere(current.value)) {
+        return { written: false, existing: current.value };
       }
       if (isTerminal(current.value.status)) {
         // Our own write, whose answer was lost (a timeout, a leader change): it is written.
@@ -405,12 +422,21 @@ export class RunMirror {
         return;
       }
       const current = await getJson<RunSnapshot>(this.#kv, this.#key);
-      if (current === null || isTerminal(current.value.status)) {
+      if (
+        current === null || isTerminal(current.value.status) ||
+        await this.#isHeldElsewhere(current.value)
+      ) {
         this.#supersede(current?.value ?? null);
         return;
       }
       this.#adopt(current);
     }
+  }
+
+  /** Only before this mirror's first write: is the run another live worker's? */
+  async #isHeldElsewhere(snapshot: RunSnapshot): Promise<boolean> {
+    if (this.#writes > 0 || this.#opts.heldElsewhere === undefined) return false;
+    return await this.#opts.heldElsewhere(snapshot);
   }
 
   #onEntry(entry: KvEntry | null): void {

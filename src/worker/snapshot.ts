@@ -134,17 +134,23 @@ export function closeUnfinished(tasks: Record<string, TaskState>): Record<string
 
 /**
  * The run's snapshot, created `PENDING` from the job when it is missing (a job published by
- * another system than the gateway).
+ * another system than the gateway). A job that carries `pending_revision` had its snapshot
+ * created by our gateway: if it is missing now, the run was withdrawn (a submit that answered
+ * 503) or deleted, and `null` says so — it is never created again.
  *
  * @param kv The runs bucket.
  * @param job The job.
- * @returns The snapshot and its revision.
+ * @returns The snapshot and its revision, or `null` for a withdrawn or deleted run.
  * @throws {Error} On NATS errors, or when the key keeps appearing and vanishing.
  */
-export async function readOrCreateSnapshot(kv: KV, job: Job): Promise<Versioned<RunSnapshot>> {
+export async function readOrCreateSnapshot(
+  kv: KV,
+  job: Job,
+): Promise<Versioned<RunSnapshot> | null> {
   for (let i = 0; i < 10; i++) {
     const current = await getJson<RunSnapshot>(kv, job.run_id);
     if (current) return current;
+    if (typeof job.pending_revision === "number") return null;
     const value = pendingSnapshotFromJob(job);
     const revision = await createJson(kv, job.run_id, value);
     if (revision !== null) return { value, revision };

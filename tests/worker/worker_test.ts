@@ -641,3 +641,46 @@ Deno.test("PyocoWorker takes over a RUNNING run whose worker is dead", async () 
   }));
   assert.equal((await b.runOnce())?.outcome, "completed");
 });
+
+Deno.test("PyocoWorker with lazy RUNNING never runs a copy of a job another live worker is running", async () => {
+  await using t = await setupWorkerTest(); // default PYOCO_RUNNING_WRITE_AFTER_MS (50)
+  await using a = newWorker(t);
+  await using b = newWorker(t);
+  await a.connect();
+  await b.connect();
+  const before = executions.counted;
+  const job = await t.submitLive("counted", { seconds: 1 });
+  const first = a.runOnce();
+  await poll(async () => (await t.snapshot(job.run_id))?.status === "RUNNING", {
+    message: "worker a's lazy RUNNING write",
+  });
+  // A second copy as a re-publisher makes it (an Idempotency-Key take-over rebuilds the job
+  // without pending_revision), delivered for the first time: read before running, not run.
+  const { pending_revision: _rev, ...copyJob } = job;
+  await t.js.publish("pyoco.work.default", JSON.stringify(copyJob), {
+    msgID: `${job.run_id}-copy`,
+  });
+  const copy = await b.runOnce();
+  assert.equal(copy?.outcome, "held_elsewhere");
+  assert.equal(copy?.action, "ack");
+  assert.equal((await first)?.outcome, "completed");
+  assert.equal(executions.counted, before + 1, "the flow ran once");
+  const done = await t.snapshot(job.run_id);
+  assert.equal(done?.status, "COMPLETED");
+  assert.equal(done?.worker_id, a.workerId);
+});
+
+Deno.test("PyocoWorker never brings back a run whose snapshot was withdrawn or deleted", async () => {
+  await using t = await setupWorkerTest();
+  await using w = newWorker(t);
+  await w.connect();
+  const job = await t.submitLive("counted");
+  await t.runs.delete(job.run_id); // a submit that answered 503, or DELETE /runs/{id}
+  // First delivery: the worker trusts pending_revision and runs, but its terminal write finds
+  // the key gone and does not create it again.
+  const result = await w.runOnce();
+  assert.equal(result?.outcome, "superseded");
+  assert.equal(result?.action, "ack");
+  assert.equal(await t.snapshot(job.run_id), null, "not created again");
+  await consumerSettled(t);
+});
