@@ -66,6 +66,8 @@ export interface Job {
    * write is a compare-and-set against it, with no read before it.
    */
   pending_revision?: number | null;
+  /** KV key of the Idempotency-Key claim of the run (a hash, never the key), kept in its snapshot. */
+  idempotency_claim?: string | null;
   /** Id of the schedule that submitted this run (SPEC §14). */
   schedule_id?: string | null;
   /** The schedule slot this run is for (unix seconds; the trigger time for a manual trigger). */

@@ -49,7 +49,8 @@ export async function purgeRun(
     await backend.runs.purge(id, { previousSeq: run.revision });
   } catch (err) {
     const entry = await backend.runs.get(id);
-    if (entry !== null && entry.revision !== run.revision) return false; // changed meanwhile
+    if (entry === null || entry.operation !== "PUT") return true; // deleted meanwhile: gone
+    if (entry.revision !== run.revision) return false; // changed meanwhile
     throw err;
   }
   backend.index.remove(id);

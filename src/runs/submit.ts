@@ -134,7 +134,11 @@ export function buildRun(
     workflow_yaml_sha256: snapshot.workflow_yaml_sha256,
     workflow_yaml_bytes: snapshot.workflow_yaml_bytes,
   };
-  if (options.idempotencyClaim != null) snapshot.idempotency_claim = options.idempotencyClaim;
+  if (options.idempotencyClaim != null) {
+    // In the job too: the worker's first write rebuilds the snapshot from the job (SPEC §10).
+    snapshot.idempotency_claim = options.idempotencyClaim;
+    job.idempotency_claim = options.idempotencyClaim;
+  }
   if (options.replayedFrom != null) {
     snapshot.replayed_from = options.replayedFrom;
     job.replayed_from = options.replayedFrom;

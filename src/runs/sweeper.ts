@@ -193,7 +193,18 @@ export class Sweeper {
 
   async #expireOne(m: JsMsg, cutoff: number): Promise<boolean> {
     const op = m.headers?.get("KV-Operation");
-    if ((op !== undefined && op !== "" && op !== "PUT") || m.data.length === 0) return false;
+    if ((op !== undefined && op !== "" && op !== "PUT") || m.data.length === 0) {
+      // A delete/purge marker older than the cutoff: every watcher has long seen it. Remove it,
+      // or markers would pile up at the stream's front and stall this walk for good.
+      const { backend, config } = this.#o;
+      await backend.jsm.streams.deleteMessage(
+        `KV_${config.runsKvBucket}`,
+        m.info.streamSequence,
+        false,
+      )
+        .catch(() => {});
+      return false;
+    }
     let snapshot: RunSnapshot;
     try {
       snapshot = m.json<RunSnapshot>();

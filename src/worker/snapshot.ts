@@ -51,6 +51,7 @@ export function pendingSnapshotFromJob(job: Job): RunSnapshot {
     ...(job.scheduled_for != null ? { scheduled_for: job.scheduled_for } : {}),
     ...(job.retry_of != null ? { retry_of: job.retry_of } : {}),
     ...(job.priority != null && job.priority !== "normal" ? { priority: job.priority } : {}),
+    ...(job.idempotency_claim != null ? { idempotency_claim: job.idempotency_claim } : {}),
   };
 }
 

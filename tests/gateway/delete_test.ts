@@ -22,6 +22,14 @@ Deno.test("DELETE /runs/{id} removes a finished run, its idempotency claim and i
     .json();
   const { run_id: other } = await (await gw.request("/runs", postJson({ flow_name: "hello" })))
     .json();
+  // The claim travels in the job too: a worker's first write rebuilds the snapshot from the job.
+  const info = await gw.reader.jsm.streams.info(gw.config.workStream);
+  const queued = await gw.reader.jsm.streams.getMessage(gw.config.workStream, {
+    seq: info.state.first_seq,
+  });
+  const claim = (await gw.reader.runs.get(run_id))!.json<RunSnapshot>().idempotency_claim;
+  assert.equal(typeof claim, "string");
+  assert.equal(queued!.json<{ idempotency_claim?: string }>().idempotency_claim, claim);
   const js = jetstream(gw.reader.nc);
   await js.publish(`pyoco.events.${run_id}`, JSON.stringify({ type: "run.started", run_id }));
   await js.publish(`pyoco.events.${other}`, JSON.stringify({ type: "run.started", run_id: other }));

@@ -116,3 +116,24 @@ Deno.test("orphans: a PENDING run without a job is re-published once; a YAML one
   const leases = await new Kvm(gw.reader.nc).open(gw.config.leasesKvBucket);
   assert.equal(await leases.get("sweeper").then((e) => e?.operation ?? null), "DEL");
 });
+
+Deno.test("the retention walk removes old delete markers so they cannot pile up at the front", async () => {
+  await using gw = await gatewayFixture();
+  const t = Date.now() / 1000;
+  for (let i = 0; i < 50; i++) {
+    await gw.reader.runs.put(`gone-${i}`, JSON.stringify(snapshot(`gone-${i}`)));
+    await gw.reader.runs.purge(`gone-${i}`); // leaves a purge marker
+  }
+  await gw.reader.runs.put(
+    "old-done",
+    JSON.stringify(snapshot("old-done", { status: "COMPLETED", end_time: t - 500 })),
+  );
+  const stream = `KV_${gw.config.runsKvBucket}`;
+  assert.equal((await gw.reader.jsm.streams.info(stream)).state.messages, 51);
+  await poll(() => gw.backend.index.get("old-done") !== undefined, { message: "the index" });
+  const s = sweeper(gw, "a", () => t + 1000, { runsRetentionSec: 900, orphanAfterSec: 1e6 });
+  assert.equal((await s.sweepOnce()).expired, 1);
+  // The 50 markers are gone; only old-done's own purge marker is left.
+  assert.equal((await gw.reader.jsm.streams.info(stream)).state.messages, 1);
+  await s.stop();
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { RunSnapshot, TaskRecord } from "../../src/contract/wire.ts";
 import { compactSnapshot, jsonBytes } from "../../src/worker/compact.ts";
 import { parseJob } from "../../src/worker/job.ts";
+import { pendingSnapshotFromJob } from "../../src/worker/snapshot.ts";
 
 function record(output: unknown, inputs: unknown = null): TaskRecord {
   return {
@@ -122,4 +123,21 @@ Deno.test("parseJob() rejects non-JSON, missing and invalid fields", () => {
   const badTag = parseJob(enc(`{"run_id":"r4","flow_name":"f","tag":"a.b"}`), "default");
   assert.ok(!badTag.ok);
   assert.match(badTag.error, /"tag"/);
+});
+
+Deno.test("pendingSnapshotFromJob() keeps the gateway's fields the job carries", () => {
+  const snapshot = pendingSnapshotFromJob({
+    run_id: "r1",
+    flow_name: "hello",
+    tag: "default",
+    tags: ["default"],
+    params: {},
+    submitted_at: 1,
+    idempotency_claim: "_.abc",
+    retry_of: "r0",
+    priority: "high",
+  });
+  assert.equal(snapshot.idempotency_claim, "_.abc");
+  assert.equal(snapshot.retry_of, "r0");
+  assert.equal(snapshot.priority, "high");
 });
