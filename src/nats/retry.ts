@@ -93,13 +93,14 @@ export async function withNatsRetry<T>(
   options: NatsRetryOptions,
 ): Promise<T> {
   const retryable = options.retryable ?? isTransientNatsError;
-  const deadline = Date.now() + options.windowSec * 1000;
+  let deadline: number | null = null; // the window opens at the first failure
   let delay = options.firstDelayMs ?? 50;
   const maxDelay = options.maxDelayMs ?? 1000;
   for (let attempt = 1;; attempt++) {
     try {
       return await op();
     } catch (err) {
+      deadline ??= Date.now() + options.windowSec * 1000;
       const left = deadline - Date.now();
       if (!retryable(err) || left <= 0 || options.signal?.aborted) throw err;
       options.onRetry?.(err, attempt);

@@ -235,15 +235,24 @@ export class Sweeper {
       pending,
       (r) => `${tenantOf(r.tenant_id)}\u0000${r.tag ?? config.defaultTag}`,
     );
+    // Inside JetStream's duplicate window a re-publish with the run id as Nats-Msg-Id is dropped
+    // if the job was ever published, so young orphans need no scan of the queue (10 s margin).
+    const youngAfter = this.#now() - (config.duplicateWindowSec - 10);
+    const count = (outcome: string) => {
+      if (outcome === "republished") out.republished++;
+      if (outcome === "interrupted") out.interrupted++;
+    };
     for (const [queue, runs] of byQueue) {
+      const old = runs.filter((r) => r.updated_at <= youngAfter);
+      for (const run of runs) {
+        if (run.updated_at > youngAfter) count(await this.#repair(run.run_id, { young: true }));
+      }
+      if (old.length === 0) continue;
       const [tenant, tag] = queue.split("\u0000") as [string, string];
       const queued = await this.#queuedRunIds({ tenant, tag });
       if (queued === null) continue; // too many queued to be sure: the next pass tries again
-      for (const run of runs) {
-        if (queued.has(run.run_id)) continue;
-        const outcome = await this.#repair(run.run_id);
-        if (outcome === "republished") out.republished++;
-        if (outcome === "interrupted") out.interrupted++;
+      for (const run of old) {
+        if (!queued.has(run.run_id)) count(await this.#repair(run.run_id, { young: false }));
       }
     }
     return out;
@@ -276,7 +285,10 @@ export class Sweeper {
     return read ? ids : null;
   }
 
-  async #repair(runId: string): Promise<"republished" | "interrupted" | "none"> {
+  async #repair(
+    runId: string,
+    at: { young: boolean },
+  ): Promise<"republished" | "interrupted" | "none"> {
     const { backend, config, logger } = this.#o;
     const entry = await backend.runs.get(runId);
     if (entry === null || entry.operation !== "PUT" || entry.length === 0) return "none";
@@ -284,6 +296,8 @@ export class Sweeper {
     if (snapshot.status !== "PENDING") return "none";
     const fields = { run_id: runId, flow_name: snapshot.flow_name, tag: snapshot.tag };
     if (typeof snapshot.workflow_yaml_sha256 === "string") {
+      // Without a scan its job may well be queued: only an old one, proven missing, fails.
+      if (at.young) return "none";
       const now = this.#now();
       const failed: RunSnapshot = {
         ...snapshot,
@@ -304,7 +318,15 @@ export class Sweeper {
       });
       return "interrupted";
     }
-    await publishJob(backend, config, _jobOf(snapshot, entry.revision));
+    const duplicate = await publishJob(
+      backend,
+      config,
+      _jobOf(snapshot, {
+        revision: entry.revision,
+        defaultTag: config.defaultTag,
+      }),
+    );
+    if (duplicate) return "none"; // the job had been published: JetStream dropped the copy
     logger.warn("Orphaned run: its job was published again", {
       ...fields,
       err_id: ErrId.orphanRepublished,
@@ -314,12 +336,13 @@ export class Sweeper {
 }
 
 /** The job of a `PENDING` snapshot, as its gateway would have published it. */
-function _jobOf(snapshot: RunSnapshot, revision: number): Job {
+function _jobOf(snapshot: RunSnapshot, at: { revision: number; defaultTag: string }): Job {
+  const { revision, defaultTag } = at;
   return {
     run_id: snapshot.run_id,
     flow_name: snapshot.flow_name,
-    tag: snapshot.tag ?? "default",
-    tags: snapshot.tags ?? [snapshot.tag ?? "default"],
+    tag: snapshot.tag ?? defaultTag,
+    tags: snapshot.tags ?? [snapshot.tag ?? defaultTag],
     params: snapshot.params ?? {},
     submitted_at: snapshot.submitted_at ?? snapshot.updated_at,
     tenant_id: snapshot.tenant_id ?? null,
@@ -331,6 +354,10 @@ function _jobOf(snapshot: RunSnapshot, revision: number): Job {
       ? { priority: snapshot.priority }
       : {}),
     ...(snapshot.replayed_from != null ? { replayed_from: snapshot.replayed_from } : {}),
+    ...(snapshot.retry_of != null ? { retry_of: snapshot.retry_of } : {}),
+    ...(snapshot.idempotency_claim != null
+      ? { idempotency_claim: snapshot.idempotency_claim }
+      : {}),
     ...(snapshot.schedule_id != null
       ? { schedule_id: snapshot.schedule_id, scheduled_for: snapshot.scheduled_for }
       : {}),
