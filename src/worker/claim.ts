@@ -88,3 +88,14 @@ export async function claimVerdict(
   });
   return alive ? "held_elsewhere" : "run";
 }
+
+/**
+ * The check a run's mirror makes when its first write conflicts: is the snapshot another live
+ * worker's (then this run yields instead of adopting it)?
+ *
+ * @param ctx The workers bucket, this worker's id, the configuration and the delivery count.
+ * @returns The check.
+ */
+export function heldElsewhereCheck(ctx: ClaimContext): (snapshot: RunSnapshot) => Promise<boolean> {
+  return async (snapshot) => (await claimVerdict(snapshot, ctx)) === "held_elsewhere";
+}

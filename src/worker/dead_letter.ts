@@ -14,6 +14,8 @@ import type { DlqMessage, DlqReason, Job } from "../contract/wire.ts";
 import { nowSec } from "../contract/wire.ts";
 import type { Logger } from "../log.ts";
 import type { InvalidJob } from "./job.ts";
+import type { KV } from "@nats-io/kv";
+import { writeFailedSnapshot } from "./snapshot.ts";
 
 /** Fields of {@linkcode buildDlqMessage}. */
 export interface DlqFields {
@@ -256,4 +258,69 @@ export async function publishDlq(
     }, err);
     return false;
   }
+}
+
+/** What {@linkcode leaveInvalidJob} needs. */
+export interface LeaveInvalidJobOptions {
+  /** The runs bucket. */
+  runs: KV;
+  /** JetStream, for the dead letter. */
+  js: JetStreamClient;
+  /** The configuration. */
+  config: Config;
+  /** The worker's id. */
+  workerId: string;
+  /** The worker's logger. */
+  log: Logger;
+  /** The tag whose consumer delivered it. */
+  tag: string;
+  /** The message's delivery count. */
+  delivery: number;
+  /** The subject it came from. */
+  subject: string;
+}
+
+/**
+ * What an invalid job leaves behind (SPEC §4.2): a `FAILED` snapshot when its run id is known,
+ * and an `invalid_job` dead letter. The caller TERMs the message.
+ *
+ * @param invalid The parse result.
+ * @param options Buckets, configuration, worker and where the message came from.
+ */
+export async function leaveInvalidJob(
+  invalid: InvalidJob,
+  options: LeaveInvalidJobOptions,
+): Promise<void> {
+  const log = options.log.child({
+    run_id: invalid.runId,
+    flow_name: invalid.flowName,
+    tag: options.tag,
+  });
+  log.error("Invalid job; terminating it", {
+    err_id: ErrId.invalidJob,
+    reason: "invalid_job",
+    error: invalid.error,
+  });
+  if (invalid.runId !== null) {
+    try {
+      await writeFailedSnapshot(options.runs, {
+        runId: invalid.runId,
+        flowName: invalid.flowName,
+        workerId: options.workerId,
+        attempt: options.delivery,
+        error: invalid.error,
+      });
+    } catch (err) {
+      log.error("Cannot write the FAILED snapshot of an invalid job", {
+        err_id: ErrId.terminalWriteFailed,
+      }, err);
+    }
+  }
+  const fields = invalidJobFields(invalid, {
+    tag: options.tag,
+    workerId: options.workerId,
+    numDelivered: options.delivery,
+    subject: options.subject,
+  });
+  await publishDlq(fields, { js: options.js, config: options.config, logger: log });
 }

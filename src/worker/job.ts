@@ -250,3 +250,17 @@ export function parseJob(data: Uint8Array, subjectTag: string): ParsedJob {
   };
   return { ok: true, job, payload };
 }
+
+/**
+ * The error of a run given up on its last delivery (SPEC §4.2).
+ *
+ * @param delivery The delivery count.
+ * @param options The consumer's MaxDeliver and what kept failing.
+ * @returns `Max deliveries exceeded (N of M): <cause>`.
+ */
+export function maxDeliveriesError(
+  delivery: number,
+  options: { max: number; cause: string },
+): string {
+  return `Max deliveries exceeded (${delivery} of ${options.max}): ${options.cause}`;
+}

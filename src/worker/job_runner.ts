@@ -25,8 +25,8 @@ import type { Flow } from "../flow/types.ts";
 import type { Logger } from "../log.ts";
 import type { Versioned } from "../nats/kv.ts";
 import type { HandBackDelay } from "./catalog.ts";
-import { assumedPending, claimVerdict } from "./claim.ts";
-import { invalidJobFields, jobDlqFields, publishDlq } from "./dead_letter.ts";
+import { assumedPending, type ClaimContext, claimVerdict, heldElsewhereCheck } from "./claim.ts";
+import { jobDlqFields, leaveInvalidJob, publishDlq } from "./dead_letter.ts";
 import { RunEventPublisher } from "./events.ts";
 import {
   FlowNotFoundError,
@@ -34,7 +34,14 @@ import {
   resolveFlow,
   type WorkerRegistry,
 } from "./flow_lookup.ts";
-import { actionOf, type InvalidJob, type JobOutcome, type JobResult, parseJob } from "./job.ts";
+import {
+  actionOf,
+  type InvalidJob,
+  type JobOutcome,
+  type JobResult,
+  maxDeliveriesError,
+  parseJob,
+} from "./job.ts";
 import { JobLease } from "./job_lease.ts";
 import { executeRun, type Execution } from "./run_execution.ts";
 import { RunMirror, TerminalWriteError } from "./run_mirror.ts";
@@ -230,6 +237,12 @@ export class JobRunner {
     throw new Error(`Cannot mark run "${job.run_id}" RUNNING: its snapshot kept changing`);
   }
 
+  /** What a claim decision reads (four fields, not a copy of the whole context per run). */
+  #claimContext(): ClaimContext {
+    const { workers, workerId, config } = this.#ctx;
+    return { workers, workerId, config, delivery: this.#delivery };
+  }
+
   /** The run's snapshot is gone (withdrawn by a failed submit, or deleted): ACK, never run. */
   #withdrawn(): JobResult {
     this.#log.info("Run withdrawn or deleted (no snapshot); acknowledging without running");
@@ -239,9 +252,7 @@ export class JobRunner {
 
   /** A terminal snapshot is ACKed without running; a `CANCELLING` one is cancelled unrun. */
   async #decide(job: Job, current: Versioned<RunSnapshot>): Promise<JobResult | null> {
-    const { workers, workerId, config } = this.#ctx; // not a spread of the whole context per run
-    const at = { workers, workerId, config, delivery: this.#delivery };
-    const verdict = await claimVerdict(current.value, at);
+    const verdict = await claimVerdict(current.value, this.#claimContext());
     if (verdict === "run") return null;
     if (verdict === "terminal") {
       this.#log.info("Run already terminal; acknowledging without running", {
@@ -347,13 +358,7 @@ export class JobRunner {
         this.abort("cancel", new DOMException(CANCELLED_BY_REQUEST, "AbortError"));
       },
       gatewayCreated: typeof this.#job?.pending_revision === "number",
-      heldElsewhere: async (snapshot) =>
-        (await claimVerdict(snapshot, {
-          workers: this.#ctx.workers,
-          workerId: this.#ctx.workerId,
-          config: this.#ctx.config,
-          delivery: this.#delivery,
-        })) === "held_elsewhere",
+      heldElsewhere: heldElsewhereCheck(this.#claimContext()),
       onSuperseded: (existing) => {
         this.#log.warn("Snapshot turned terminal under this worker; aborting the run", {
           status: existing?.status ?? null,
@@ -446,7 +451,7 @@ export class JobRunner {
       events.push({
         type: "run.failed",
         run_id: job.run_id,
-        error: _maxDeliveriesError(this.#delivery, max, "worker stopped"),
+        error: maxDeliveriesError(this.#delivery, { max, cause: "worker stopped" }),
         ts: nowSec(),
       });
       await events.flush();
@@ -488,38 +493,16 @@ export class JobRunner {
 
   /** Not JSON / invalid fields: FAILED snapshot when the run id is known, dead letter, TERM. */
   async #rejectInvalid(invalid: InvalidJob): Promise<JobResult> {
-    const log = this.#ctx.log.child({
-      run_id: invalid.runId,
-      flow_name: invalid.flowName,
-      tag: this.#tag,
-    });
-    log.error("Invalid job; terminating it", {
-      err_id: ErrId.invalidJob,
-      reason: "invalid_job",
-      error: invalid.error,
-    });
-    if (invalid.runId !== null) {
-      try {
-        await writeFailedSnapshot(this.#ctx.runs, {
-          runId: invalid.runId,
-          flowName: invalid.flowName,
-          workerId: this.#ctx.workerId,
-          attempt: this.#delivery,
-          error: invalid.error,
-        });
-      } catch (err) {
-        log.error("Cannot write the FAILED snapshot of an invalid job", {
-          err_id: ErrId.terminalWriteFailed,
-        }, err);
-      }
-    }
-    const fields = invalidJobFields(invalid, {
-      tag: this.#tag,
+    await leaveInvalidJob(invalid, {
+      runs: this.#ctx.runs,
+      js: this.#ctx.js,
+      config: this.#ctx.config,
       workerId: this.#ctx.workerId,
-      numDelivered: this.#delivery,
+      log: this.#ctx.log,
+      tag: this.#tag,
+      delivery: this.#delivery,
       subject: this.#lease.subject,
     });
-    await publishDlq(fields, { js: this.#ctx.js, config: this.#ctx.config, logger: log });
     this.#lease.term();
     return { ...this.#result("invalid_job", invalid.error), runId: invalid.runId };
   }
@@ -550,7 +533,7 @@ export class JobRunner {
   /** Last delivery still failing: FAILED "max deliveries exceeded", TERM, dead letter. */
   async #giveUp(job: Job, cause: string): Promise<JobResult> {
     const max = this.#ctx.maxDeliver(this.#tag);
-    const error = _maxDeliveriesError(this.#delivery, max, cause);
+    const error = maxDeliveriesError(this.#delivery, { max, cause });
     this.#log.error("Giving up on the job: max deliveries exceeded", {
       err_id: ErrId.executionFailed,
       reason: "execution_error",
@@ -598,10 +581,6 @@ export class JobRunner {
       error,
     };
   }
-}
-
-function _maxDeliveriesError(delivery: number, max: number, cause: string): string {
-  return `Max deliveries exceeded (${delivery} of ${max}): ${cause}`;
 }
 
 function _message(err: unknown): string {
