@@ -114,6 +114,9 @@ async function _withDeadline<T>(op: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** The queue clean-ups of cancelled runs, one after another. */
+let _drops: Promise<unknown> = Promise.resolve();
+
 /** `POST /runs/{id}/cancel`: the snapshot after the call, without `task_records`. */
 export async function postCancel(ctx: RouteContext): Promise<Response> {
   const backend = requireBackend(ctx, "Cannot cancel the run");
@@ -141,7 +144,10 @@ export async function postCancel(ctx: RouteContext): Promise<Response> {
       tenant: snapshot.tenant_id,
       priority: snapshot.priority,
     });
-    void dropQueuedJob(backend, ctx.config, { runId: snapshot.run_id, subject }).catch(() => {});
+    // One scan at a time per gateway: a burst of cancels must not start a scan each at once.
+    _drops = _drops.then(() =>
+      dropQueuedJob(backend, ctx.config, { runId: snapshot.run_id, subject }).catch(() => false)
+    );
   }
   const { task_records: _records, ...view } = snapshot;
   return json(view);

@@ -302,6 +302,13 @@ export async function writeRun(
     // Safe to repeat: the stream drops a second copy with the same Nats-Msg-Id.
     await withNatsRetry(() => publishJob(backend, config, job), retry);
   } catch (err) {
+    // The publish's answer may be lost while the job landed: if a worker already moved the
+    // snapshot on from PENDING, the run is queued and running — answer as a success.
+    if (await _movedOn(backend, { runId, revision })) {
+      logger.warn("The publish answered with an error but a worker has the run", fields, err);
+      backend.index?.upsert(snapshot, revision);
+      return revision;
+    }
     await _deleteOrphan(backend, { runId, revision, logger, fields });
     logger.error("Cannot queue the run; its snapshot was withdrawn", {
       ...fields,
@@ -337,6 +344,15 @@ function _sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Whether the run's snapshot changed since our create (a worker took the job). */
+async function _movedOn(
+  backend: SubmitBackend,
+  at: { runId: string; revision: number },
+): Promise<boolean> {
+  const entry = await backend.runs.get(at.runId).catch(() => null);
+  return entry !== null && entry.operation === "PUT" && entry.revision !== at.revision;
 }
 
 async function _deleteOrphan(
