@@ -303,7 +303,10 @@ export class WorkerCatalog {
     at: { tag: string; delivery: number; maxDeliver: number },
   ): Promise<number | null> {
     if (at.delivery >= at.maxDeliver) return null;
-    return (await this.capableWorkerExists(job, at.tag)) ? routingNakDelayMs(at.delivery) : null;
+    if (!(await this.capableWorkerExists(job, at.tag))) return null;
+    // ±25% jitter: two workers handing each other's jobs back at the same moment would otherwise
+    // get them back in lockstep (each redelivery going to the pull its own NAK just re-opened).
+    return Math.round(routingNakDelayMs(at.delivery) * (0.75 + Math.random() * 0.5));
   }
 
   #serial(fn: () => Promise<void>): Promise<void> {
