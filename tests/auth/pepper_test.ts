@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runAdmin } from "../_helpers/admin_process.ts";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import {
@@ -99,19 +100,7 @@ Deno.test("checkPepper(): two first starters with different peppers cannot both 
 
 // ---- The admin CLI and the gateway, as real processes ----
 
-const root = new URL("../../", import.meta.url);
-
-async function admin(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "cli/admin.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", PYOCO_ENV_FILE: "/dev/null", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const admin = runAdmin;
 
 Deno.test("pyoco-admin api-key create refuses a pepper that differs from the keys'; list and revoke warn", async () => {
   await using srv = await startNatsServer();

@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
+import { runAdmin } from "../_helpers/admin_process.ts";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { freePort, startNatsServer } from "../_helpers/nats_server.ts";
 
-const root = new URL("../../", import.meta.url);
-
-async function admin(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "cli/admin.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const admin = runAdmin;
 
 Deno.test("pyoco-admin creates, lists and revokes API keys in the auth KV", async () => {
   await using srv = await startNatsServer();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runAdmin } from "../_helpers/admin_process.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -6,19 +7,7 @@ import { loadConfig } from "../../src/config.ts";
 import { ensureResources } from "../../src/nats/resources.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 
-const root = new URL("../../", import.meta.url);
-
-async function admin(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "cli/admin.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", PYOCO_ENV_FILE: "/dev/null", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const admin = runAdmin;
 
 Deno.test("pyoco-admin dlq list and dlq replay work on the DLQ stream directly", async () => {
   await using srv = await startNatsServer();

@@ -1,23 +1,16 @@
 import assert from "node:assert/strict";
+import { runAdmin } from "../_helpers/admin_process.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startWorkerProcess } from "../_helpers/worker_process.ts";
 import { poll } from "../_helpers/poll.ts";
 
-const root = new URL("../../", import.meta.url);
 const PEPPER = "e2e-pepper-that-must-never-be-logged";
 
 async function admin(args: string[], natsUrl: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "cli/admin.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", PYOCO_NATS_URL: natsUrl, PYOCO_AUTH_PEPPER: PEPPER },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  assert.equal(out.code, 0, dec.decode(out.stderr));
-  return { stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const out = await runAdmin(args, { PYOCO_NATS_URL: natsUrl, PYOCO_AUTH_PEPPER: PEPPER });
+  assert.equal(out.code, 0, out.stderr);
+  return out;
 }
 
 async function call(url: string, key: string | null, init: RequestInit = {}) {
