@@ -1,39 +1,17 @@
 import assert from "node:assert/strict";
+import { type CliRun, runPyoco } from "../_helpers/cli_process.ts";
 import { submitBatchFile } from "../../src/cli/batch.ts";
 import type { CliIo } from "../../src/cli/_common.ts";
 import { PyocoClient } from "../../src/client/mod.ts";
 import { startStack } from "../client/_stack.ts";
 
-const ROOT = new URL("../../", import.meta.url);
 /** The permissions of the `pyoco` task in deno.json. */
-const PERMS = ["--allow-net", "--allow-read", "--allow-env"];
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function pyoco(
+function pyoco(
   args: string[],
   options: { env: Record<string, string>; stdin?: string },
-): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, "cli/pyoco.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+): Promise<CliRun> {
+  return runPyoco(args, options);
 }
 
 function assertNoStack(text: string): void {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runAdmin } from "../_helpers/admin_process.ts";
+import { runAdmin } from "../_helpers/cli_process.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type CliRun, runPyoco } from "../_helpers/cli_process.ts";
 import { PyocoClient } from "../../src/client/mod.ts";
 import { freePort } from "../_helpers/nats_server.ts";
 import { startStack } from "../client/_stack.ts";
@@ -8,21 +9,8 @@ const ROOT = new URL("../../", import.meta.url);
 /** The permissions of the `pyoco` task in deno.json. */
 const PERMS = ["--allow-net", "--allow-read", "--allow-env"];
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function pyoco(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, "cli/pyoco.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function pyoco(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runPyoco(args, { env });
 }
 
 function assertNoStack(text: string): void {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runAdmin } from "../_helpers/admin_process.ts";
+import { runAdmin } from "../_helpers/cli_process.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startWorkerProcess } from "../_helpers/worker_process.ts";

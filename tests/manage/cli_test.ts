@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
+import { runPyoco } from "../_helpers/cli_process.ts";
 import { postJson, snapshot } from "../gateway/_fixture.ts";
 import { poll } from "../_helpers/poll.ts";
 import { flaky, manageFixture } from "./_setup.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-
-async function pyoco(args: string[], server: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "cli/pyoco.ts", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", PYOCO_SERVER: server },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function pyoco(args: string[], server: string) {
+  return runPyoco(args, { env: { PYOCO_SERVER: server } });
 }
 
 Deno.test("pyoco get/retry/delete take the 8-character prefix; an ambiguous one exits 1 listing the matches", async () => {
