@@ -1,9 +1,9 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the gateway: run counts from the run index
- * (also per tenant and priority), live workers, DLQ depth, queue depth per tag, and HTTP request counters and latencies
- * (labelled by route pattern, never the raw path, and by a known method or `OTHER`, never the
- * raw method, so a client sending `FOO /x`, `BAR /y`, … cannot add series: the label set stays
- * bounded whatever arrives).
+ * (also per tenant and priority), live workers, DLQ depth, queue depth per tag, and HTTP
+ * request counters and latencies (labelled by route pattern, never the raw path, and by a known
+ * method or `OTHER`, never the raw method, so a client sending `FOO /x`, `BAR /y`, … cannot add
+ * series: the label set stays bounded whatever arrives).
  *
  * @module
  */

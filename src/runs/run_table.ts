@@ -1,7 +1,7 @@
 /**
  * The run index's storage: one *slot* per run, its fields in typed-array columns, every string
- * (flow, tag, tenant, worker, error, tags, priority, schedule, workflow hash) interned once with a
- * reference count. About 70 bytes per run plus its id, instead of an object of ~1 KiB: the
+ * (flow, tag, tenant, worker, error, tags, priority, schedule, workflow hash) interned once with
+ * a reference count. About 70 bytes per run plus its id, instead of an object of ~1 KiB: the
  * index holds every stored run (SPEC §11: ≤ 0.5 KiB per run), while only the runs of one page
  * are ever turned back into objects ({@linkcode RunTable.materialize}).
  *

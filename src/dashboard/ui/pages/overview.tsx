@@ -4,9 +4,10 @@
 /// <reference lib="dom.iterable" />
 /**
  * Overview: run counts by status, workers alive, dead letters, queue depth per tag and runs
- * pending and running per tenant and priority (from `GET /metrics`), throughput of the last 15 minutes (runs that ended, per minute) and the
- * latest runs. Run changes arrive on `GET /runs/watch`; the metrics are re-read at most once a
- * second after a change and every 10 s otherwise.
+ * pending and running per tenant and priority (from `GET /metrics`), throughput of the last 15
+ * minutes (runs that ended, per minute) and the latest runs. Run changes arrive on
+ * `GET /runs/watch`; the metrics are re-read at most once a second after a change and every 10 s
+ * otherwise.
  *
  * @module
  */
