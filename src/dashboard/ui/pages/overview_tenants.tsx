@@ -90,47 +90,44 @@ export function TenantsPanel(props: { figures: TenantFigures | null }) {
   if (!f.namespaced && tenants.size < 2) return null;
   return (
     <Panel title="Tenants" actions={<span class="muted">runs waiting and running</span>}>
-      {f.rows.length === 0
-        ? <p class="empty">No tenant has a queue or a run yet.</p>
-        : (
-          <table class="table table-compact" data-tenants>
-            <caption class="sr-only">Runs pending and running, by tenant and priority</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Priority</th>
-                <th scope="col" class="num">Pending</th>
-                <th scope="col" class="num">Running</th>
-              </tr>
-            </thead>
-            <tbody>
-              {f.rows.map((r) => (
-                <tr
-                  key={`${r.tenant} ${r.priority}`}
-                  data-tenant={r.tenant}
-                  data-priority={r.priority}
-                >
-                  <td class="cell-wrap">
-                    {r.tenant === "_"
-                      ? <span title="Runs submitted without an API key">_ (no key)</span>
-                      : r.tenant}
-                  </td>
-                  <td>{r.priority}</td>
-                  <td class="num" data-pending={r.pending}>{r.pending}</td>
-                  <td
-                    class="num"
-                    data-running={r.running + r.cancelling}
-                    title={r.cancelling > 0
-                      ? `${r.running} running, ${r.cancelling} cancelling`
-                      : undefined}
-                  >
-                    {r.running + r.cancelling}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+      {/* A namespaced gateway has a queue, hence a row; otherwise two tenants have runs. */}
+      <table class="table table-compact" data-tenants>
+        <caption class="sr-only">Runs pending and running, by tenant and priority</caption>
+        <thead>
+          <tr>
+            <th scope="col">Tenant</th>
+            <th scope="col">Priority</th>
+            <th scope="col" class="num">Pending</th>
+            <th scope="col" class="num">Running</th>
+          </tr>
+        </thead>
+        <tbody>
+          {f.rows.map((r) => (
+            <tr
+              key={`${r.tenant} ${r.priority}`}
+              data-tenant={r.tenant}
+              data-priority={r.priority}
+            >
+              <td class="cell-wrap">
+                {r.tenant === "_"
+                  ? <span title="Runs submitted without an API key">_ (no key)</span>
+                  : r.tenant}
+              </td>
+              <td>{r.priority}</td>
+              <td class="num" data-pending={r.pending}>{r.pending}</td>
+              <td
+                class="num"
+                data-running={r.running + r.cancelling}
+                title={r.cancelling > 0
+                  ? `${r.running} running, ${r.cancelling} cancelling`
+                  : undefined}
+              >
+                {r.running + r.cancelling}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </Panel>
   );
 }
