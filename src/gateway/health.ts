@@ -7,8 +7,9 @@
  * than `PYOCO_WORKERS_KV_TTL_SEC` and it is not `STOPPED`. Queue depth per tag comes from the
  * work stream's per-subject message counts (a work-queue stream keeps a job until it is acked,
  * so this is pending + in flight), plus a zero for every tag that has a durable consumer. In
- * namespaced mode (SPEC §13) the same counts are also given per tenant, tag and priority, and
- * running runs per tenant come from the run index in either mode.
+ * namespaced mode (SPEC §13) the same counts are also given per tenant, tag and priority. In
+ * either mode the runs not yet ended (PENDING, RUNNING, CANCELLING) per tenant and priority, and
+ * RUNNING per tenant, come from the run index's live tally (the dashboard's Tenants table).
  *
  * @module
  */
@@ -18,7 +19,12 @@ import { NO_TENANT, tenantOf } from "../contract/tenancy.ts";
 import { natsCall, type RunsBackend } from "../runs/backend.ts";
 import { json, requireBackend, type RouteContext } from "./context.ts";
 import { isWorkerAlive } from "../contract/workers.ts";
-import { PROMETHEUS_CONTENT_TYPE, type QueuePending, renderMetrics } from "./metrics.ts";
+import {
+  PROMETHEUS_CONTENT_TYPE,
+  type QueuePending,
+  renderMetrics,
+  type TenantRuns,
+} from "./metrics.ts";
 import { livenessNow, readWorkers } from "./workers.ts";
 
 /** `GET /health`: always 200 `{status: "ok", nats: "connected" | "disconnected"}`. */
@@ -63,7 +69,7 @@ export async function getMetrics(ctx: RouteContext): Promise<Response> {
     dlqMessages: dlq.state.messages,
     queuePending: queues.byTag,
     ...(config.tenantIsolation === "namespaced" ? { queuePendingByTenant: queues.byTenant } : {}),
-    runningByTenant: _runningByTenant(backend.index),
+    ..._tenantRuns(backend.index),
   }, ctx.metrics);
   return new Response(body, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
 }
@@ -91,12 +97,27 @@ function _queues(
   return { byTag, byTenant: [...byTenant.values()] };
 }
 
-/** `RUNNING` runs per tenant (`_` without a key), from the run index: O(running runs). */
-function _runningByTenant(index: RunsBackend["index"]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of index.list({ statuses: new Set(["RUNNING"]), limit: Infinity })) {
-    const t = tenantOf(r.tenant_id);
-    out[t] = (out[t] ?? 0) + 1;
+/**
+ * Runs not yet ended per tenant and priority, and `RUNNING` per tenant (the two gauges of one
+ * count), from the run index's live tally: O(tenants × priorities), however many runs.
+ */
+function _tenantRuns(
+  index: RunsBackend["index"],
+): { runningByTenant: Record<string, number>; tenantRuns: TenantRuns[] } {
+  const runningByTenant: Record<string, number> = {};
+  const rows = new Map<string, TenantRuns>();
+  for (const t of index.countsByTenant()) {
+    const tenant = tenantOf(t.tenantId);
+    const running = t.byStatus.RUNNING ?? 0;
+    if (running > 0) runningByTenant[tenant] = (runningByTenant[tenant] ?? 0) + running;
+    const key = `${tenant}\u0000${t.priority}`;
+    const row = rows.get(key) ??
+      { tenant, priority: t.priority, pending: 0, running: 0, cancelling: 0 };
+    row.pending += t.byStatus.PENDING ?? 0;
+    row.running += running;
+    row.cancelling += t.byStatus.CANCELLING ?? 0;
+    rows.set(key, row);
   }
-  return out;
+  const active = [...rows.values()].filter((r) => r.pending + r.running + r.cancelling > 0);
+  return { runningByTenant, tenantRuns: active };
 }

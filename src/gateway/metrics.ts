@@ -1,9 +1,9 @@
 /**
- * Prometheus text exposition (format 0.0.4) of the gateway: run counts from the run index,
- * live workers, DLQ depth, queue depth per tag, and HTTP request counters and latencies
- * (labelled by route pattern, never the raw path, and by a known method or `OTHER`, never the
- * raw method, so a client sending `FOO /x`, `BAR /y`, … cannot add series: the label set stays
- * bounded whatever arrives).
+ * Prometheus text exposition (format 0.0.4) of the gateway: run counts from the run index
+ * (also per tenant and priority), live workers, DLQ depth, queue depth per tag, and HTTP
+ * request counters and latencies (labelled by route pattern, never the raw path, and by a known
+ * method or `OTHER`, never the raw method, so a client sending `FOO /x`, `BAR /y`, … cannot add
+ * series: the label set stays bounded whatever arrives).
  *
  * @module
  */
@@ -193,6 +193,22 @@ export interface SystemMetrics {
   queuePendingByTenant?: QueuePending[];
   /** `RUNNING` runs per tenant (`_` for runs without a key). */
   runningByTenant?: Record<string, number>;
+  /** Runs not yet ended per tenant and priority (rows with a run only). */
+  tenantRuns?: TenantRuns[];
+}
+
+/** The runs of one tenant and priority that have not ended, from the run index. */
+export interface TenantRuns {
+  /** The tenant (`_` without a key). */
+  tenant: string;
+  /** The priority. */
+  priority: string;
+  /** Runs `PENDING`. */
+  pending: number;
+  /** Runs `RUNNING`. */
+  running: number;
+  /** Runs `CANCELLING` (still on a worker). */
+  cancelling: number;
 }
 
 /** One queue's depth in namespaced mode. */
@@ -250,8 +266,26 @@ export function renderMetrics(system: SystemMetrics, http: HttpMetrics): string 
       out.push(`pyoco_tenant_running{tenant="${escapeLabel(tenant)}"} ${n}`);
     }
   }
+  if (system.tenantRuns !== undefined) out.push(..._tenantRunLines(system.tenantRuns));
   out.push(...http.lines());
   return out.join("\n") + "\n";
+}
+
+/** `pyoco_tenant_runs{tenant,priority,status}`: a line per status with runs. */
+function _tenantRunLines(rows: TenantRuns[]): string[] {
+  const samples: (readonly [string, number])[] = [];
+  for (const r of rows) {
+    const base = `tenant="${escapeLabel(r.tenant)}",priority="${escapeLabel(r.priority)}"`;
+    const byStatus = { PENDING: r.pending, RUNNING: r.running, CANCELLING: r.cancelling };
+    for (const [status, n] of Object.entries(byStatus)) {
+      if (n > 0) samples.push([`${base},status="${status}"`, n]);
+    }
+  }
+  return [
+    "# HELP pyoco_tenant_runs Runs PENDING, RUNNING or CANCELLING now, by tenant, priority and status.",
+    "# TYPE pyoco_tenant_runs gauge",
+    ...samples.sort(_byKey).map(([labels, n]) => `pyoco_tenant_runs{${labels}} ${n}`),
+  ];
 }
 
 function _byKey(a: readonly [string, unknown], b: readonly [string, unknown]): number {

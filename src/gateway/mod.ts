@@ -24,6 +24,7 @@ export type {
   RunIndexFilter,
   RunIndexOptions,
   RunIndexQuery,
+  TenantTally,
 } from "../runs/run_index.ts";
 export { LIST_LIMIT, RUN_ID_PATTERN } from "./runs.ts";
 export {

@@ -57,9 +57,10 @@ import {
 } from "./run_table.ts";
 import { type RunListQuery, RunLists } from "./run_lists.ts";
 import { openRunWatch, type RunWatch } from "./run_watch.ts";
+import { RunTally, type TenantTally } from "./run_tally.ts";
 
 export { RUN_INDEX_FILTERS, summarize, toSummary };
-export type { IndexedRun, RunFilterValues, RunIndexFilter };
+export type { IndexedRun, RunFilterValues, RunIndexFilter, TenantTally };
 
 /** Filter of {@linkcode RunIndex.list}. */
 export type RunIndexQuery = RunListQuery;
@@ -132,7 +133,8 @@ export class RunIndex {
   readonly #lists = new RunLists(this.#table);
   /** Every run once, at its latest revision, in revision order. */
   readonly #revs = new OrderedSlots();
-  readonly #counts: number[] = [];
+  /** Runs per status and per tenant, priority and status. */
+  readonly #tally = new RunTally(this.#table);
   /** While the initial load runs, only the table and the revision list are filled. */
   #bulk = false;
   #watermark = 0;
@@ -231,10 +233,9 @@ export class RunIndex {
     const t = this.#table;
     const slot = t.slotOf.get(runId);
     if (slot === undefined) return;
-    const status = t.status[slot]! - 1;
     if (!this.#bulk) this.#lists.move(slot, null);
     this.#revs.remove(t.rev[slot]!, slot);
-    this.#counts[status]!--;
+    this.#tally.add(slot, -1);
     t.free(slot);
     if (t.freed > 1024 && t.freed * 2 > t.length) this.#compactSlots();
   }
@@ -351,8 +352,17 @@ export class RunIndex {
    */
   counts(): Record<RunStatus, number> {
     const out = {} as Record<RunStatus, number>;
-    RUN_STATUSES.forEach((s, i) => out[s] = this.#counts[i] ?? 0);
+    RUN_STATUSES.forEach((s, i) => out[s] = this.#tally.ofStatus(i));
     return out;
+  }
+
+  /**
+   * Runs per tenant and priority, by status (kept as runs change: reading costs O(tenants)).
+   *
+   * @returns One entry per tenant and priority that has runs.
+   */
+  countsByTenant(): TenantTally[] {
+    return this.#tally.byTenant();
   }
 
   /**
@@ -440,12 +450,12 @@ export class RunIndex {
     if (slot === undefined) {
       slot = t.alloc(record.runId);
     } else {
-      this.#counts[t.status[slot]! - 1]!--;
+      this.#tally.add(slot, -1);
       this.#revs.remove(t.rev[slot]!, slot);
     }
     if (!this.#bulk) this.#lists.move(slot, { ids, status, at: record.updatedAt });
     t.store(slot, record, { ids, status, revision });
-    this.#counts[status] = (this.#counts[status] ?? 0) + 1;
+    this.#tally.add(slot, 1);
     this.#revs.insert(revision, slot);
   }
 

@@ -1,7 +1,7 @@
 /**
  * The run index's storage: one *slot* per run, its fields in typed-array columns, every string
- * (flow, tag, tenant, worker, error, tags, schedule, workflow hash) interned once with a
- * reference count. About 70 bytes per run plus its id, instead of an object of ~1 KiB: the
+ * (flow, tag, tenant, worker, error, tags, priority, schedule, workflow hash) interned once with
+ * a reference count. About 70 bytes per run plus its id, instead of an object of ~1 KiB: the
  * index holds every stored run (SPEC §11: ≤ 0.5 KiB per run), while only the runs of one page
  * are ever turned back into objects ({@linkcode RunTable.materialize}).
  *
@@ -47,7 +47,15 @@ export type RunFilterValues = { [K in RunIndexFilter]?: string | null };
 /** The filter names, in table order. */
 export const FILTER_NAMES = Object.keys(RUN_INDEX_FILTERS) as RunIndexFilter[];
 
-const _BASE_COLUMNS = ["flow_name", "tag", "tenant_id", "worker_id", "error", "tags"] as const;
+const _BASE_COLUMNS = [
+  "flow_name",
+  "tag",
+  "tenant_id",
+  "worker_id",
+  "error",
+  "tags",
+  "priority",
+] as const;
 /** The interned string columns of a slot: the summary's strings, then filter-only fields. */
 const _COLUMNS: readonly string[] = [
   ...new Set<string>([..._BASE_COLUMNS, ...Object.values(RUN_INDEX_FILTERS)]),
@@ -60,6 +68,8 @@ export const C_TENANT = 2;
 export const C_WORKER = 3;
 const C_ERROR = 4;
 const C_TAGS = 5;
+/** Column of the priority (`null`: none named, so `normal`). */
+export const C_PRIORITY = 6;
 /** Column of each filter, in {@linkcode FILTER_NAMES} order. */
 export const FILTER_COLUMNS: readonly number[] = FILTER_NAMES.map((f) =>
   _COLUMNS.indexOf(RUN_INDEX_FILTERS[f])

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { type Stack, startStack } from "./_stack.ts";
+import { type Stack, type StackOptions, startStack } from "./_stack.ts";
 
 /** The Chromium binary (`PYOCO_CHROMIUM_BIN`, else Debian's). */
 export const CHROMIUM: string = Deno.env.get("PYOCO_CHROMIUM_BIN") ?? "/usr/bin/chromium";
@@ -45,7 +45,8 @@ export interface ApiAnswer<T> {
 }
 
 /**
- * Call the stack's API with the key; any status is returned.
+ * Call the stack's API with the key (acme's, unless `init` names another); any status is
+ * returned.
  *
  * @param stack The stack.
  * @param path Path and query.
@@ -58,7 +59,7 @@ export async function apiRaw<T>(
   init: RequestInit = {},
 ): Promise<ApiAnswer<T>> {
   const headers = new Headers(init.headers);
-  headers.set("X-API-Key", stack.apiKey);
+  if (!headers.has("X-API-Key")) headers.set("X-API-Key", stack.apiKey);
   if (init.body) headers.set("content-type", "application/json");
   const res = await fetch(`${stack.url}${path}`, { ...init, headers });
   const text = await res.text();
@@ -172,6 +173,8 @@ export interface WithBrowserOptions {
    * @default {true}
    */
   withKey?: boolean;
+  /** How the stack is started (isolation mode, tenants). @default {{}} */
+  stack?: StackOptions;
 }
 
 /**
@@ -181,7 +184,7 @@ export interface WithBrowserOptions {
  *
  * @param t The test context.
  * @param body The steps.
- * @param options Whether the page starts with the key.
+ * @param options Whether the page starts with the key, and how the stack is started.
  */
 export async function withBrowser(
   t: Deno.TestContext,
@@ -191,7 +194,7 @@ export async function withBrowser(
   const shots = SHOTS_DIR || await Deno.makeTempDir({ prefix: "pyoco-screenshots-" });
   await Deno.mkdir(shots, { recursive: true });
   let passed = false;
-  await using stack = await startStack();
+  await using stack = await startStack(options.stack);
   let browser: Browser | null = null;
   try {
     browser = await launchChromium();

@@ -1,6 +1,7 @@
 /**
  * The real stack the browser tests drive: nats-server, the gateway process with API-key auth,
- * one worker process with the example flows, and an API key made with `ApiKeyStore`.
+ * one worker process with the example flows, and an API key made with `ApiKeyStore` (one per
+ * tenant when a test asks for more tenants).
  *
  * @module
  */
@@ -19,6 +20,8 @@ export interface Stack {
   url: string;
   /** A valid API key of tenant `acme`. */
   apiKey: string;
+  /** A valid API key of each tenant (`acme` and those of {@linkcode StackOptions.tenants}). */
+  keys: Record<string, string>;
   /** The worker's id. */
   workerId: string;
   /** Logs of every process, for failure messages. */
@@ -26,14 +29,25 @@ export interface Stack {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Options of {@linkcode startStack}. */
+export interface StackOptions {
+  /** More environment of the gateway and the worker (e.g. `PYOCO_TENANT_ISOLATION`). */
+  env?: Record<string, string>;
+  /** Tenants that get an API key besides `acme`. @default {[]} */
+  tenants?: string[];
+  /** The worker's `--tenants` (namespaced mode). @default {every tenant} */
+  workerTenants?: string[];
+}
+
 const _PEPPER = "browser-test-pepper";
 
 /**
- * Start nats-server, the gateway (auth on) and a worker, and create an API key.
+ * Start nats-server, the gateway (auth on) and a worker, and create the API keys.
  *
+ * @param options Extra environment, more tenants and the tenants the worker serves.
  * @returns The stack; dispose it to stop everything.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const parts: { srv?: NatsServerHandle; gw?: GatewayProcess; worker?: WorkerProcess } = {};
   const stop = async () => {
     await parts.worker?.[Symbol.asyncDispose]();
@@ -50,6 +64,7 @@ export async function startStack(): Promise<Stack> {
         // The tests need runs the catalog check would refuse: an unknown flow that becomes a
         // flow_not_found dead letter, a run that fails before any task.
         PYOCO_SUBMIT_FLOW_CHECK: "off",
+        ...options.env,
       },
     });
     const health = async () => {
@@ -66,13 +81,15 @@ export async function startStack(): Promise<Stack> {
       message: () => `the gateway to connect:\n${parts.gw?.logs()}`,
     });
     const nc = await connect({ servers: parts.srv.url });
-    let apiKey: string;
+    const keys: Record<string, string> = {};
     try {
       const store = new ApiKeyStore(await new Kvm(nc).open("pyoco_auth"), {
         pepper: _PEPPER,
         iterations: 1000,
       });
-      apiKey = (await store.create({ tenantId: "acme", label: "browser-test" })).apiKey;
+      for (const tenantId of ["acme", ...(options.tenants ?? [])]) {
+        keys[tenantId] = (await store.create({ tenantId, label: "browser-test" })).apiKey;
+      }
     } finally {
       await nc.close();
     }
@@ -81,10 +98,13 @@ export async function startStack(): Promise<Stack> {
       flows: ["examples/flows.ts", "examples/tasks.ts", "tests/browser/_flows.ts"],
       workerId: "browser-worker",
       concurrency: 2,
+      env: options.env,
+      tenants: options.workerTenants,
     });
     return {
       url: parts.gw.url,
-      apiKey,
+      apiKey: keys.acme!,
+      keys,
       workerId: parts.worker.workerId,
       logs: () =>
         `--- gateway\n${parts.gw?.logs() ?? ""}\n--- worker\n${parts.worker?.logs() ?? ""}`,

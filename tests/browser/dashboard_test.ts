@@ -178,6 +178,8 @@ Deno.test({
           _WAIT,
         );
         await page.locator(".bar-completed").first().waitFor(_WAIT);
+        // Shared mode and one tenant (acme): no Tenants table (tests/browser/tenants_test.ts).
+        assert.equal(await page.locator("[data-tenants]").count(), 0, "no Tenants table");
         await _shot(page, shots, "overview");
       });
     }, { withKey: false }),

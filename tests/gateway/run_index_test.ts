@@ -91,3 +91,75 @@ Deno.test("RunIndex.list() equals a full filter and sort, bounded to the limit",
     await nc.close();
   }
 });
+
+Deno.test("RunIndex.countsByTenant() matches a full count through updates, removes and compaction", async () => {
+  await using srv = await startNatsServer();
+  const nc = await connect({ servers: srv.url });
+  const kv = await new Kvm(nc).create("runs_tally", { history: 1 });
+  const index = new RunIndex(kv);
+  try {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const statuses = ["PENDING", "RUNNING", "CANCELLING", "COMPLETED"] as const;
+    const tenants = ["acme", "globex", null] as const;
+    const priorities = ["high", "normal", "low", undefined] as const;
+    const runs = new Map<string, { tenant: string | null; priority: string; status: string }>();
+    let rev = 0;
+    const put = (id: string) => {
+      const run = { tenant: pick(tenants), priority: pick(priorities), status: pick(statuses) };
+      index.upsert({
+        run_id: id,
+        flow_name: "f",
+        status: run.status,
+        updated_at: rev,
+        tenant_id: run.tenant,
+        ...(run.priority ? { priority: run.priority as "high" } : {}),
+      }, ++rev);
+      runs.set(id, { ...run, priority: run.priority ?? "normal" });
+    };
+    const check = (when: string) => {
+      const expected = new Map<string, number>();
+      for (const r of runs.values()) {
+        const key = `${r.tenant}/${r.priority}/${r.status}`;
+        expected.set(key, (expected.get(key) ?? 0) + 1);
+      }
+      const got = new Map<string, number>();
+      for (const row of index.countsByTenant()) {
+        for (const [status, n] of Object.entries(row.byStatus)) {
+          const key = `${row.tenantId}/${row.priority}/${status}`;
+          assert.equal(got.has(key), false, `${key} twice`);
+          got.set(key, n);
+        }
+      }
+      assert.deepEqual(
+        [...got].sort(),
+        [...expected].sort(),
+        `counts by tenant, priority and status ${when}`,
+      );
+      assert.equal(
+        index.counts().PENDING,
+        [...runs.values()].filter((r) => r.status === "PENDING").length,
+      );
+    };
+    for (let i = 0; i < 3000; i++) put(`run-${i}`);
+    check("after the first writes");
+    for (let i = 0; i < 3000; i++) put(`run-${Math.floor(rand() * 3000)}`);
+    check("after updates");
+    for (let i = 0; i < 2500; i++) {
+      index.remove(`run-${i}`);
+      runs.delete(`run-${i}`);
+    }
+    check("after removes (the slots were compacted)");
+    for (const id of [...runs.keys()]) {
+      index.remove(id);
+      runs.delete(id);
+    }
+    assert.deepEqual(index.countsByTenant(), [], "nothing is left once every run is gone");
+    put("again");
+    check("with one run after all were gone");
+  } finally {
+    await index.close();
+    await nc.close();
+  }
+});

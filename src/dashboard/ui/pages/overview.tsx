@@ -3,10 +3,11 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 /**
- * Overview: run counts by status, workers alive, dead letters and queue depth per tag (from
- * `GET /metrics`), throughput of the last 15 minutes (runs that ended, per minute) and the
- * latest runs. Run changes arrive on `GET /runs/watch`; the metrics are re-read at most once a
- * second after a change and every 10 s otherwise.
+ * Overview: run counts by status, workers alive, dead letters, queue depth per tag and runs
+ * pending and running per tenant and priority (from `GET /metrics`), throughput of the last 15
+ * minutes (runs that ended, per minute) and the latest runs. Run changes arrive on
+ * `GET /runs/watch`; the metrics are re-read at most once a second after a change and every 10 s
+ * otherwise.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { Banner, Chip, LiveDot, Panel, RunLink } from "../components.tsx";
 import { age } from "../format.ts";
 import { useNow, usePoll } from "../hooks.ts";
 import { openStream, type StreamState } from "../sse.ts";
+import { type TenantFigures, tenantFigures, TenantsPanel } from "./overview_tenants.tsx";
 
 const _STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLING", "CANCELLED"];
 const _ENDED = ["COMPLETED", "FAILED", "CANCELLED"] as const;
@@ -28,6 +30,7 @@ interface _Metrics {
   queues: { tag: string; pending: number }[];
   workersAlive: number;
   dlq: number;
+  tenants: TenantFigures;
 }
 
 /**
@@ -47,14 +50,23 @@ export function OverviewPage() {
     api<string>("/metrics", { headers: { accept: "text/plain" } })
       .then((text) => {
         const samples = parseMetrics(text);
-        const m: _Metrics = { runs: {}, queues: [], workersAlive: 0, dlq: 0 };
+        const m: _Metrics = {
+          runs: {},
+          queues: [],
+          workersAlive: 0,
+          dlq: 0,
+          tenants: tenantFigures(samples),
+        };
+        const byTag = new Map<string, number>();
         for (const s of samples) {
           if (s.name === "pyoco_runs_total" && s.labels.status) m.runs[s.labels.status] = s.value;
           else if (s.name === "pyoco_queue_pending" && s.labels.tag !== undefined) {
-            m.queues.push({ tag: s.labels.tag, pending: s.value });
+            // Namespaced: one sample per tenant, tag and priority, summed per tag here.
+            byTag.set(s.labels.tag, (byTag.get(s.labels.tag) ?? 0) + s.value);
           } else if (s.name === "pyoco_workers_alive_total") m.workersAlive = s.value;
           else if (s.name === "pyoco_dlq_messages_total") m.dlq = s.value;
         }
+        m.queues = [...byTag].map(([tag, pending]) => ({ tag, pending }));
         m.queues.sort((a, b) => b.pending - a.pending || a.tag.localeCompare(b.tag));
         setMetrics(m);
         setError(null);
@@ -206,6 +218,7 @@ export function OverviewPage() {
             : <p class="empty">{metrics ? "No queue yet." : "Loading…"}</p>}
         </Panel>
       </div>
+      <TenantsPanel figures={metrics?.tenants ?? null} />
       <Panel title="Latest runs" actions={<a href="#/runs">All runs</a>}>
         {latest.length === 0
           ? (
@@ -221,7 +234,7 @@ export function OverviewPage() {
                   <th scope="col">Status</th>
                   <th scope="col">Run</th>
                   <th scope="col">Flow</th>
-                  <th scope="col">Tag</th>
+                  <th scope="col" class="col-opt">Tag</th>
                   <th scope="col">Updated</th>
                 </tr>
               </thead>
@@ -235,7 +248,7 @@ export function OverviewPage() {
                       <RunLink id={r.run_id} />
                     </td>
                     <td>{r.flow_name}</td>
-                    <td>{r.tag ?? "—"}</td>
+                    <td class="col-opt">{r.tag ?? "—"}</td>
                     <td>{age(r.updated_at, Date.now())} ago</td>
                   </tr>
                 ))}
