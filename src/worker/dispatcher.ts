@@ -42,6 +42,12 @@ export class Dispatcher {
   #idleCursor = 0;
   /** Something changed since the loop last looked (a wake-up nobody was waiting for). */
   #dirty = false;
+  /**
+   * A waiting (idle) pull got a job: work arrived, maybe on other queues too, whose counts are
+   * as old as the last refresh. The next plan refreshes first, so a high job that came with the
+   * normal one gets the next slot instead of the normal job behind it (SPEC §13).
+   */
+  #stale = false;
   readonly #pulls = new Set<Promise<void>>();
   readonly #handlers = new Set<Promise<unknown>>();
   readonly #batches = new Set<ConsumerMessages>();
@@ -80,7 +86,8 @@ export class Dispatcher {
       let plan: PlannedPull[];
       try {
         await queues.discover();
-        if (Date.now() - refreshedAt >= this.#pollMs) {
+        if (this.#stale || Date.now() - refreshedAt >= this.#pollMs) {
+          this.#stale = false;
           await queues.refresh();
           refreshedAt = Date.now();
         }
@@ -148,6 +155,7 @@ export class Dispatcher {
         for await (const msg of batch) {
           got++;
           this.#reserved--;
+          if (ended !== undefined) this.#stale = true;
           queue.pending = msg.info.pending;
           if (stop.aborted) {
             msg.nak(); // pulled while stopping: hand it back at once

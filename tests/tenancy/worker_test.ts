@@ -110,6 +110,38 @@ Deno.test("priority: high before normal before low, and low is not starved", asy
   assert.ok(rank < 10, `the low run started as number ${rank + 1}`);
 });
 
+Deno.test("priority: an idle worker's next slot goes to a high job that came with a normal one", async () => {
+  await using t = await setupTenancy();
+  await t.worker({ concurrency: 2 });
+  // Idle: a pull waits on acme's normal queue (created when the worker found the tenant).
+  const jsm = await jetstreamManager(t.nc);
+  const normal = consumerName(t.config, { tenant: "acme", tag: "default" });
+  await t.submit("acme", { flow_name: "slow", params: { seconds: 0.01 } });
+  await poll(async () => {
+    const info = await jsm.consumers.info(t.config.workStream, normal).catch(() => null);
+    return info !== null && info.num_ack_pending === 0 && info.num_waiting > 0;
+  }, { message: "the idle worker's waiting pull on the normal queue" });
+  // A burst: high first, then two normal, then low; each run holds its slot for 2 s.
+  const ids: Record<string, string> = {};
+  for (
+    const [name, priority] of [["high", "high"], ["n1", "normal"], ["n2", "normal"], [
+      "low",
+      "low",
+    ]] as const
+  ) {
+    ids[name] = await t.submit("acme", { flow_name: "slow", params: { seconds: 2 }, priority });
+  }
+  const started = await poll(async () => {
+    const snaps = await t.snapshots(Object.values(ids));
+    const on = snaps.filter((s) => s.status === "RUNNING" || s.status === "COMPLETED");
+    return on.length >= 2 ? on : null;
+  }, { timeoutMs: 10_000, message: "two runs to start" });
+  const names = started.map((s) => Object.keys(ids).find((k) => ids[k] === s.run_id)).sort();
+  // The waiting pull takes a normal job; the slot left must go to the high one.
+  assert.ok(names.includes("high"), `first runs started: ${names.join(", ")}`);
+  assert.equal(names.length, 2, `first runs started: ${names.join(", ")}`);
+});
+
 Deno.test("fair dispatch: B's runs start promptly while A's backlog of 300 waits", async () => {
   await using t = await setupTenancy();
   const service = 0.2;
