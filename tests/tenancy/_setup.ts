@@ -12,6 +12,7 @@ import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { loadRegistry } from "../../src/host/registry.ts";
 import { Logger } from "../../src/log.ts";
 import { ensureResources, type PyocoBuckets } from "../../src/nats/resources.ts";
+import { findRunKey } from "../../src/runs/run_keys.ts";
 import { submitRun, validateRunRequest } from "../../src/runs/submit.ts";
 import { PyocoWorker } from "../../src/worker/worker.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
@@ -91,7 +92,8 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
     async snapshots(ids) {
       const out: RunSnapshot[] = [];
       for (const id of ids) {
-        const e = await buckets.runs.get(id);
+        // Namespaced keys are `<tenant>.<run_id>`: found the way the gateway finds them.
+        const e = await buckets.runs.get(await findRunKey({ runs: buckets.runs, config }, id));
         if (e !== null && e.length > 0) out.push(e.json<RunSnapshot>());
       }
       return out;
