@@ -21,6 +21,8 @@ export interface StartWorkerProcessOptions {
   workerId?: string;
   /** `--concurrency`. */
   concurrency?: number;
+  /** More CLI arguments (e.g. `["--tenants", "acme"]`). */
+  args?: string[];
   /** Extra environment variables (e.g. `PYOCO_CONSUMER_ACK_WAIT_SEC`). */
   env?: Record<string, string>;
   /** Deno permission flags. @default {WORKER_PERMISSIONS (least privilege)} */
@@ -76,6 +78,7 @@ export async function startWorkerProcess(
   ];
   for (const f of options.flows) args.push("--flows", f);
   if (options.concurrency !== undefined) args.push("--concurrency", String(options.concurrency));
+  args.push(...(options.args ?? []));
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: REPO_ROOT,

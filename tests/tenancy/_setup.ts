@@ -17,6 +17,21 @@ import { submitRun, validateRunRequest } from "../../src/runs/submit.ts";
 import { PyocoWorker } from "../../src/worker/worker.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
 
+/**
+ * The nats-server authorization block printed in docs/tenancy.md (between the
+ * `tenancy-test-config` markers): the tests run with exactly what the doc tells operators.
+ *
+ * @returns The configuration text.
+ */
+export async function docsTenancyConfig(): Promise<string> {
+  const doc = await Deno.readTextFile(new URL("../../docs/tenancy.md", import.meta.url));
+  const m = doc.match(
+    /<!-- BEGIN tenancy-test-config -->\s*```conf\n([\s\S]*?)```\s*<!-- END tenancy-test-config -->/,
+  );
+  if (!m) throw new Error("docs/tenancy.md has no tenancy-test-config block");
+  return m[1]!;
+}
+
 /** What a tenancy test gets. */
 export interface TenancyEnv {
   srv: NatsServerHandle;
