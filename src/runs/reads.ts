@@ -91,7 +91,7 @@ async function _readVisible(
   id: string,
   scope: ReadScope,
 ): Promise<{ snapshot: RunSnapshot; revision: number; key: string } | null> {
-  const entry = await natsCall(
+  const { key, entry } = await natsCall(
     async () => {
       const key = await findRunKey(backend, id, scope);
       return { key, entry: await backend.runs.get(key) };
@@ -99,11 +99,10 @@ async function _readVisible(
     `Cannot read run ${id}`,
     backend.timeoutMs,
   );
-  const got = entry.entry;
-  if (!got || got.operation !== "PUT" || got.length === 0) return null;
-  const snapshot = got.json<RunSnapshot>();
+  if (!entry || entry.operation !== "PUT" || entry.length === 0) return null;
+  const snapshot = entry.json<RunSnapshot>();
   if (scope.tenantId !== undefined && snapshot.tenant_id !== scope.tenantId) return null;
-  return { snapshot, revision: got.revision, key: entry.key };
+  return { snapshot, revision: entry.revision, key };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { type Config, loadConfig } from "../../src/config.ts";
+import { type Config, loadConfig, runKey } from "../../src/config.ts";
 import type { Priority } from "../../src/contract/tenancy.ts";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { loadRegistry } from "../../src/host/registry.ts";
@@ -69,6 +69,8 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
   const workers: PyocoWorker[] = [];
   const stops: AbortController[] = [];
   const running: Promise<void>[] = [];
+  /** The tenant each run was submitted as (its snapshot key's first token). */
+  const tenants = new Map<string, string | null>();
   const backend = {
     js: jetstream(nc),
     runs: buckets.runs,
@@ -85,6 +87,7 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
       const request = validateRunRequest(body, config);
       const principal = tenant === null ? null : { tenantId: tenant, keyId: "k" };
       const answer = await submitRun({ backend, config, logger: quiet, principal }, request);
+      tenants.set(answer.run_id, tenant);
       return answer.run_id;
     },
     async worker(options = {}) {
@@ -107,8 +110,12 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
     async snapshots(ids) {
       const out: RunSnapshot[] = [];
       for (const id of ids) {
-        // Namespaced keys are `<tenant>.<run_id>`: found the way the gateway finds them.
-        const e = await buckets.runs.get(await findRunKey({ runs: buckets.runs, config }, id));
+        // Namespaced keys are `<tenant>.<run_id>`: the submitter's tenant, else found the way
+        // the gateway finds a run it has not indexed.
+        const key = tenants.has(id)
+          ? runKey(config, id, { tenant: tenants.get(id) })
+          : await findRunKey({ runs: buckets.runs, config }, id);
+        const e = await buckets.runs.get(key);
         if (e !== null && e.length > 0) out.push(e.json<RunSnapshot>());
       }
       return out;
