@@ -46,9 +46,9 @@ import { JobLease } from "./job_lease.ts";
 import { executeRun, type Execution } from "./run_execution.ts";
 import { RunMirror, TerminalWriteError } from "./run_mirror.ts";
 import {
-  jobRunKey,
   readOrCreateSnapshot,
   runningSnapshot,
+  settleJobTenant,
   writeFailedSnapshot,
   writeRunning,
 } from "./snapshot.ts";
@@ -186,8 +186,7 @@ export class JobRunner {
     if (!parsed.ok) return await this.#rejectInvalid(parsed);
     const job = parsed.job;
     this.#job = job;
-    const at = { runId: job.run_id, tenantId: job.tenant_id, subject: this.#lease.subject };
-    this.#key = jobRunKey(this.#ctx.config, at);
+    this.#key = settleJobTenant(this.#ctx.config, job, this.#lease.subject);
     this.#payload = parsed.payload;
     this.#log = this.#ctx.log.child({ run_id: job.run_id, flow_name: job.flow_name, tag: job.tag });
     this.#lease.useLogger(this.#log);

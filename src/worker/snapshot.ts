@@ -9,6 +9,7 @@
 
 import type { KV } from "@nats-io/kv";
 import { type Config, parseWorkSubject, runKey } from "../config.ts";
+import { NO_TENANT } from "../contract/tenancy.ts";
 import { isTerminal, type Job, nowSec, type RunSnapshot } from "../contract/wire.ts";
 import type { Flow, TaskState } from "../flow/types.ts";
 import { casUpdate, createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
@@ -71,6 +72,24 @@ export function jobRunKey(
 ): string {
   const tenant = parseWorkSubject(config, job.subject)?.tenant ?? job.tenantId;
   return runKey(config, job.runId, { tenant });
+}
+
+/**
+ * Namespaced mode: the tenant of a job is the tenant of the work subject it came from (the
+ * queue this worker was allowed to pull), `null` for `_`; the job's `tenant_id` is set to it, so
+ * that its snapshot, events and dead letters all stay in that tenant's space (a job published
+ * without `tenant_id` by another system, or with another tenant's, included). Shared mode leaves
+ * the job as it is.
+ *
+ * @param config The configuration (mode).
+ * @param job The parsed job (its `tenant_id` may be changed).
+ * @param subject The subject it arrived on.
+ * @returns The key of its snapshot ({@linkcode jobRunKey}).
+ */
+export function settleJobTenant(config: Config, job: Job, subject: string): string {
+  const tenant = parseWorkSubject(config, subject)?.tenant;
+  if (tenant != null) job.tenant_id = tenant === NO_TENANT ? null : tenant;
+  return jobRunKey(config, { runId: job.run_id, tenantId: job.tenant_id, subject });
 }
 
 /** Fields a `FAILED` snapshot written outside a run carries. */

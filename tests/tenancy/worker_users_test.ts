@@ -7,10 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
-import { consumerName, loadConfig } from "../../src/config.ts";
+import { consumerName, loadConfig, workSubject } from "../../src/config.ts";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { runAdmin } from "../_helpers/cli_process.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
@@ -122,6 +122,27 @@ Deno.test("real tenant workers under their own NATS users: acme runs, globex wai
     await poll(async () => (await statuses("acme", [slow]))[0] === "CANCELLED", {
       message: () => `acme's slow run to be cancelled\n${acmeWorker.logs()}`,
     });
+
+    // A job another system published on acme's queue without tenant_id: it is acme's run.
+    const foreign = `foreign-${crypto.randomUUID().slice(0, 8)}`;
+    await jetstream(nc).publish(
+      workSubject(config, { tenant: "acme", tag: "default" }),
+      JSON.stringify({
+        run_id: foreign,
+        flow_name: "quick",
+        tag: "default",
+        tags: ["default"],
+        params: { x: "foreign" },
+        submitted_at: Date.now() / 1000,
+      }),
+      { msgID: foreign },
+    );
+    await poll(async () => (await statuses("acme", [foreign]))[0] === "COMPLETED", {
+      message: () => `the foreign job to complete as acme's\n${acmeWorker.logs()}`,
+    });
+    assert.equal((await runs.get(`acme.${foreign}`))?.json<RunSnapshot>().tenant_id, "acme");
+    const foreignEvents = await call("acme", `/runs/${foreign}/events`);
+    assert.ok(foreignEvents.body.events.length > 0, "its events are on acme's subject");
 
     // globex: still PENDING, snapshots not written since the submit, jobs still queued.
     assert.deepEqual(await statuses("globex", globexRuns), ["PENDING", "PENDING"]);
