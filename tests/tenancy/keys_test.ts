@@ -165,6 +165,20 @@ Deno.test("namespaced: snapshots live at <tenant>.<run_id> and every route finds
       assert.equal(await raw(`${c.tenant}.${id}`), null, what);
       assert.equal((await _call(c, `/runs/${id}`)).status, 404, what);
 
+      // A schedule: its runs are keyed under its tenant, and its view reads their status there.
+      const sched = await _call(c, "/schedules", {
+        method: "POST",
+        body: JSON.stringify({ flow_name: "quick", interval_seconds: 1 }),
+      });
+      assert.equal(sched.status, 200, sched.text);
+      const sid = sched.body.schedule_id as string;
+      const view = await poll(async () => {
+        const v = (await _call(c, `/schedules/${sid}`)).body;
+        return v.last_status === "COMPLETED" ? v : null;
+      }, { timeoutMs: 20_000, message: `${what}: a scheduled run to complete` });
+      assert.equal((await raw(`${c.tenant}.${view.last_run_id}`))?.schedule_id, sid, what);
+      await _call(c, `/schedules/${sid}`, { method: "DELETE" });
+
       // An orphan (a PENDING snapshot whose job never reached the stream) is re-published.
       const orphan = `orphan-${c.tenant === "_" ? "anon" : c.tenant}`;
       const now = Date.now() / 1000 - 5;
