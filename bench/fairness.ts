@@ -14,7 +14,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig, parseRunKey } from "../src/config.ts";
 import type { RunSnapshot } from "../src/contract/wire.ts";
 import { isTerminal } from "../src/contract/wire.ts";
 import { Logger } from "../src/log.ts";
@@ -93,7 +93,10 @@ async function _rig(
   const watch = await buckets.runs.watch();
   (async () => {
     for await (const e of watch as AsyncIterable<KvWatchEntry>) {
-      if (e.operation === "PUT" && e.length > 0) seen.set(e.key, e.json<RunSnapshot>());
+      if (e.operation !== "PUT" || e.length === 0) continue;
+      // Namespaced keys are `<tenant>.<run_id>`: index by the run id.
+      const run = parseRunKey(config, e.key);
+      if (run !== null) seen.set(run.runId, e.json<RunSnapshot>());
     }
   })().catch(() => {});
   const workers = await Promise.all(

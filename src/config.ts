@@ -26,12 +26,20 @@ export {
   eventsFilter,
   eventsSubject,
   parseDlqSubject,
+  parseRunKey,
   parseWorkSubject,
+  runKey,
+  runKeyFilter,
   tenantToken,
   workFilter,
   workSubject,
 } from "./config/subjects.ts";
-export type { ParsedWorkSubject, RunSubjectOptions, WorkRoute } from "./config/subjects.ts";
+export type {
+  ParsedRunKey,
+  ParsedWorkSubject,
+  RunSubjectOptions,
+  WorkRoute,
+} from "./config/subjects.ts";
 
 /** Options of {@linkcode loadConfig}. */
 export interface LoadConfigOptions {

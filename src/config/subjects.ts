@@ -22,11 +22,16 @@
  * other tenant with a `_` is written with `-` for `_` plus `-` and 8 hex digits of its FNV-1a
  * hash (`a_b` → `a-b-8a3c0f1e`), which no tenant without `_` produces by accident.
  *
+ * Run snapshot keys of the runs bucket follow the same modes ({@linkcode runKey}): the run id
+ * itself in shared mode (pyoco-server 0.4), `<tenant>.<run_id>` in namespaced mode, so that NATS
+ * permissions on `$KV.<bucket>.<tenant>.>` fence a tenant's workers off other tenants' runs.
+ *
  * @module
  */
 
 import type { Config } from "./types.ts";
-import { DEFAULT_PRIORITY, NO_TENANT, type Priority } from "../contract/tenancy.ts";
+import { DEFAULT_PRIORITY, NO_TENANT, type Priority, TENANT_PATTERN } from "../contract/tenancy.ts";
+import { RUN_ID_PATTERN } from "../contract/wire.ts";
 
 /** Where a job goes: its tag, and in namespaced mode its tenant and priority. */
 export interface WorkRoute {
@@ -332,4 +337,74 @@ export function cancelSubject(
  */
 export function cancelFilter(config: Config, tenant = "*"): string {
   return `${_prefix(config, config.cancelSubjectPrefix, tenant)}.*`;
+}
+
+/** A runs-bucket key taken apart by {@linkcode parseRunKey}. */
+export interface ParsedRunKey {
+  /** The tenant (`null` in shared mode, where the key does not carry it). */
+  tenant: string | null;
+  /** The run id. */
+  runId: string;
+}
+
+/**
+ * The key of a run's snapshot in the runs bucket: the run id (shared mode, pyoco-server 0.4
+ * byte for byte) or `<tenant>.<run_id>` (namespaced mode; tenant `_` for runs without one).
+ *
+ * @param config The configuration (mode).
+ * @param runId The run id (`[A-Za-z0-9_-]{1,128}`, never a dot).
+ * @param options The run's tenant (namespaced mode; `null`/absent → `_`).
+ * @returns The KV key.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, runKey } from "../config.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(runKey(loadConfig({ env: {}, envFile: false }), "r1", { tenant: "acme" }), "r1");
+ * const ns = loadConfig({ env: { PYOCO_TENANT_ISOLATION: "namespaced" }, envFile: false });
+ * assert.equal(runKey(ns, "r1", { tenant: "acme" }), "acme.r1");
+ * assert.equal(runKey(ns, "r1"), "_.r1");
+ * ```
+ */
+export function runKey(config: Config, runId: string, options: RunSubjectOptions = {}): string {
+  return _namespaced(config) ? `${options.tenant || NO_TENANT}.${runId}` : runId;
+}
+
+/**
+ * Take a runs-bucket key apart (the run index, the sweeper's stream walk).
+ *
+ * @param config The configuration (mode).
+ * @param key A key of the runs bucket.
+ * @returns Tenant (namespaced only) and run id (shared mode: the key, as pyoco-server 0.4 reads
+ *   it); `null` when a namespaced key is not `<tenant>.<run_id>` (e.g. a bare run id left from
+ *   shared mode).
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, parseRunKey } from "../config.ts";
+ * import assert from "node:assert/strict";
+ * const ns = loadConfig({ env: { PYOCO_TENANT_ISOLATION: "namespaced" }, envFile: false });
+ * assert.deepEqual(parseRunKey(ns, "acme.r1"), { tenant: "acme", runId: "r1" });
+ * assert.equal(parseRunKey(ns, "r1"), null);
+ * ```
+ */
+export function parseRunKey(config: Config, key: string): ParsedRunKey | null {
+  if (!_namespaced(config)) return { tenant: null, runId: key };
+  const dot = key.indexOf(".");
+  if (dot < 0) return null;
+  const tenant = key.slice(0, dot);
+  const runId = key.slice(dot + 1);
+  return TENANT_PATTERN.test(tenant) && RUN_ID_PATTERN.test(runId) ? { tenant, runId } : null;
+}
+
+/**
+ * The KV key filter that finds a run of any tenant: the run id (shared) or `*.<run_id>`
+ * (namespaced), for a caller that does not know the run's tenant.
+ *
+ * @param config The configuration (mode).
+ * @param runId The run id.
+ * @returns The filter (`kv.keys(filter)`).
+ */
+export function runKeyFilter(config: Config, runId: string): string {
+  return _namespaced(config) ? `*.${runId}` : runId;
 }

@@ -32,6 +32,9 @@ export function isTerminal(status: string): boolean {
   return TERMINAL_STATUSES.has(status as RunStatus);
 }
 
+/** Run ids: 1–128 letters, digits, `_` or `-` (anything else cannot exist; never a dot). */
+export const RUN_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** A tag names a work queue: `[A-Za-z0-9_-]{1,64}`, never `.`, `*` or `>`. */
 export const TAG_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,64}$/;
 

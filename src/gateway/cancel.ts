@@ -26,6 +26,7 @@ import { RunStoreError } from "../runs/errors.ts";
 import { HttpError, natsUnavailable } from "./errors.ts";
 import { RUN_ID_PATTERN, runNotFoundError } from "../runs/reads.ts";
 import { expandRunIdPrefix } from "../runs/prefix.ts";
+import { findRunKey } from "../runs/run_keys.ts";
 import { dropQueuedJob } from "../runs/work_queue.ts";
 
 class _NotFound extends Error {}
@@ -78,8 +79,10 @@ export async function cancelRun(
   let result: { value: RunSnapshot; revision: number } | null;
   const now = nowSec();
   try {
+    const scope = principal === null ? {} : { tenantId: principal.tenantId };
+    const key = await _withDeadline(findRunKey(backend, runId, scope), backend.timeoutMs);
     result = await _withDeadline(
-      casUpdate<RunSnapshot>(backend.runs, runId, (current) => {
+      casUpdate<RunSnapshot>(backend.runs, key, (current) => {
         if (current === null) throw new _NotFound();
         const snapshot = current.value;
         if (principal !== null && snapshot.tenant_id !== principal.tenantId) throw new _NotFound();

@@ -54,13 +54,13 @@ const _WORKER_KEY = /^[-/=\w]+(\.[-/=\w]+)*$/;
  *
  * @param ctx The route context (path parameter `id`, caller).
  * @param backend The NATS side.
- * @returns The snapshot and its KV revision.
+ * @returns The snapshot, its KV revision and its KV key.
  * @throws {NotFoundError} When it is missing or belongs to another tenant (404).
  */
 export function readRun(
   ctx: RouteContext,
   backend: RunsBackend,
-): Promise<{ snapshot: RunSnapshot; revision: number }> {
+): Promise<{ snapshot: RunSnapshot; revision: number; key: string }> {
   return readRunSnapshot(backend, ctx.params.id ?? "", scopeOf(ctx));
 }
 

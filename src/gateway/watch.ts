@@ -136,8 +136,9 @@ export async function watchRun(ctx: RouteContext): Promise<Response> {
   const last = _lastEventId(ctx, errors);
   if (errors.length > 0) throw invalidRequest(errors);
   const backend = requireBackend(ctx, "Cannot watch the run");
-  const { snapshot } = await readRun(ctx, backend);
+  const { snapshot, key } = await readRun(ctx, backend);
   const session = new _RunWatch(ctx, backend, snapshot.run_id, {
+    key,
     records: include.size > 0,
     events: withEvents,
     revision: last?.revision ?? 0,
@@ -149,6 +150,8 @@ export async function watchRun(ctx: RouteContext): Promise<Response> {
 }
 
 interface _RunWatchOptions {
+  /** The run's key in the runs bucket (`<tenant>.<run_id>` in namespaced mode). */
+  key: string;
   /** The run's tenant: its events subject in namespaced mode (SPEC §13). */
   tenant: string | null;
   records: boolean;
@@ -213,7 +216,7 @@ class _RunWatch {
 
   async #run(): Promise<void> {
     const watch = await natsCall(
-      () => this.#backend.runs.watch({ key: this.#runId }),
+      () => this.#backend.runs.watch({ key: this.#opts.key }),
       `Cannot watch run ${this.#runId}`,
       this.#backend.timeoutMs,
     );

@@ -17,7 +17,7 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type Config,
@@ -111,6 +111,9 @@ export function workStreamConfig(config: Config): Partial<StreamConfig> & { name
   };
 }
 
+/** The buckets a worker uses (all a tenant's worker user may open, docs/tenancy.md). */
+export type WorkerBuckets = Pick<PyocoBuckets, "runs" | "workers" | "flows" | "tenants">;
+
 /**
  * Create (when missing) every stream and bucket of SPEC §3 and open the buckets.
  *
@@ -119,6 +122,41 @@ export function workStreamConfig(config: Config): Partial<StreamConfig> & { name
  * @returns The KV bucket handles.
  */
 export async function ensureResources(nc: NatsConnection, config: Config): Promise<PyocoBuckets> {
+  await _ensureStreams(nc, config);
+  const specs = _bucketSpecs(config);
+  const kvm = new Kvm(nc);
+  const names = Object.keys(specs) as (keyof PyocoBuckets)[];
+  const opened = await Promise.all(
+    names.map((b) => kvm.create(specs[b].name, specs[b].options)),
+  );
+  return Object.fromEntries(names.map((b, i) => [b, opened[i]!])) as unknown as PyocoBuckets;
+}
+
+/**
+ * What a worker opens at start: the three streams and only the four buckets it uses (runs,
+ * workers, flows, tenants), each created when missing. When they all exist, only their
+ * `STREAM.INFO` is asked, which is what a tenant's worker user may do (docs/tenancy.md).
+ *
+ * @param nc A NATS connection.
+ * @param config The configuration.
+ * @returns The worker's bucket handles.
+ */
+export async function ensureWorkerResources(
+  nc: NatsConnection,
+  config: Config,
+): Promise<WorkerBuckets> {
+  await _ensureStreams(nc, config);
+  const specs = _bucketSpecs(config);
+  const kvm = new Kvm(nc);
+  const [runs, workers, flows, tenants] = await Promise.all(
+    (["runs", "workers", "flows", "tenants"] as const).map((b) =>
+      kvm.create(specs[b].name, specs[b].options)
+    ),
+  );
+  return { runs: runs!, workers: workers!, flows: flows!, tenants: tenants! };
+}
+
+async function _ensureStreams(nc: NatsConnection, config: Config): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const storage = _storage(config);
   const replicas = config.jsReplicas;
@@ -144,45 +182,39 @@ export async function ensureResources(nc: NatsConnection, config: Config): Promi
     max_bytes: config.eventsMaxBytes,
   });
   _checkSubjects(config, events, eventsFilter(config));
-  const kvm = new Kvm(nc);
+}
+
+/** Each bucket's name and creation options. */
+function _bucketSpecs(
+  config: Config,
+): Record<keyof PyocoBuckets, { name: string; options: Partial<KvOptions> }> {
+  const storage = _storage(config);
+  const replicas = config.jsReplicas;
+  // Namespaced mode reads runs with direct gets that name the key in the subject, so NATS
+  // permissions can limit a tenant's workers to their keys (docs/tenancy.md).
   const direct = config.tenantIsolation === "namespaced" ? true : undefined;
-  const [runs, workers, auth, idempotency, flows, leases, schedules, history, tenants] =
-    await Promise
-      .all([
-        // Namespaced mode reads runs with direct gets that name the key in the subject, so NATS
-        // permissions can limit a tenant's workers to their keys (docs/tenancy.md).
-        kvm.create(config.runsKvBucket, { history: 1, storage, replicas, allow_direct: direct }),
-        kvm.create(config.workersKvBucket, {
-          history: 1,
-          storage,
-          replicas,
-          ttl: secondsToMs(config.workersKvTtlSec),
-        }),
-        kvm.create(config.authKvBucket, { history: 1, storage, replicas }),
-        kvm.create(config.idempotencyKvBucket, {
-          history: 1,
-          storage,
-          replicas,
-          ttl: secondsToMs(config.idempotencyTtlSec),
-        }),
-        kvm.create(config.flowsKvBucket, {
-          history: 1,
-          storage,
-          replicas,
-          ttl: secondsToMs(FLOWS_KV_TTL_SEC),
-        }),
-        // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
-        kvm.create(config.leasesKvBucket, { history: 1, storage, replicas, ttl: 86_400_000 }),
-        kvm.create(config.schedulesKvBucket, { history: 1, storage, replicas }),
-        kvm.create(config.historyKvBucket, {
-          history: 1,
-          storage,
-          replicas,
-          ttl: secondsToMs(historyTtlSec(config)),
-        }),
-        kvm.create(config.tenantsKvBucket, { history: 1, storage, replicas, allow_direct: direct }),
-      ]);
-  return { runs, workers, auth, idempotency, flows, leases, schedules, history, tenants };
+  const base = { history: 1, storage, replicas };
+  return {
+    runs: { name: config.runsKvBucket, options: { ...base, allow_direct: direct } },
+    workers: {
+      name: config.workersKvBucket,
+      options: { ...base, ttl: secondsToMs(config.workersKvTtlSec) },
+    },
+    auth: { name: config.authKvBucket, options: base },
+    idempotency: {
+      name: config.idempotencyKvBucket,
+      options: { ...base, ttl: secondsToMs(config.idempotencyTtlSec) },
+    },
+    flows: { name: config.flowsKvBucket, options: { ...base, ttl: secondsToMs(FLOWS_KV_TTL_SEC) } },
+    // A lease carries its own expiry; the bucket's TTL only clears leases nobody holds any more.
+    leases: { name: config.leasesKvBucket, options: { ...base, ttl: 86_400_000 } },
+    schedules: { name: config.schedulesKvBucket, options: base },
+    history: {
+      name: config.historyKvBucket,
+      options: { ...base, ttl: secondsToMs(historyTtlSec(config)) },
+    },
+    tenants: { name: config.tenantsKvBucket, options: { ...base, allow_direct: direct } },
+  };
 }
 
 /** The consumer {@linkcode ensureConsumer} makes: a route plus its in-flight cap. */

@@ -13,7 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Config } from "../config.ts";
+import { type Config, parseRunKey } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { ConnectionState } from "../nats/connection.ts";
 import { ensureResources } from "../nats/resources.ts";
@@ -37,7 +37,9 @@ export interface RunsBackend {
   js: JetStreamClient;
   /** JetStream manager (request timeout `timeoutMs`). */
   jsm: JetStreamManager;
-  /** Runs bucket. */
+  /** The configuration (tenant mode: run keys, see `run_keys.ts`). */
+  config: Config;
+  /** Runs bucket (keys from `runKey()`: `<run_id>` shared, `<tenant>.<run_id>` namespaced). */
   runs: KV;
   /** Workers bucket (TTL). */
   workers: KV;
@@ -106,7 +108,11 @@ export async function openBackend(
   ]);
   const workerHistory = new WorkerHistory({ workers, history, config, logger: options.logger });
   workerHistory.start();
-  const index = new RunIndex(runs, { logger: options.logger, connection: nc });
+  const index = new RunIndex(runs, {
+    logger: options.logger,
+    connection: nc,
+    runIdOf: (key) => parseRunKey(config, key)?.runId ?? null,
+  });
   index.start();
   const catalog = new FlowCatalog({
     flows,
@@ -120,6 +126,7 @@ export async function openBackend(
   await Promise.all([index.whenReady(loadMs), catalog.whenReady(loadMs)]);
   return {
     nc,
+    config,
     state: options.state ?? new ConnectionState(nc),
     js,
     jsm,

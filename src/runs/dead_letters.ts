@@ -29,6 +29,7 @@ import type { DeadLetter } from "../contract/views.ts";
 import { isPriority } from "../contract/tenancy.ts";
 import type { DlqMessage, Job, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
 import type { Principal } from "./principal.ts";
+import { findRunKey } from "./run_keys.ts";
 import {
   type RunRequest,
   type SubmitContext,
@@ -289,7 +290,10 @@ export async function replayRequest(
  */
 async function _withJobFromSnapshot(ctx: SubmitContext, entry: DeadLetter): Promise<DeadLetter> {
   if (typeof entry.run_id !== "string" || entry.run_id === "") return entry;
-  const got = await ctx.backend.runs.get(entry.run_id);
+  const key = await findRunKey({ runs: ctx.backend.runs, config: ctx.config }, entry.run_id, {
+    tenantId: entry.tenant_id ?? undefined,
+  });
+  const got = await ctx.backend.runs.get(key);
   if (got === null || got.operation !== "PUT" || got.length === 0) return entry;
   const snapshot = got.json<Partial<RunSnapshot>>();
   if (typeof snapshot.workflow_yaml_sha256 === "string") return entry;

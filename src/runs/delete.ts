@@ -12,11 +12,12 @@ import { isTerminal, type RunSnapshot } from "../contract/wire.ts";
 import type { RunsBackend } from "./backend.ts";
 import { ConflictError, NatsUnavailableError } from "./errors.ts";
 import { readRunSnapshot, type ReadScope } from "./reads.ts";
+import { snapshotKey } from "./run_keys.ts";
 
 /** The part of the NATS side a delete needs. */
 export type DeleteBackend = Pick<
   RunsBackend,
-  "runs" | "idempotency" | "jsm" | "index" | "timeoutMs"
+  "runs" | "idempotency" | "jsm" | "index" | "timeoutMs" | "config"
 >;
 
 /** What a delete removed. */
@@ -35,20 +36,21 @@ export interface DeletedRun {
  *
  * @param backend The NATS side.
  * @param config The configuration (events stream and subject).
- * @param run The snapshot and the revision it was read at.
+ * @param run The snapshot, the revision it was read at and its key (from the snapshot when absent).
  * @returns Whether the snapshot was purged (`false` when it changed since it was read).
  * @throws {Error} The nats.js error when the purge fails for another reason.
  */
 export async function purgeRun(
   backend: DeleteBackend,
   config: Config,
-  run: { snapshot: RunSnapshot; revision: number },
+  run: { snapshot: RunSnapshot; revision: number; key?: string },
 ): Promise<boolean> {
   const id = run.snapshot.run_id;
+  const key = run.key ?? snapshotKey(config, run.snapshot);
   try {
-    await backend.runs.purge(id, { previousSeq: run.revision });
+    await backend.runs.purge(key, { previousSeq: run.revision });
   } catch (err) {
-    const entry = await backend.runs.get(id);
+    const entry = await backend.runs.get(key);
     if (entry === null || entry.operation !== "PUT") return true; // deleted meanwhile: gone
     if (entry.revision !== run.revision) return false; // changed meanwhile
     throw err;

@@ -33,6 +33,8 @@ import type { RunSnapshot, RunStatus, SubmitResponse } from "../contract/wire.ts
 import { nowSec } from "../contract/wire.ts";
 import { createJson, getJson, updateJson } from "../nats/kv.ts";
 import { natsCall, type RunsBackend } from "./backend.ts";
+import { snapshotKey } from "./run_keys.ts";
+import { runKey } from "../config.ts";
 import { ConflictError, InvalidRequestError, NatsUnavailableError } from "./errors.ts";
 import {
   buildRun,
@@ -261,7 +263,7 @@ async function _takeOver(
     idempotencyClaim: k,
   });
   const created = await natsCall(
-    () => createJson(backend.runs, runId, snapshot),
+    () => createJson(backend.runs, snapshotKey(config, snapshot), snapshot),
     "Cannot write the run snapshot",
     backend.timeoutMs,
   );
@@ -300,8 +302,9 @@ async function _markPublished(ctx: IdempotentSubmitContext, held: _Held): Promis
 }
 
 async function _status(ctx: IdempotentSubmitContext, runId: string): Promise<RunStatus> {
+  const key = runKey(ctx.config, runId, { tenant: ctx.principal?.tenantId });
   const entry = await natsCall(
-    () => getJson<RunSnapshot>(ctx.backend.runs, runId),
+    () => getJson<RunSnapshot>(ctx.backend.runs, key),
     `Cannot read run ${runId}`,
     ctx.backend.timeoutMs,
   );

@@ -6,14 +6,14 @@
  * @module
  */
 
-import type { RunSnapshot } from "../contract/wire.ts";
+import { RUN_ID_PATTERN, type RunSnapshot } from "../contract/wire.ts";
 import { natsCall, type RunsBackend } from "./backend.ts";
 import { NatsUnavailableError, NotFoundError } from "./errors.ts";
 import { expandRunIdPrefix } from "./prefix.ts";
+import { findRunKey, snapshotKey } from "./run_keys.ts";
 import type { IndexedRun, RunIndex } from "./run_index.ts";
 
-/** Run ids: 1–128 letters, digits, `_` or `-` (anything else cannot exist). */
-export const RUN_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,128}$/;
+export { RUN_ID_PATTERN };
 
 /** Options of the reads: whose runs the caller may see. */
 export interface ReadScope {
@@ -37,17 +37,17 @@ export function runNotFoundError(id: string): NotFoundError {
  * @param backend The NATS side.
  * @param id The run id.
  * @param scope The caller's tenant.
- * @returns The snapshot and its KV revision.
+ * @returns The snapshot, its KV revision and its KV key (`runKey()`).
  * @throws {NotFoundError} When it is missing, its id is impossible or it belongs to another tenant.
  * @throws {AmbiguousRunIdError} 409 ERR-PYOCO-0029 when `id` is no run's id and the prefix of
  *   several.
  * @throws {NatsUnavailableError} When NATS does not answer.
  */
 export async function readRunSnapshot(
-  backend: Pick<RunsBackend, "runs" | "timeoutMs"> & { index?: Pick<RunIndex, "idsWithPrefix"> },
+  backend: _ReadBackend,
   id: string,
   scope: ReadScope = {},
-): Promise<{ snapshot: RunSnapshot; revision: number }> {
+): Promise<{ snapshot: RunSnapshot; revision: number; key: string }> {
   if (!RUN_ID_PATTERN.test(id)) throw runNotFoundError(id);
   const found = await _readVisible(backend, id, scope);
   if (found !== null) return found;
@@ -70,31 +70,39 @@ export async function readRunSnapshot(
  * @throws {NatsUnavailableError} When NATS does not answer.
  */
 export async function resolveRunId(
-  backend: Pick<RunsBackend, "runs" | "timeoutMs"> & { index?: Pick<RunIndex, "idsWithPrefix"> },
+  backend: _ReadBackend,
   id: string,
   scope: ReadScope = {},
 ): Promise<string> {
   return (await readRunSnapshot(backend, id, scope)).snapshot.run_id;
 }
 
+/** What a read by id needs: the bucket, the mode, and the run index (tenants and prefixes). */
+type _ReadBackend = Pick<RunsBackend, "runs" | "timeoutMs" | "config"> & {
+  index?: Pick<RunIndex, "idsWithPrefix" | "get">;
+};
+
 function _throw(err: Error): never {
   throw err;
 }
 
 async function _readVisible(
-  backend: Pick<RunsBackend, "runs" | "timeoutMs">,
+  backend: _ReadBackend,
   id: string,
   scope: ReadScope,
-): Promise<{ snapshot: RunSnapshot; revision: number } | null> {
-  const entry = await natsCall(
-    () => backend.runs.get(id),
+): Promise<{ snapshot: RunSnapshot; revision: number; key: string } | null> {
+  const { key, entry } = await natsCall(
+    async () => {
+      const key = await findRunKey(backend, id, scope);
+      return { key, entry: await backend.runs.get(key) };
+    },
     `Cannot read run ${id}`,
     backend.timeoutMs,
   );
   if (!entry || entry.operation !== "PUT" || entry.length === 0) return null;
   const snapshot = entry.json<RunSnapshot>();
   if (scope.tenantId !== undefined && snapshot.tenant_id !== scope.tenantId) return null;
-  return { snapshot, revision: entry.revision };
+  return { snapshot, revision: entry.revision, key };
 }
 
 /**
@@ -112,7 +120,10 @@ export async function readSnapshots(
   scope: ReadScope = {},
 ): Promise<RunSnapshot[]> {
   const entries = await natsCall(
-    () => Promise.all(runs.map((r) => backend.runs.get(r.run_id))),
+    () =>
+      Promise.all(
+        runs.map((r) => backend.runs.get(snapshotKey(backend.config, r))),
+      ),
     "Cannot read run snapshots",
     backend.timeoutMs,
   );

@@ -108,11 +108,12 @@ function _principalOf(original: RunSnapshot, caller: Principal | null): Principa
  */
 export async function retryRun(
   ctx: SubmitContext & {
-    backend: SubmitContext["backend"] & { index?: Pick<RunIndex, "idsWithPrefix"> };
+    backend: SubmitContext["backend"] & { index?: Pick<RunIndex, "idsWithPrefix" | "get"> };
   },
   options: RetryOptions,
 ): Promise<RetryResponse> {
-  const { snapshot } = await readRunSnapshot(ctx.backend, options.runId, options);
+  const backend = { ...ctx.backend, config: ctx.config };
+  const { snapshot } = await readRunSnapshot(backend, options.runId, options);
   const id = snapshot.run_id;
   if (!isTerminal(snapshot.status)) {
     throw new ConflictError(

@@ -120,6 +120,11 @@ export interface RunIndexOptions {
   connection?: { status(): AsyncIterable<Status> };
   /** Delay between attempts to re-open a broken watch. @default {500} */
   retryMs?: number;
+  /**
+   * The run id of a runs-bucket key (`parseRunKey()`: `<tenant>.<run_id>` in namespaced mode),
+   * `null` for a key that is no run's (skipped). @default {the key itself}
+   */
+  runIdOf?: (key: string) => string | null;
 }
 
 /** Run summaries kept current by a KV watch on the runs bucket. */
@@ -128,6 +133,7 @@ export class RunIndex {
   readonly #logger: Logger | undefined;
   readonly #connection: RunIndexOptions["connection"];
   readonly #retryMs: number;
+  readonly #runIdOf: (key: string) => string | null;
   readonly #table = new RunTable();
   /** The runs in `(updated_at, run_id)` order per tenant, status and filter value. */
   readonly #lists = new RunLists(this.#table);
@@ -159,6 +165,7 @@ export class RunIndex {
     this.#logger = options.logger;
     this.#connection = options.connection;
     this.#retryMs = options.retryMs ?? 500;
+    this.#runIdOf = options.runIdOf ?? ((key) => key);
   }
 
   /** Whether the initial values have been loaded. */
@@ -504,14 +511,19 @@ export class RunIndex {
     const news = entry.revision > this.#watermark;
     const listening = news && this.#listeners.size > 0;
     const deleted = entry.operation !== "PUT" || entry.length === 0;
-    const old = t.slotOf.get(entry.key);
+    const runId = this.#runIdOf(entry.key);
+    if (runId === null) {
+      if (news) this.#watermark = entry.revision;
+      return;
+    }
+    const old = t.slotOf.get(runId);
     const before = listening && deleted && old !== undefined ? t.materialize(old) : undefined;
-    this.#apply1(entry, deleted);
+    this.#apply1(entry, { runId, deleted });
     if (!news) return;
     this.#watermark = entry.revision;
     if (!listening) return;
     if (!deleted) {
-      const slot = t.slotOf.get(entry.key);
+      const slot = t.slotOf.get(runId);
       if (slot !== undefined && t.rev[slot] === entry.revision) {
         this.#notify({ type: "put", run: t.materialize(slot) });
       }
@@ -520,24 +532,25 @@ export class RunIndex {
     }
   }
 
-  #apply1(entry: KvWatchEntry, deleted: boolean): void {
-    if (deleted) {
-      const slot = this.#table.slotOf.get(entry.key);
-      if (slot !== undefined && this.#table.rev[slot]! <= entry.revision) this.remove(entry.key);
+  #apply1(entry: KvWatchEntry, at: { runId: string; deleted: boolean }): void {
+    const { runId } = at;
+    if (at.deleted) {
+      const slot = this.#table.slotOf.get(runId);
+      if (slot !== undefined && this.#table.rev[slot]! <= entry.revision) this.remove(runId);
       return;
     }
     let snapshot: Partial<RunSnapshot> | null;
     try {
       snapshot = entry.json<Partial<RunSnapshot> | null>();
     } catch (err) {
-      this.#logger?.warn("Skipping a run snapshot that is not JSON", { run_id: entry.key }, err);
+      this.#logger?.warn("Skipping a run snapshot that is not JSON", { run_id: runId }, err);
       return;
     }
     if (snapshot === null || typeof snapshot !== "object") {
-      this.#logger?.warn("Skipping a run snapshot that is not an object", { run_id: entry.key });
+      this.#logger?.warn("Skipping a run snapshot that is not an object", { run_id: runId });
       return;
     }
-    snapshot.run_id ??= entry.key;
+    snapshot.run_id ??= runId;
     const record = decodeRecord(snapshot);
     if (record) this.#put(record, entry.revision);
   }

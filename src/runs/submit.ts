@@ -10,6 +10,7 @@
 
 import type { Config } from "../config.ts";
 import { workSubject } from "../config.ts";
+import { snapshotKey } from "./run_keys.ts";
 import { tenantOf } from "../contract/tenancy.ts";
 import { ErrId } from "../contract/errors.ts";
 import type { Job, JsonValue, RunSnapshot, SubmitResponse } from "../contract/wire.ts";
@@ -277,6 +278,7 @@ export async function writeRun(
   const { backend, config, logger } = ctx;
   const { snapshot, job } = run;
   const runId = snapshot.run_id;
+  const key = snapshotKey(config, snapshot);
   const fields = { run_id: runId, flow_name: snapshot.flow_name, tag: snapshot.tag };
   const retry = {
     windowSec: config.natsRetrySec,
@@ -286,14 +288,14 @@ export async function writeRun(
   const encoded = encodeJson(snapshot);
   let revision: number;
   try {
-    revision = await withNatsRetry(_pendingCreator(backend, runId, encoded), retry);
+    revision = await withNatsRetry(_pendingCreator(backend, key, encoded), retry);
   } catch (err) {
     // The outcome is unknown (e.g. a timeout): make sure no snapshot of ours stays without a
     // job — only ours: a key that holds other bytes (another gateway's run under the same
     // derived id, e.g. a schedule slot) is left alone.
-    const mine = await backend.runs.get(runId).catch(() => null);
+    const mine = await backend.runs.get(key).catch(() => null);
     if (mine?.operation === "PUT" && _sameBytes(mine.value, encoded)) {
-      await _deleteOrphan(backend, { runId, revision: mine.revision, logger, fields });
+      await _deleteOrphan(backend, { runId, key, revision: mine.revision, logger, fields });
     }
     throw new NatsUnavailableError("Cannot write the run snapshot", { cause: err });
   }
@@ -304,12 +306,12 @@ export async function writeRun(
   } catch (err) {
     // The publish's answer may be lost while the job landed: if a worker already moved the
     // snapshot on from PENDING, the run is queued and running — answer as a success.
-    if (await _movedOn(backend, { runId, revision })) {
+    if (await _movedOn(backend, { key, revision })) {
       logger.warn("The publish answered with an error but a worker has the run", fields, err);
       backend.index?.upsert(snapshot, revision);
       return revision;
     }
-    await _deleteOrphan(backend, { runId, revision, logger, fields });
+    await _deleteOrphan(backend, { runId, key, revision, logger, fields });
     logger.error("Cannot queue the run; its snapshot was withdrawn", {
       ...fields,
       err_id: ErrId.natsUnavailable,
@@ -321,22 +323,23 @@ export async function writeRun(
 }
 
 /**
- * KV create of the `PENDING` snapshot, safe to repeat: a try whose answer was lost may have
- * landed, so a repeat first looks for its own bytes under the (fresh, unique) run id.
+ * KV create of the `PENDING` snapshot at its key (`runKey()`), safe to repeat: a try whose answer
+ * was lost may have landed, so a repeat first looks for its own bytes under the (fresh, unique)
+ * key.
  */
 function _pendingCreator(
   backend: SubmitBackend,
-  runId: string,
+  key: string,
   encoded: Uint8Array,
 ): () => Promise<number> {
   let tried = false;
   return async () => {
     if (tried) {
-      const entry = await backend.runs.get(runId);
+      const entry = await backend.runs.get(key);
       if (entry?.operation === "PUT" && _sameBytes(entry.value, encoded)) return entry.revision;
     }
     tried = true;
-    return await backend.runs.create(runId, encoded);
+    return await backend.runs.create(key, encoded);
   };
 }
 
@@ -349,19 +352,25 @@ function _sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Whether the run's snapshot changed since our create (a worker took the job). */
 async function _movedOn(
   backend: SubmitBackend,
-  at: { runId: string; revision: number },
+  at: { key: string; revision: number },
 ): Promise<boolean> {
-  const entry = await backend.runs.get(at.runId).catch(() => null);
+  const entry = await backend.runs.get(at.key).catch(() => null);
   return entry !== null && entry.operation === "PUT" && entry.revision !== at.revision;
 }
 
 async function _deleteOrphan(
   backend: SubmitBackend,
-  at: { runId: string; revision: number; logger: Logger; fields: Record<string, unknown> },
+  at: {
+    runId: string;
+    key: string;
+    revision: number;
+    logger: Logger;
+    fields: Record<string, unknown>;
+  },
 ): Promise<void> {
-  const { runId, revision, logger, fields } = at;
+  const { runId, key, revision, logger, fields } = at;
   try {
-    await backend.runs.delete(runId, { previousSeq: revision });
+    await backend.runs.delete(key, { previousSeq: revision });
     backend.index?.remove(runId);
   } catch (err) {
     logger.error("Cannot delete the snapshot of a run that was not queued", {

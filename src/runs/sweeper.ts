@@ -34,6 +34,7 @@ import { encodeJson } from "../nats/kv.ts";
 import { KvLease } from "../nats/lease.ts";
 import type { RunsBackend } from "./backend.ts";
 import { purgeRun } from "./delete.ts";
+import { snapshotKey } from "./run_keys.ts";
 import { scanQueued } from "./work_queue.ts";
 import { publishJob } from "./submit.ts";
 
@@ -214,9 +215,12 @@ export class Sweeper {
     if (typeof snapshot?.run_id !== "string" || !isTerminal(snapshot.status)) return false;
     const endedAt = typeof snapshot.end_time === "number" ? snapshot.end_time : snapshot.updated_at;
     if (!(endedAt < cutoff)) return false;
+    // The key is the subject's tail (`$KV.<bucket>.<key>`): `<tenant>.<run_id>` when namespaced.
+    const key = m.subject.slice(`$KV.${this.#o.config.runsKvBucket}.`.length);
     return await purgeRun(this.#o.backend, this.#o.config, {
       snapshot,
       revision: m.info.streamSequence,
+      key,
     });
   }
 
@@ -245,14 +249,14 @@ export class Sweeper {
     for (const [queue, runs] of byQueue) {
       const old = runs.filter((r) => r.updated_at <= youngAfter);
       for (const run of runs) {
-        if (run.updated_at > youngAfter) count(await this.#repair(run.run_id, { young: true }));
+        if (run.updated_at > youngAfter) count(await this.#repair(run, { young: true }));
       }
       if (old.length === 0) continue;
       const [tenant, tag] = queue.split("\u0000") as [string, string];
       const queued = await this.#queuedRunIds({ tenant, tag });
       if (queued === null) continue; // too many queued to be sure: the next pass tries again
       for (const run of old) {
-        if (!queued.has(run.run_id)) count(await this.#repair(run.run_id, { young: false }));
+        if (!queued.has(run.run_id)) count(await this.#repair(run, { young: false }));
       }
     }
     return out;
@@ -286,11 +290,13 @@ export class Sweeper {
   }
 
   async #repair(
-    runId: string,
+    run: { run_id: string; tenant_id: string | null },
     at: { young: boolean },
   ): Promise<"republished" | "interrupted" | "none"> {
     const { backend, config, logger } = this.#o;
-    const entry = await backend.runs.get(runId);
+    const runId = run.run_id;
+    const key = snapshotKey(config, run);
+    const entry = await backend.runs.get(key);
     if (entry === null || entry.operation !== "PUT" || entry.length === 0) return "none";
     const snapshot = entry.json<RunSnapshot>();
     if (snapshot.status !== "PENDING") return "none";
@@ -307,7 +313,7 @@ export class Sweeper {
         updated_at: now,
       };
       try {
-        const revision = await backend.runs.update(runId, encodeJson(failed), entry.revision);
+        const revision = await backend.runs.update(key, encodeJson(failed), entry.revision);
         backend.index.upsert(failed, revision);
       } catch {
         return "none"; // it changed meanwhile: not an orphan any more

@@ -15,7 +15,7 @@ import { nowSec } from "../contract/wire.ts";
 import type { Logger } from "../log.ts";
 import type { InvalidJob } from "./job.ts";
 import type { KV } from "@nats-io/kv";
-import { writeFailedSnapshot } from "./snapshot.ts";
+import { jobRunKey, writeFailedSnapshot } from "./snapshot.ts";
 
 /** Fields of {@linkcode buildDlqMessage}. */
 export interface DlqFields {
@@ -305,6 +305,7 @@ export async function leaveInvalidJob(
     try {
       await writeFailedSnapshot(options.runs, {
         runId: invalid.runId,
+        key: jobRunKey(options.config, { runId: invalid.runId, subject: options.subject }),
         flowName: invalid.flowName,
         workerId: options.workerId,
         attempt: options.delivery,

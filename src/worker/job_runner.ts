@@ -48,6 +48,7 @@ import { RunMirror, TerminalWriteError } from "./run_mirror.ts";
 import {
   readOrCreateSnapshot,
   runningSnapshot,
+  settleJobTenant,
   writeFailedSnapshot,
   writeRunning,
 } from "./snapshot.ts";
@@ -119,6 +120,8 @@ export class JobRunner {
   #payload: Record<string, unknown> = {};
   #log: Logger;
   #mirror: RunMirror | null = null;
+  /** The snapshot's key in the runs bucket, once the job is known to be valid. */
+  #key = "";
 
   /**
    * Create the runner of one message.
@@ -183,6 +186,7 @@ export class JobRunner {
     if (!parsed.ok) return await this.#rejectInvalid(parsed);
     const job = parsed.job;
     this.#job = job;
+    this.#key = settleJobTenant(this.#ctx.config, job, this.#lease.subject);
     this.#payload = parsed.payload;
     this.#log = this.#ctx.log.child({ run_id: job.run_id, flow_name: job.flow_name, tag: job.tag });
     this.#lease.useLogger(this.#log);
@@ -208,13 +212,14 @@ export class JobRunner {
    */
   async #start(job: Job): Promise<JobResult> {
     const kv = this.#ctx.runs;
-    let current = assumedPending(job, this.#delivery) ?? await readOrCreateSnapshot(kv, job);
+    const key = this.#key;
+    let current = assumedPending(job, this.#delivery) ?? await readOrCreateSnapshot(kv, job, key);
     if (current === null) return this.#withdrawn();
     const decided = await this.#decide(job, current);
     if (decided) return decided;
     const flow = await this.#resolve(job);
     if ("outcome" in flow) return flow;
-    const options = { job, flow, workerId: this.#ctx.workerId, attempt: this.#delivery };
+    const options = { job, flow, workerId: this.#ctx.workerId, attempt: this.#delivery, key };
     const lazyMs = this.#ctx.config.runningWriteAfterMs;
     if (lazyMs > 0) {
       // Lazy RUNNING: written by the mirror only if the run still goes after lazyMs; a shorter
@@ -229,7 +234,7 @@ export class JobRunner {
       const running = await writeRunning(kv, current, options);
       if (running) return await this.#execute(job, { flow, running });
       // The revision did not match: read the snapshot and decide again.
-      current = await readOrCreateSnapshot(kv, job);
+      current = await readOrCreateSnapshot(kv, job, key);
       if (current === null) return this.#withdrawn();
       const decided = await this.#decide(job, current);
       if (decided) return decided;
@@ -271,6 +276,7 @@ export class JobRunner {
     const error = "Run cancelled before it started";
     await writeFailedSnapshot(this.#ctx.runs, {
       runId: job.run_id,
+      key: this.#key,
       job,
       workerId: this.#ctx.workerId,
       attempt: this.#delivery,
@@ -347,6 +353,7 @@ export class JobRunner {
     const config = this.#ctx.config;
     this.#mirror = new RunMirror({
       kv: this.#ctx.runs,
+      key: this.#key,
       initial: running,
       firstWriteAfterMs,
       minIntervalMs: config.snapshotMinIntervalMs,
@@ -520,6 +527,7 @@ export class JobRunner {
     // A NATS error here propagates: the caller NAKs (the snapshot must say why it failed).
     await writeFailedSnapshot(this.#ctx.runs, {
       runId: job.run_id,
+      key: this.#key,
       job,
       workerId: this.#ctx.workerId,
       attempt: this.#delivery,
@@ -541,6 +549,7 @@ export class JobRunner {
     try {
       await writeFailedSnapshot(this.#ctx.runs, {
         runId: job.run_id,
+        key: this.#key,
         job,
         workerId: this.#ctx.workerId,
         attempt: this.#delivery,

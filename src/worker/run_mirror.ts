@@ -67,6 +67,11 @@ export interface RunMirrorOptions {
   /** The runs bucket. */
   kv: KV;
   /**
+   * The snapshot's key in the runs bucket (`runKey()`: `<tenant>.<run_id>` in namespaced mode).
+   * @default {the run id}
+   */
+  key?: string;
+  /**
    * The `RUNNING` snapshot and its revision: just written, or — lazy `RUNNING` (SPEC §10) —
    * built but not written yet, with the revision of the `PENDING` snapshot it will replace.
    */
@@ -146,7 +151,7 @@ export class RunMirror {
   constructor(options: RunMirrorOptions) {
     this.#opts = options;
     this.#kv = options.kv;
-    this.#key = options.initial.value.run_id;
+    this.#key = options.key ?? options.initial.value.run_id;
     this.#base = options.initial.value;
     this.#revision = options.initial.revision;
     this.#log = options.logger;

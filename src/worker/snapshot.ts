@@ -8,6 +8,8 @@
  */
 
 import type { KV } from "@nats-io/kv";
+import { type Config, parseWorkSubject, runKey } from "../config.ts";
+import { NO_TENANT } from "../contract/tenancy.ts";
 import { isTerminal, type Job, nowSec, type RunSnapshot } from "../contract/wire.ts";
 import type { Flow, TaskState } from "../flow/types.ts";
 import { casUpdate, createJson, getJson, updateJson, type Versioned } from "../nats/kv.ts";
@@ -55,6 +57,41 @@ export function pendingSnapshotFromJob(job: Job): RunSnapshot {
   };
 }
 
+/**
+ * The key of a job's snapshot in the runs bucket (`runKey()`): in namespaced mode the tenant is
+ * the one of the work subject the job came from (what the worker's NATS user may write), else
+ * the job's `tenant_id`.
+ *
+ * @param config The configuration (mode).
+ * @param job The run id, the job's tenant (when known) and the subject it arrived on.
+ * @returns The key.
+ */
+export function jobRunKey(
+  config: Config,
+  job: { runId: string; tenantId?: string | null; subject: string },
+): string {
+  const tenant = parseWorkSubject(config, job.subject)?.tenant ?? job.tenantId;
+  return runKey(config, job.runId, { tenant });
+}
+
+/**
+ * Namespaced mode: the tenant of a job is the tenant of the work subject it came from (the
+ * queue this worker was allowed to pull), `null` for `_`; the job's `tenant_id` is set to it, so
+ * that its snapshot, events and dead letters all stay in that tenant's space (a job published
+ * without `tenant_id` by another system, or with another tenant's, included). Shared mode leaves
+ * the job as it is.
+ *
+ * @param config The configuration (mode).
+ * @param job The parsed job (its `tenant_id` may be changed).
+ * @param subject The subject it arrived on.
+ * @returns The key of its snapshot ({@linkcode jobRunKey}).
+ */
+export function settleJobTenant(config: Config, job: Job, subject: string): string {
+  const tenant = parseWorkSubject(config, subject)?.tenant;
+  if (tenant != null) job.tenant_id = tenant === NO_TENANT ? null : tenant;
+  return jobRunKey(config, { runId: job.run_id, tenantId: job.tenant_id, subject });
+}
+
 /** Fields a `FAILED` snapshot written outside a run carries. */
 export interface FailSnapshotOptions {
   /** Why the run failed. */
@@ -65,6 +102,8 @@ export interface FailSnapshotOptions {
   job?: Job | null;
   /** The run id (when the job was invalid). */
   runId: string;
+  /** The snapshot's key in the runs bucket (`runKey()`). @default {the run id} */
+  key?: string;
   /** The flow name, when known. */
   flowName?: string | null;
   /** The delivery count. */
@@ -90,7 +129,7 @@ export async function writeFailedSnapshot(
   kv: KV,
   options: FailSnapshotOptions,
 ): Promise<Versioned<RunSnapshot> | null> {
-  return await casUpdate<RunSnapshot>(kv, options.runId, (current) => {
+  return await casUpdate<RunSnapshot>(kv, options.key ?? options.runId, (current) => {
     if (current && isTerminal(current.value.status)) return undefined;
     const now = nowSec();
     const base: RunSnapshot = current?.value ??
@@ -141,19 +180,21 @@ export function closeUnfinished(tasks: Record<string, TaskState>): Record<string
  *
  * @param kv The runs bucket.
  * @param job The job.
+ * @param key The snapshot's key (`runKey()`). @default {the run id}
  * @returns The snapshot and its revision, or `null` for a withdrawn or deleted run.
  * @throws {Error} On NATS errors, or when the key keeps appearing and vanishing.
  */
 export async function readOrCreateSnapshot(
   kv: KV,
   job: Job,
+  key: string = job.run_id,
 ): Promise<Versioned<RunSnapshot> | null> {
   for (let i = 0; i < 10; i++) {
-    const current = await getJson<RunSnapshot>(kv, job.run_id);
+    const current = await getJson<RunSnapshot>(kv, key);
     if (current) return current;
     if (typeof job.pending_revision === "number") return null;
     const value = pendingSnapshotFromJob(job);
-    const revision = await createJson(kv, job.run_id, value);
+    const revision = await createJson(kv, key, value);
     if (revision !== null) return { value, revision };
   }
   throw new Error(`Cannot read or create the snapshot of run "${job.run_id}"`);
@@ -169,6 +210,8 @@ export interface RunningOptions {
   workerId: string;
   /** The delivery count. */
   attempt: number;
+  /** The snapshot's key in the runs bucket (`runKey()`). @default {the run id} */
+  key?: string;
 }
 
 /**
@@ -225,6 +268,11 @@ export async function writeRunning(
   options: RunningOptions,
 ): Promise<Versioned<RunSnapshot> | null> {
   const value = runningSnapshot(current.value, options);
-  const revision = await updateJson(kv, options.job.run_id, value, current.revision);
+  const revision = await updateJson(
+    kv,
+    options.key ?? options.job.run_id,
+    value,
+    current.revision,
+  );
   return revision === null ? null : { value, revision };
 }

@@ -19,7 +19,7 @@ import { TENANT_PATTERN } from "../contract/tenancy.ts";
 import { TAG_PATTERN } from "../contract/wire.ts";
 import { Logger } from "../log.ts";
 import { connectNats } from "../nats/connection.ts";
-import { ensureResources } from "../nats/resources.ts";
+import { ensureWorkerResources } from "../nats/resources.ts";
 import { abortableSleep } from "../contract/_util.ts";
 import { isTransientNatsError } from "../nats/retry.ts";
 import { WorkerCatalog } from "./catalog.ts";
@@ -293,7 +293,7 @@ export class PyocoWorker {
     if (this.#nc) return;
     const nc = await connectNats(this.#config, { name: `pyoco-worker ${this.#workerId}` });
     try {
-      const buckets = await ensureResources(nc, this.#config);
+      const buckets = await ensureWorkerResources(nc, this.#config);
       const jsm = await jetstreamManager(nc);
       const js = jsm.jetstream();
       const queues = new WorkQueues({

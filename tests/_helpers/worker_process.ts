@@ -23,6 +23,8 @@ export interface StartWorkerProcessOptions {
   concurrency?: number;
   /** `--tenants` (with `PYOCO_TENANT_ISOLATION=namespaced` in `env`). @default {every tenant} */
   tenants?: string[];
+  /** More CLI arguments (e.g. `["--tenants", "acme"]`). */
+  args?: string[];
   /** Extra environment variables (e.g. `PYOCO_CONSUMER_ACK_WAIT_SEC`). */
   env?: Record<string, string>;
   /** Deno permission flags. @default {WORKER_PERMISSIONS (least privilege)} */
@@ -79,6 +81,7 @@ export async function startWorkerProcess(
   for (const f of options.flows) args.push("--flows", f);
   if (options.concurrency !== undefined) args.push("--concurrency", String(options.concurrency));
   if (options.tenants !== undefined) args.push("--tenants", options.tenants.join(","));
+  args.push(...(options.args ?? []));
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: REPO_ROOT,

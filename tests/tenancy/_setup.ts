@@ -6,15 +6,31 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { type Config, loadConfig } from "../../src/config.ts";
+import { type Config, loadConfig, runKey } from "../../src/config.ts";
 import type { Priority } from "../../src/contract/tenancy.ts";
 import type { RunSnapshot } from "../../src/contract/wire.ts";
 import { loadRegistry } from "../../src/host/registry.ts";
 import { Logger } from "../../src/log.ts";
 import { ensureResources, type PyocoBuckets } from "../../src/nats/resources.ts";
+import { findRunKey } from "../../src/runs/run_keys.ts";
 import { submitRun, validateRunRequest } from "../../src/runs/submit.ts";
 import { PyocoWorker } from "../../src/worker/worker.ts";
 import { type NatsServerHandle, startNatsServer } from "../_helpers/nats_server.ts";
+
+/**
+ * The nats-server authorization block printed in docs/tenancy.md (between the
+ * `tenancy-test-config` markers): the tests run with exactly what the doc tells operators.
+ *
+ * @returns The configuration text.
+ */
+export async function docsTenancyConfig(): Promise<string> {
+  const doc = await Deno.readTextFile(new URL("../../docs/tenancy.md", import.meta.url));
+  const m = doc.match(
+    /<!-- BEGIN tenancy-test-config -->\s*```conf\n([\s\S]*?)```\s*<!-- END tenancy-test-config -->/,
+  );
+  if (!m) throw new Error("docs/tenancy.md has no tenancy-test-config block");
+  return m[1]!;
+}
 
 /** What a tenancy test gets. */
 export interface TenancyEnv {
@@ -53,6 +69,8 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
   const workers: PyocoWorker[] = [];
   const stops: AbortController[] = [];
   const running: Promise<void>[] = [];
+  /** The tenant each run was submitted as (its snapshot key's first token). */
+  const tenants = new Map<string, string | null>();
   const backend = {
     js: jetstream(nc),
     runs: buckets.runs,
@@ -69,6 +87,7 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
       const request = validateRunRequest(body, config);
       const principal = tenant === null ? null : { tenantId: tenant, keyId: "k" };
       const answer = await submitRun({ backend, config, logger: quiet, principal }, request);
+      tenants.set(answer.run_id, tenant);
       return answer.run_id;
     },
     async worker(options = {}) {
@@ -91,7 +110,12 @@ export async function setupTenancy(env: Record<string, string> = {}): Promise<Te
     async snapshots(ids) {
       const out: RunSnapshot[] = [];
       for (const id of ids) {
-        const e = await buckets.runs.get(id);
+        // Namespaced keys are `<tenant>.<run_id>`: the submitter's tenant, else found the way
+        // the gateway finds a run it has not indexed.
+        const key = tenants.has(id)
+          ? runKey(config, id, { tenant: tenants.get(id) })
+          : await findRunKey({ runs: buckets.runs, config }, id);
+        const e = await buckets.runs.get(key);
         if (e !== null && e.length > 0) out.push(e.json<RunSnapshot>());
       }
       return out;

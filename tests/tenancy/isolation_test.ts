@@ -13,15 +13,7 @@ import { consumerName, eventsSubject, loadConfig, workSubject } from "../../src/
 import { ensureConsumer, ensureResources } from "../../src/nats/resources.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { poll } from "../_helpers/poll.ts";
-
-async function _docsConfig(): Promise<string> {
-  const doc = await Deno.readTextFile(new URL("../../docs/tenancy.md", import.meta.url));
-  const m = doc.match(
-    /<!-- BEGIN tenancy-test-config -->\s*```conf\n([\s\S]*?)```\s*<!-- END tenancy-test-config -->/,
-  );
-  assert.ok(m, "docs/tenancy.md has the tenancy-test-config block");
-  return m[1]!;
-}
+import { docsTenancyConfig } from "./_setup.ts";
 
 /** Assert that NATS refuses a call: a permissions violation (or no answer to a denied request). */
 async function _refused(what: string, call: () => Promise<unknown>): Promise<void> {
@@ -36,7 +28,7 @@ async function _refused(what: string, call: () => Promise<unknown>): Promise<voi
 }
 
 Deno.test("a tenant's NATS user cannot touch another tenant's work, runs or events", async () => {
-  await using srv = await startNatsServer({ extraConfig: await _docsConfig() });
+  await using srv = await startNatsServer({ extraConfig: await docsTenancyConfig() });
   const config = loadConfig({
     env: { PYOCO_NATS_URL: srv.url, PYOCO_TENANT_ISOLATION: "namespaced" },
     envFile: false,

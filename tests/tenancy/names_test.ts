@@ -15,7 +15,10 @@ import {
   eventsSubject,
   loadConfig,
   parseDlqSubject,
+  parseRunKey,
   parseWorkSubject,
+  runKey,
+  runKeyFilter,
   workFilter,
   workSubject,
 } from "../../src/config.ts";
@@ -82,5 +85,26 @@ Deno.test("consumer names never collide across tenants, tags and priorities", ()
         seen.set(name, who);
       }
     }
+  }
+});
+
+Deno.test("runKey(): the run id in shared mode, <tenant>.<run_id> in namespaced mode", () => {
+  // Shared: pyoco-server 0.4's keys, whatever the tenant.
+  assert.equal(runKey(shared, "r-1", { tenant: "acme" }), "r-1");
+  assert.equal(runKey(shared, "r-1"), "r-1");
+  assert.deepEqual(parseRunKey(shared, "r-1"), { tenant: null, runId: "r-1" });
+  assert.equal(runKeyFilter(shared, "r-1"), "r-1");
+  // Namespaced: the tenant first, `_` without one.
+  assert.equal(runKey(ns, "r-1", { tenant: "acme" }), "acme.r-1");
+  assert.equal(runKey(ns, "r-1", { tenant: null }), "_.r-1");
+  assert.equal(runKey(ns, "r-1"), "_.r-1");
+  assert.equal(runKey(ns, "r-1", { tenant: "a_b" }), "a_b.r-1");
+  assert.equal(runKeyFilter(ns, "r-1"), "*.r-1");
+  for (const tenant of ["acme", "_", "a_b", "x-y"]) {
+    assert.deepEqual(parseRunKey(ns, runKey(ns, "r_1-2", { tenant })), { tenant, runId: "r_1-2" });
+  }
+  // Not run keys of namespaced mode: a bare id (left from shared mode), bad tokens.
+  for (const key of ["r-1", "acme.", ".r-1", "acme.r.1", "ac me.r-1", `acme.${"r".repeat(129)}`]) {
+    assert.equal(parseRunKey(ns, key), null, key);
   }
 });

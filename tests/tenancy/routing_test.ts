@@ -55,7 +55,9 @@ Deno.test("namespaced: a submit goes to its tenant's subject with its priority",
   assert.equal(queued["pyoco.globex.work.gpu"]!.run_id, b.body.run_id);
   assert.equal(queued["pyoco.globex.work.gpu"]!.priority, undefined, "normal is not written");
   assert.equal(queued["pyoco._.work.default.low"]!.run_id, c.body.run_id);
-  const snap = (await gw.reader.runs.get(a.body.run_id))!.json<RunSnapshot>();
+  // Namespaced: the snapshot is keyed `<tenant>.<run_id>` (docs/tenancy.md), nothing at the bare id.
+  assert.equal(await gw.reader.runs.get(a.body.run_id), null);
+  const snap = (await gw.reader.runs.get(`acme.${a.body.run_id}`))!.json<RunSnapshot>();
   assert.equal(snap.priority, "high");
 
   // Batch items take a priority too.

@@ -31,6 +31,7 @@ import {
   ended,
   recordRun,
   type ScheduleContext,
+  scheduledRunKey,
   slotRunId,
   submitScheduledRun,
 } from "./service.ts";
@@ -248,7 +249,8 @@ export class ScheduleDispatcher {
   async #busy(rec: ScheduleRecord): Promise<{ busy: boolean; status: string | null }> {
     if (rec.outbox.length > 0) return { busy: true, status: rec.last_status };
     if (rec.last_run_id === null) return { busy: false, status: null };
-    const snap = await getJson<RunSnapshot>(this.#ctx.backend.runs, rec.last_run_id);
+    const key = scheduledRunKey(this.#ctx.config, rec, rec.last_run_id);
+    const snap = await getJson<RunSnapshot>(this.#ctx.backend.runs, key);
     if (snap === null) return { busy: false, status: rec.last_status };
     return { busy: !ended(snap.value.status), status: snap.value.status };
   }
@@ -341,7 +343,8 @@ export class ScheduleDispatcher {
       const found = await this.#ctx.store.find(id);
       if (found === null || !found.rec.outbox.some((o) => o.slot === e.slot)) return;
       let done: SlotClaim = { ...claim, state: "submitted" };
-      if (await getJson(this.#ctx.backend.runs, e.run_id) === null) {
+      const runKey = scheduledRunKey(this.#ctx.config, found.rec, e.run_id);
+      if (await getJson(this.#ctx.backend.runs, runKey) === null) {
         try {
           await submitScheduledRun(this.#ctx, found.rec, { runId: e.run_id, scheduledFor: e.slot });
         } catch (err) {

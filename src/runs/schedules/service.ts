@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Config } from "../../config.ts";
+import { type Config, runKey } from "../../config.ts";
 import type { RunSnapshot } from "../../contract/wire.ts";
 import { isTerminal, nowSec } from "../../contract/wire.ts";
 import type { Logger } from "../../log.ts";
@@ -152,6 +152,18 @@ export function applyPatch(rec: ScheduleRecord, patch: SchedulePatch, now: numbe
   return out;
 }
 
+/**
+ * The runs-bucket key of one of a schedule's runs (they belong to the schedule's tenant).
+ *
+ * @param config The configuration (mode).
+ * @param rec The schedule.
+ * @param runId One of its runs.
+ * @returns The key (`runKey()`).
+ */
+export function scheduledRunKey(config: Config, rec: ScheduleRecord, runId: string): string {
+  return runKey(config, runId, { tenant: rec.tenant_id });
+}
+
 function _principal(rec: ScheduleRecord): Principal | null {
   return rec.tenant_id === null ? null : { tenantId: rec.tenant_id, keyId: rec.api_key_id ?? "" };
 }
@@ -288,13 +300,13 @@ export async function scheduleRuns(
  * @returns The status, the stored one when the run cannot be read.
  */
 export async function lastStatusNow(
-  backend: Pick<RunsBackend, "runs" | "timeoutMs">,
+  backend: Pick<RunsBackend, "runs" | "timeoutMs" | "config">,
   rec: ScheduleRecord,
 ): Promise<string | null> {
   if (rec.last_run_id === null) return rec.last_status;
   try {
     const entry = await natsCall(
-      () => backend.runs.get(rec.last_run_id!),
+      () => backend.runs.get(scheduledRunKey(backend.config, rec, rec.last_run_id!)),
       "Cannot read a run",
       backend.timeoutMs,
     );
