@@ -399,19 +399,7 @@ export class RunIndex {
     prefix: string,
     options: { limit?: number; tenantId?: string | null } = {},
   ): string[] {
-    const limit = options.limit ?? 10;
-    const out: string[] = [];
-    if (prefix === "" || limit <= 0) return out;
-    for (const [id, slot] of this.#table.slotOf) {
-      if (!id.startsWith(prefix)) continue;
-      if (options.tenantId !== undefined) {
-        const tenant = this.#table.strings.value(this.#table.col(slot, C_TENANT));
-        if (tenant !== options.tenantId) continue;
-      }
-      out.push(id);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return this.#table.idsWithPrefix(prefix, options);
   }
 
   /** A test of one slot against a query's filters, or `null` when nothing can match. */

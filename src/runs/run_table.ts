@@ -352,6 +352,31 @@ export class RunTable {
   }
 
   /**
+   * Ids that start with `prefix`, in no particular order (one pass over the ids).
+   *
+   * @param prefix The start of the id (`""` matches nothing).
+   * @param options `limit` (default 10) and `tenantId` (only that tenant's; `undefined`: all).
+   * @returns At most `limit` ids.
+   */
+  idsWithPrefix(
+    prefix: string,
+    options: { limit?: number; tenantId?: string | null } = {},
+  ): string[] {
+    const limit = options.limit ?? 10;
+    const out: string[] = [];
+    if (prefix === "" || limit <= 0) return out;
+    for (const [id, slot] of this.slotOf) {
+      if (!id.startsWith(prefix)) continue;
+      if (options.tenantId !== undefined) {
+        if (this.strings.value(this.col(slot, C_TENANT)) !== options.tenantId) continue;
+      }
+      out.push(id);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /**
    * Order of two slots' run ids (the tie-break of equal `updated_at`).
    *
    * @param a A slot.
