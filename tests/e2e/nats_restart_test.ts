@@ -23,7 +23,13 @@ async function submit(url: string): Promise<{ status: number; runId: string | nu
 
 Deno.test("NATS stopped and restarted: 503 meanwhile, then every accepted run reaches a terminal state", async () => {
   await using nats = await startNatsServer();
-  await using gateway = await startGatewayProcess({ natsUrl: nats.url });
+  // A submit that reaches the gateway before it has noticed the connection drop retries for
+  // PYOCO_NATS_RETRY_SEC (then the request timeout) before its 503; 2 s keeps that inside the
+  // 8 s this test allows (with the default 10 s it answered after ~15 s once under load).
+  await using gateway = await startGatewayProcess({
+    natsUrl: nats.url,
+    env: { PYOCO_NATS_RETRY_SEC: "2" },
+  });
   await using _worker = await startWorkerProcess({
     natsUrl: nats.url,
     flows: ["examples/flows.ts"],
