@@ -135,7 +135,7 @@ export function benchGoals(r: BenchReport): Goal[] {
     (v) => v <= 1.5,
   );
   add(
-    "same, gateway with --v8-flags=--optimize-for-size",
+    "same, with --optimize-for-size added",
     "≤ 1.5×",
     abuse?.optimize_for_size?.ratio_8_vs_1 ?? null,
     (v) => v <= 1.5,

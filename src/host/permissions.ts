@@ -20,15 +20,20 @@ export const WORKER_PERMISSIONS: readonly string[] = [
   "--allow-read=.",
 ];
 
+/** The V8 flags the gateway runs with (see {@linkcode GATEWAY_PERMISSIONS}). */
+export const GATEWAY_V8_FLAGS = "--v8-flags=--max-semi-space-size=8";
+
 /**
- * Flags of `deno task gateway` and the compiled `pyoco-gateway`. Besides the permissions, V8's
- * `--optimize-for-size`: under bursts of large or hostile requests the default heap keeps
- * growing with garbage it has not collected yet (RSS +37–82% over 8 rounds of bad input);
- * with it RSS stays within 1.25× of the first round, at no measurable throughput cost
- * (docs/performance.md, "Memory under abuse").
+ * Flags of `deno task gateway` and the compiled `pyoco-gateway`. Besides the permissions, a
+ * young generation capped at 8 MiB per semi-space (`--max-semi-space-size=8`): under bursts of
+ * large or hostile requests V8's default young generation grows and keeps garbage (body
+ * buffers) long enough to raise RSS 51–56% over 8 rounds of bad input; with the cap it stays
+ * within 1.17× of the first round, at no measurable CPU cost per request — where
+ * `--optimize-for-size`, which also held it, cost 10–28% CPU per submit and pushed a
+ * 1M-run cold start past 15 s (docs/performance.md, "Memory under abuse").
  */
 export const GATEWAY_PERMISSIONS: readonly string[] = [
-  "--v8-flags=--optimize-for-size",
+  GATEWAY_V8_FLAGS,
   "--allow-net",
   "--allow-env",
   "--allow-read",

@@ -7,6 +7,7 @@
  */
 
 import { poll, StopPolling } from "./poll.ts";
+import { GATEWAY_V8_FLAGS } from "../../src/host/permissions.ts";
 
 /** A running gateway process started by {@linkcode startGatewayProcess}. */
 export interface GatewayProcess {
@@ -57,7 +58,7 @@ export async function startGatewayProcess(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--v8-flags=--optimize-for-size",
+      GATEWAY_V8_FLAGS,
       "-A",
       "cli/gateway.ts",
       "--port",
