@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import type { Page, Request } from "playwright-core";
-import { api, apiRaw, runIdOf, runStatus, SKIP, WAIT, withBrowser } from "./_browser.ts";
+import { api, apiRaw, runIdOf, runStatus, shot, SKIP, WAIT, withBrowser } from "./_browser.ts";
 
 /** What the page sent as `POST /runs` (JSON) while `action` ran. */
 async function _submitted(page: Page, action: () => Promise<void>): Promise<Request> {
@@ -40,7 +40,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: (t) =>
-    withBrowser(t, async ({ stack, page, step }) => {
+    withBrowser(t, async ({ stack, page, shots, step }) => {
       let highId = "";
       let schedules = false;
       await step("a high-priority submit sends it, and the run page shows it", async () => {
@@ -60,6 +60,7 @@ Deno.test({
         await runStatus(page, "COMPLETED");
         const curl = await page.locator('[aria-label="curl command"]').textContent();
         assert.match(curl ?? "", /"priority":"high"/, "the curl submits it with its priority");
+        await shot(page, shots, "priority_run");
       });
 
       await step("Submit again keeps the priority", async () => {
@@ -139,6 +140,7 @@ Deno.test({
           await highRow.locator('.badge-priority[data-priority="high"]').waitFor(WAIT);
           await normalRow.waitFor(WAIT);
           assert.equal(await normalRow.locator(".badge-priority").count(), 0);
+          await shot(page, shots, "priority_schedules");
           schedules = true;
         },
       );
@@ -157,6 +159,7 @@ Deno.test({
             await page.locator(ready).first().waitFor(WAIT);
             const fit = await _fit(page);
             assert.ok(fit.doc <= 390, `${path} does not scroll sideways: ${JSON.stringify(fit)}`);
+            await shot(page, shots, `priority_mobile_${path.split("/")[2]}`);
           }
         } finally {
           await page.setViewportSize({ width: 1280, height: 800 });
