@@ -72,6 +72,8 @@ export interface ScheduleItem {
   tag: string;
   /** Params of every run. */
   params: Record<string, unknown>;
+  /** Priority of every run (`high`, `normal` or `low`; absent from gateways before SPEC §13). */
+  priority?: string;
   /** `cron`, `interval` or `once`. */
   schedule_type: string;
   /** Cron expression, when the rule is one. */

@@ -3,7 +3,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 /**
- * Shared pieces of the pages: status chips, error banners, the copy button, the live
+ * Shared pieces of the pages: status chips, priority badges, error banners, the copy button, the live
  * indicator, JSON blocks and the API-key dialog.
  *
  * @module
@@ -12,7 +12,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { API_KEY_HEADER, ApiError, apiKey, explain, setApiKey } from "./api.ts";
-import { pretty } from "./format.ts";
+import { namedPriority, pretty } from "./format.ts";
 import type { StreamState } from "./sse.ts";
 
 /**
@@ -26,6 +26,29 @@ export function Chip(props: { status: string | null | undefined; title?: string 
   return (
     <span class={`chip chip-${s.toLowerCase()}`} data-status={s} title={props.title}>
       {s.replace(/_/g, " ")}
+    </span>
+  );
+}
+
+/**
+ * A run's or a schedule's priority (SPEC §13) as a small badge, only when it is not `normal`: a
+ * normal run names no priority (its snapshot has none), so it shows nothing.
+ *
+ * @param props `priority` as the snapshot or schedule carries it (absent: `normal`).
+ * @returns The badge, or nothing.
+ */
+export function PriorityBadge(props: { priority: string | null | undefined }) {
+  const p = namedPriority(props.priority);
+  if (p === null) return null;
+  return (
+    <span
+      class={`badge badge-priority badge-priority-${p}`}
+      data-priority={p}
+      title={p === "high"
+        ? "High priority: taken before normal and low runs of its queue"
+        : "Low priority: taken after high and normal runs of its queue"}
+    >
+      {p} <span class="sr-only">priority</span>
     </span>
   );
 }

@@ -1,8 +1,22 @@
 /**
- * Formatting of times, durations and ids for the dashboard. Web APIs only.
+ * Formatting of times, durations, ids and priorities for the dashboard. Web APIs only.
  *
  * @module
  */
+
+import { DEFAULT_PRIORITY, isPriority, type Priority } from "../../contract/tenancy.ts";
+
+/**
+ * The priority a page shows or sends (SPEC §13): `high` or `low`. A `normal` run names none (its
+ * snapshot and its submit body carry no `priority`), so `normal`, absent and unknown values give
+ * `null`.
+ *
+ * @param value A `priority` field, a query value or a form value.
+ * @returns `"high"`, `"low"` or `null`.
+ */
+export function namedPriority(value: unknown): Priority | null {
+  return isPriority(value) && value !== DEFAULT_PRIORITY ? value : null;
+}
 
 /**
  * How long ago a unix time was, short (`4s`, `12m`, `3h`, `2d`).

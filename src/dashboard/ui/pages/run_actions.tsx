@@ -6,13 +6,15 @@
  * The run page's actions: **Cancel** (`POST /runs/{id}/cancel`) while the run is not final,
  * **Retry from failed** (`POST /runs/{id}/retry` with `{"from": "failed"}`, SPEC §15) after a
  * failure or cancellation, which opens the new run, **Delete** (`DELETE /runs/{id}`) of a final
- * run after a second click, and **Submit again** (the submit form, prefilled).
+ * run after a second click, and **Submit again** (the submit form, prefilled with flow, params,
+ * tag and a non-normal priority).
  *
  * @module
  */
 
 import { useState } from "preact/hooks";
 import { api, type RunDetail, sendJson } from "../api.ts";
+import { namedPriority } from "../format.ts";
 import { navigate } from "../hooks.ts";
 import { isFinal } from "../use_run.ts";
 
@@ -64,9 +66,10 @@ export function RunActions(props: RunActionsProps) {
     });
   const final = isFinal(run.status);
   const canRetry = run.status === "FAILED" || run.status === "CANCELLED";
+  const priority = namedPriority(run.priority);
   const again = `#/submit?flow=${encodeURIComponent(run.flow_name)}&params=${
     encodeURIComponent(JSON.stringify(run.params ?? {}))
-  }&tag=${encodeURIComponent(run.tag ?? "")}`;
+  }&tag=${encodeURIComponent(run.tag ?? "")}${priority ? `&priority=${priority}` : ""}`;
 
   return (
     <div class="actions" role="group" aria-label="Run actions">

@@ -5,14 +5,15 @@
 /**
  * What a run is, above and below its live panels: the notices (why it waits, why it ended), the
  * facts (flow, tags, worker, times, where it came from: a retry, a schedule, a dead letter), and
- * the curl command that submits the same run again.
+ * the curl command that submits the same run again. A run's priority (SPEC §13) is shown, and
+ * sent again, only when it is not `normal`.
  *
  * @module
  */
 
 import { API_KEY_HEADER, apiKey, type RunDetail } from "../api.ts";
-import { CopyButton, Panel, RunLink } from "../components.tsx";
-import { age, clock, duration, shellQuote } from "../format.ts";
+import { CopyButton, Panel, PriorityBadge, RunLink } from "../components.tsx";
+import { age, clock, duration, namedPriority, shellQuote } from "../format.ts";
 import { isFinal } from "../use_run.ts";
 
 /**
@@ -62,6 +63,14 @@ export function RunFacts(props: { run: RunDetail; now: number }) {
         <dt>Tag</dt>
         <dd>{(run.tags?.length ? run.tags : [run.tag ?? "—"]).join(", ")}</dd>
       </div>
+      {namedPriority(run.priority) && (
+        <div data-fact="priority">
+          <dt>Priority</dt>
+          <dd>
+            <PriorityBadge priority={run.priority} />
+          </dd>
+        </div>
+      )}
       <div>
         <dt>Worker</dt>
         <dd>
@@ -115,7 +124,7 @@ export function RunFacts(props: { run: RunDetail; now: number }) {
 }
 
 /**
- * A curl command that submits the same flow, params and tags again (with `$PYOCO_API_KEY`, never
+ * A curl command that submits the same flow, params, tags and priority again (with `$PYOCO_API_KEY`, never
  * the key itself).
  *
  * @param props The run.
@@ -126,6 +135,8 @@ export function CurlPanel(props: { run: RunDetail }) {
   const body: Record<string, unknown> = { flow_name: run.flow_name, params: run.params ?? {} };
   if (run.tag && run.tag !== "default") body.tag = run.tag;
   if (run.tags && run.tags.length > 1) body.tags = run.tags;
+  const priority = namedPriority(run.priority);
+  if (priority) body.priority = priority;
   const curl = [
     `curl -s -X POST ${location.origin}/runs`,
     `  -H 'content-type: application/json'`,

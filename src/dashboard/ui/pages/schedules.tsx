@@ -4,7 +4,7 @@
 /// <reference lib="dom.iterable" />
 /**
  * Schedules (SPEC §14): every schedule of the caller's tenant with its rule, next run, last run
- * and skipped slots; **Pause** / **Resume** (`PATCH /schedules/{id}` `{paused}`), **Trigger now**
+ * and skipped slots, and its runs' priority when it is not `normal` (SPEC §13); **Pause** / **Resume** (`PATCH /schedules/{id}` `{paused}`), **Trigger now**
  * (`POST /schedules/{id}/trigger`), and the recent runs of the selected one
  * (`GET /schedules/{id}/runs`). Schedules have no change stream: the page re-reads
  * `GET /schedules` every 10 s while the tab is visible.
@@ -14,7 +14,7 @@
 
 import { useState } from "preact/hooks";
 import { api, ApiError, type ScheduleItem, type ScheduleRunItem, sendJson } from "../api.ts";
-import { Banner, Chip, Panel, RunLink } from "../components.tsx";
+import { Banner, Chip, Panel, PriorityBadge, RunLink } from "../components.tsx";
 import { age, clock, duration } from "../format.ts";
 import { navigate, useNow, usePoll } from "../hooks.ts";
 
@@ -192,6 +192,7 @@ function ScheduleRow(props: {
         >
           {s.flow_name}
         </a>
+        <PriorityBadge priority={s.priority} />
       </td>
       <td class="col-opt mono">{_rule(s)}</td>
       <td class="col-wide">{s.tag}</td>

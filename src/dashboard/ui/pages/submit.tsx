@@ -6,7 +6,9 @@
  * Submit a run: a flow name with JSON params (`POST /runs`), or an uploaded flow.yaml
  * (`POST /runs/yaml`). The flow is picked from the flow catalog (`GET /flows`, SPEC §12): the
  * tags the workers serve, the flows of the chosen tag, the flow's defaults prefilled as params and
- * its graph drawn before submitting, with how many live workers offer it. Validation errors from
+ * its graph drawn before submitting, with how many live workers offer it. Both forms pick a priority
+ * (SPEC §13: normal, high, low), sent only when it is not `normal`, so a normal run's request is
+ * what pyoco-server 0.4 sends. Validation errors from
  * the gateway (a mistyped flow: 422 with "did you mean") are shown next to the form; a successful
  * submit opens the new run.
  *
@@ -15,6 +17,7 @@
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { FlowView } from "../../../contract/catalog.ts";
+import { DEFAULT_PRIORITY, PRIORITIES } from "../../../contract/tenancy.ts";
 import {
   api,
   ApiError,
@@ -26,6 +29,7 @@ import {
 import { Banner, Panel } from "../components.tsx";
 import { layoutDag } from "../dag.ts";
 import { DagView } from "../dag_view.tsx";
+import { namedPriority } from "../format.ts";
 import { navigate } from "../hooks.ts";
 
 /** What the catalog says about the flow and tag typed in the form. */
@@ -64,6 +68,27 @@ function _FlowInfo(props: { catalog: FlowView[] | null; tag: string; flow: strin
   );
 }
 
+/** The priority select of a form: normal (the default), high, low. */
+function _PrioritySelect(props: { id: string; value: string; onChange: (v: string) => void }) {
+  return (
+    <>
+      <label for={props.id}>Priority</label>
+      <select
+        id={props.id}
+        name="priority"
+        value={props.value}
+        aria-describedby={`${props.id}-help`}
+        onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}
+      >
+        {PRIORITIES.map((p) => <option key={p} value={p}>{p}</option>)}
+      </select>
+      <p id={`${props.id}-help`} class="hint">
+        A worker with a free slot takes high before normal before low runs of its queue.
+      </p>
+    </>
+  );
+}
+
 function _jsonProblem(text: string): string | null {
   if (text.trim() === "") return null;
   try {
@@ -80,7 +105,7 @@ function _jsonProblem(text: string): string | null {
 /**
  * The submit page.
  *
- * @param props Prefill from the route query (`flow`, `params`, `tag`).
+ * @param props Prefill from the route query (`flow`, `params`, `tag`, `priority`).
  * @returns The page.
  */
 export function SubmitPage(props: { query: URLSearchParams }) {
@@ -98,6 +123,9 @@ export function SubmitPage(props: { query: URLSearchParams }) {
       return p;
     }
   });
+  const [priority, setPriority] = useState<string>(
+    () => namedPriority(props.query.get("priority")) ?? DEFAULT_PRIORITY,
+  );
   const [idem, setIdem] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -105,6 +133,7 @@ export function SubmitPage(props: { query: URLSearchParams }) {
 
   const [yamlFlow, setYamlFlow] = useState("");
   const [yamlTag, setYamlTag] = useState("default");
+  const [yamlPriority, setYamlPriority] = useState<string>(DEFAULT_PRIORITY);
   const [file, setFile] = useState<File | null>(null);
   const [yamlError, setYamlError] = useState<unknown>(null);
   const [yamlBusy, setYamlBusy] = useState(false);
@@ -135,6 +164,8 @@ export function SubmitPage(props: { query: URLSearchParams }) {
       const body: Record<string, unknown> = { flow_name: flow.trim() };
       if (params.trim() !== "") body.params = JSON.parse(params);
       if (tag.trim() !== "" && tag.trim() !== "default") body.tag = tag.trim();
+      const named = namedPriority(priority);
+      if (named) body.priority = named;
       const res = await api<SubmitResponse>("/runs", {
         method: "POST",
         headers: {
@@ -164,6 +195,8 @@ export function SubmitPage(props: { query: URLSearchParams }) {
       form.set("workflow", file, file.name);
       form.set("flow_name", yamlFlow.trim());
       if (yamlTag.trim()) form.set("tag", yamlTag.trim());
+      const named = namedPriority(yamlPriority);
+      if (named) form.set("priority", named);
       let res: Response;
       try {
         res = await fetch("/runs/yaml", { method: "POST", headers: authHeaders(), body: form });
@@ -234,6 +267,7 @@ export function SubmitPage(props: { query: URLSearchParams }) {
                   ? "Prefilled with the flow's defaults; what you give is overlaid on them."
                   : 'Overlaid on the flow\'s defaults, e.g. {"x": 2}.')}
             </p>
+            <_PrioritySelect id="s-priority" value={priority} onChange={setPriority} />
             <label for="s-idem">Idempotency key (optional)</label>
             <input
               id="s-idem"
@@ -273,6 +307,7 @@ export function SubmitPage(props: { query: URLSearchParams }) {
               pattern="[A-Za-z0-9_\-]{1,64}"
               onInput={(e) => setYamlTag((e.target as HTMLInputElement).value)}
             />
+            <_PrioritySelect id="y-priority" value={yamlPriority} onChange={setYamlPriority} />
             <p class="hint">
               The flow.yaml may use only the tasks the workers expose; see{" "}
               <code>docs/flows.md</code>.
