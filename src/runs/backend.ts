@@ -111,7 +111,7 @@ export async function openBackend(
   const index = new RunIndex(runs, {
     logger: options.logger,
     connection: nc,
-    runIdOf: (key) => parseRunKey(config, key)?.runId ?? null,
+    parseKey: (key) => parseRunKey(config, key),
   });
   index.start();
   const catalog = new FlowCatalog({

@@ -8,6 +8,7 @@
 
 import { type Config, eventsSubject } from "../config.ts";
 import { ErrId } from "../contract/errors.ts";
+import { tenantOf } from "../contract/tenancy.ts";
 import { isTerminal, type RunSnapshot } from "../contract/wire.ts";
 import type { RunsBackend } from "./backend.ts";
 import { ConflictError, NatsUnavailableError } from "./errors.ts";
@@ -56,9 +57,12 @@ export async function purgeRun(
     throw err;
   }
   backend.index.remove(id);
+  // Claims are `<tenant or _>.<sha256>` (idempotency.ts): never purge another tenant's.
   const claim = run.snapshot.idempotency_claim;
+  const ownClaim = typeof claim === "string" &&
+    claim.startsWith(`${tenantOf(run.snapshot.tenant_id)}.`);
   await Promise.allSettled([
-    typeof claim === "string" ? backend.idempotency.purge(claim) : Promise.resolve(),
+    ownClaim ? backend.idempotency.purge(claim) : Promise.resolve(),
     backend.jsm.streams.purge(config.eventsStream, {
       filter: eventsSubject(config, id, { tenant: run.snapshot.tenant_id }),
     }),

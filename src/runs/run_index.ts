@@ -55,46 +55,22 @@ import {
   summarize,
   toSummary,
 } from "./run_table.ts";
-import { type RunListQuery, RunLists } from "./run_lists.ts";
+import { type RunDeltaPage, type RunDeltaQuery, type RunListQuery, RunLists } from "./run_lists.ts";
 import { openRunWatch, type RunWatch } from "./run_watch.ts";
 import { RunTally, type TenantTally } from "./run_tally.ts";
 
 export { RUN_INDEX_FILTERS, summarize, toSummary };
-export type { IndexedRun, RunFilterValues, RunIndexFilter, TenantTally };
+export type {
+  IndexedRun,
+  RunDeltaPage,
+  RunDeltaQuery,
+  RunFilterValues,
+  RunIndexFilter,
+  TenantTally,
+};
 
 /** Filter of {@linkcode RunIndex.list}. */
 export type RunIndexQuery = RunListQuery;
-
-/** Filter and position of {@linkcode RunIndex.listDelta}. */
-export interface RunDeltaQuery extends RunFilterValues {
-  /** Only these statuses (none: every status). */
-  statuses?: ReadonlySet<string> | null;
-  /** Only this tenant; `undefined` means every tenant. */
-  tenantId?: string | null;
-  /** Start after this KV revision (exclusive). */
-  afterRevision: number;
-  /**
-   * Only runs whose `updated_at` is greater than this (unix seconds). With `afterRevision` 0 the
-   * scan also starts near the first run updated after it (found by binary search).
-   */
-  updatedAfter?: number | null;
-  /** At most this many runs. */
-  limit: number;
-  /** Scan at most this many entries (bounds the cost of a page). @default {10000} */
-  maxScan?: number;
-}
-
-/** One page of {@linkcode RunIndex.listDelta}. */
-export interface RunDeltaPage {
-  /** Matching runs, ascending KV revision. */
-  runs: IndexedRun[];
-  /** The revision to continue after (never smaller than the query's `afterRevision`). */
-  nextRevision: number;
-  /** Whether entries after `nextRevision` are already known (ask again at once). */
-  hasMore: boolean;
-  /** Entries looked at (for tests and benchmarks). */
-  scanned: number;
-}
 
 /** A change heard by {@linkcode RunIndex.onChange} listeners. */
 export type RunChange =
@@ -121,10 +97,12 @@ export interface RunIndexOptions {
   /** Delay between attempts to re-open a broken watch. @default {500} */
   retryMs?: number;
   /**
-   * The run id of a runs-bucket key (`parseRunKey()`: `<tenant>.<run_id>` in namespaced mode),
-   * `null` for a key that is no run's (skipped). @default {the key itself}
+   * The run id and tenant of a runs-bucket key (`parseRunKey()`: `<tenant>.<run_id>` in
+   * namespaced mode, tenant `null` in shared mode), `null` for a key that is no run's (skipped).
+   * A snapshot whose body names another run, or (tenant given) another tenant, is skipped too.
+   * @default {the key is the run id}
    */
-  runIdOf?: (key: string) => string | null;
+  parseKey?: (key: string) => { runId: string; tenant: string | null } | null;
 }
 
 /** Run summaries kept current by a KV watch on the runs bucket. */
@@ -133,7 +111,7 @@ export class RunIndex {
   readonly #logger: Logger | undefined;
   readonly #connection: RunIndexOptions["connection"];
   readonly #retryMs: number;
-  readonly #runIdOf: (key: string) => string | null;
+  readonly #parseKey: (key: string) => { runId: string; tenant: string | null } | null;
   readonly #table = new RunTable();
   /** The runs in `(updated_at, run_id)` order per tenant, status and filter value. */
   readonly #lists = new RunLists(this.#table);
@@ -165,7 +143,7 @@ export class RunIndex {
     this.#logger = options.logger;
     this.#connection = options.connection;
     this.#retryMs = options.retryMs ?? 500;
-    this.#runIdOf = options.runIdOf ?? ((key) => key);
+    this.#parseKey = options.parseKey ?? ((key) => ({ runId: key, tenant: null }));
   }
 
   /** Whether the initial values have been loaded. */
@@ -499,14 +477,15 @@ export class RunIndex {
     const news = entry.revision > this.#watermark;
     const listening = news && this.#listeners.size > 0;
     const deleted = entry.operation !== "PUT" || entry.length === 0;
-    const runId = this.#runIdOf(entry.key);
-    if (runId === null) {
+    const parsed = this.#parseKey(entry.key);
+    if (parsed === null) {
       if (news) this.#watermark = entry.revision;
       return;
     }
+    const { runId } = parsed;
     const old = t.slotOf.get(runId);
     const before = listening && deleted && old !== undefined ? t.materialize(old) : undefined;
-    this.#apply1(entry, { runId, deleted });
+    this.#apply1(entry, { runId, tenant: parsed.tenant, deleted });
     if (!news) return;
     this.#watermark = entry.revision;
     if (!listening) return;
@@ -520,11 +499,20 @@ export class RunIndex {
     }
   }
 
-  #apply1(entry: KvWatchEntry, at: { runId: string; deleted: boolean }): void {
+  #apply1(
+    entry: KvWatchEntry,
+    at: { runId: string; tenant: string | null; deleted: boolean },
+  ): void {
     const { runId } = at;
+    const t = this.#table;
     if (at.deleted) {
-      const slot = this.#table.slotOf.get(runId);
-      if (slot !== undefined && this.#table.rev[slot]! <= entry.revision) this.remove(runId);
+      const slot = t.slotOf.get(runId);
+      if (slot === undefined || t.rev[slot]! > entry.revision) return;
+      // Namespaced: only the key's own tenant's row (another tenant may hold a run of that id).
+      if (at.tenant !== null && (t.strings.value(t.col(slot, C_TENANT)) ?? "_") !== at.tenant) {
+        return;
+      }
+      this.remove(runId);
       return;
     }
     let snapshot: Partial<RunSnapshot> | null;
@@ -539,6 +527,14 @@ export class RunIndex {
       return;
     }
     snapshot.run_id ??= runId;
+    if (
+      snapshot.run_id !== runId || (at.tenant !== null && (snapshot.tenant_id ?? "_") !== at.tenant)
+    ) {
+      this.#logger?.warn("Skipping a run snapshot whose run or tenant is not its key's", {
+        key: entry.key,
+      });
+      return;
+    }
     const record = decodeRecord(snapshot);
     if (record) this.#put(record, entry.revision);
   }

@@ -13,7 +13,8 @@
  */
 
 import type { KV } from "@nats-io/kv";
-import { type Config, runKey, runKeyFilter } from "../config.ts";
+import { type Config, parseRunKey, runKey, runKeyFilter } from "../config.ts";
+import { tenantOf } from "../contract/tenancy.ts";
 import type { RunSnapshot } from "../contract/wire.ts";
 
 /** What {@linkcode findRunKey} reads: the bucket, the mode and (optionally) the run index. */
@@ -72,4 +73,25 @@ export async function findRunKey(
   const found: string[] = [];
   for await (const key of await backend.runs.keys(runKeyFilter(config, runId))) found.push(key);
   return found.sort()[0] ?? fallback;
+}
+
+/**
+ * Whether a snapshot read at `key` is the run that key names: its `run_id` is the key's and (in
+ * namespaced mode) its `tenant_id` the key's tenant. NATS permissions fence a tenant's workers
+ * to their own keys, not to what they write there: a body that claims another run or tenant is
+ * not trusted by the run index, the retention walk or anything that deletes by it.
+ *
+ * @param config The configuration (mode).
+ * @param key The runs-bucket key.
+ * @param snapshot The snapshot read there.
+ * @returns `true` when the key and the body agree.
+ */
+export function snapshotMatchesKey(
+  config: Config,
+  key: string,
+  snapshot: Partial<Pick<RunSnapshot, "run_id" | "tenant_id">>,
+): boolean {
+  const parsed = parseRunKey(config, key);
+  if (parsed === null || snapshot.run_id !== parsed.runId) return false;
+  return parsed.tenant === null || tenantOf(snapshot.tenant_id) === parsed.tenant;
 }

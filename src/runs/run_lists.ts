@@ -40,6 +40,37 @@ function _listKey(status: number, field: number, value: number): number {
   return (value * 8 + field) * 256 + status;
 }
 
+/** Filter and position of `RunIndex.listDelta`. */
+export interface RunDeltaQuery extends RunFilterValues {
+  /** Only these statuses (none: every status). */
+  statuses?: ReadonlySet<string> | null;
+  /** Only this tenant; `undefined` means every tenant. */
+  tenantId?: string | null;
+  /** Start after this KV revision (exclusive). */
+  afterRevision: number;
+  /**
+   * Only runs whose `updated_at` is greater than this (unix seconds). With `afterRevision` 0 the
+   * scan also starts near the first run updated after it (found by binary search).
+   */
+  updatedAfter?: number | null;
+  /** At most this many runs. */
+  limit: number;
+  /** Scan at most this many entries (bounds the cost of a page). @default {10000} */
+  maxScan?: number;
+}
+
+/** One page of `RunIndex.listDelta`. */
+export interface RunDeltaPage {
+  /** Matching runs, ascending KV revision. */
+  runs: IndexedRun[];
+  /** The revision to continue after (never smaller than the query's `afterRevision`). */
+  nextRevision: number;
+  /** Whether entries after `nextRevision` are already known (ask again at once). */
+  hasMore: boolean;
+  /** Entries looked at (for tests and benchmarks). */
+  scanned: number;
+}
+
 /** The ordered lists over a {@linkcode RunTable}; see the module documentation. */
 export class RunLists {
   readonly #table: RunTable;

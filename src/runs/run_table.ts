@@ -13,6 +13,7 @@
 
 import type { RunSnapshot, RunStatus, RunSummary } from "../contract/wire.ts";
 import { RUN_STATUSES } from "../contract/wire.ts";
+import { PRIORITIES } from "../contract/tenancy.ts";
 
 /** A summary as the index hands it out: the wire summary plus tenant and revision. */
 export interface IndexedRun extends RunSummary {
@@ -112,6 +113,11 @@ export function decodeRecord(snapshot: Partial<RunSnapshot>): RunRecord | null {
     if (!(tag !== null && list.length === 1 && list[0] === tag)) tags = JSON.stringify(list);
   } // `tags` absent: the summary shows `[tag]` (or `[]`), as `null` gives in materialize
   strings[C_TAGS] = tags;
+  // Only the three priorities (SPEC §13); anything else a writer put there counts as normal.
+  const priority = strings[C_PRIORITY];
+  if (typeof priority === "string" && !(PRIORITIES as readonly string[]).includes(priority)) {
+    strings[C_PRIORITY] = null;
+  }
   return {
     runId: snapshot.run_id,
     status: snapshot.status,

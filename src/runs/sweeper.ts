@@ -34,7 +34,7 @@ import { encodeJson } from "../nats/kv.ts";
 import { KvLease } from "../nats/lease.ts";
 import type { RunsBackend } from "./backend.ts";
 import { purgeRun } from "./delete.ts";
-import { snapshotKey } from "./run_keys.ts";
+import { snapshotKey, snapshotMatchesKey } from "./run_keys.ts";
 import { scanQueued } from "./work_queue.ts";
 import { publishJob } from "./submit.ts";
 
@@ -217,6 +217,8 @@ export class Sweeper {
     if (!(endedAt < cutoff)) return false;
     // The key is the subject's tail (`$KV.<bucket>.<key>`): `<tenant>.<run_id>` when namespaced.
     const key = m.subject.slice(`$KV.${this.#o.config.runsKvBucket}.`.length);
+    // A body that names another run or tenant is not trusted to say what to delete.
+    if (!snapshotMatchesKey(this.#o.config, key, snapshot)) return false;
     return await purgeRun(this.#o.backend, this.#o.config, {
       snapshot,
       revision: m.info.streamSequence,

@@ -177,6 +177,14 @@ Deno.test("namespaced: snapshots live at <tenant>.<run_id> and every route finds
         return v.last_status === "COMPLETED" ? v : null;
       }, { timeoutMs: 20_000, message: `${what}: a scheduled run to complete` });
       assert.equal((await raw(`${c.tenant}.${view.last_run_id}`))?.schedule_id, sid, what);
+      // Its runs list reads each run at the tenant's key too (it read bare ids: status null).
+      const rows = (await _call(c, `/schedules/${sid}/runs`)).body as unknown as {
+        status: string | null;
+      }[];
+      assert.ok(
+        rows.length > 0 && rows.some((r) => r.status === "COMPLETED"),
+        `${what}: ${JSON.stringify(rows)}`,
+      );
       await _call(c, `/schedules/${sid}`, { method: "DELETE" });
 
       // An orphan (a PENDING snapshot whose job never reached the stream) is re-published.

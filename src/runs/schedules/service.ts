@@ -272,7 +272,7 @@ export interface ScheduleRunRow extends ScheduleRunRef {
  * @throws {NotFoundError} ERR-PYOCO-0025.
  */
 export async function scheduleRuns(
-  ctx: Pick<ScheduleContext, "store" | "backend">,
+  ctx: Pick<ScheduleContext, "store" | "backend" | "config">,
   id: string,
   options: { scope: ReadScope; limit: number },
 ): Promise<ScheduleRunRow[]> {
@@ -280,7 +280,8 @@ export async function scheduleRuns(
   const refs = rec.recent_runs.slice(-options.limit).reverse();
   const { runs, timeoutMs } = ctx.backend;
   return await Promise.all(refs.map(async (ref) => {
-    const entry = await natsCall(() => runs.get(ref.run_id), "Cannot read a run", timeoutMs);
+    const key = scheduledRunKey(ctx.config, rec, ref.run_id);
+    const entry = await natsCall(() => runs.get(key), "Cannot read a run", timeoutMs);
     const snap = entry?.operation === "PUT" && entry.length > 0 ? entry.json<RunSnapshot>() : null;
     return {
       ...ref,
