@@ -28,7 +28,7 @@ export const GATEWAY_V8_FLAGS = "--v8-flags=--max-semi-space-size=8";
  * young generation capped at 8 MiB per semi-space (`--max-semi-space-size=8`): under bursts of
  * large or hostile requests V8's default young generation grows and keeps garbage (body
  * buffers) long enough to raise RSS 51–56% over 8 rounds of bad input; with the cap it stays
- * within 1.17× of the first round, at no measurable CPU cost per request — where
+ * within 1.00–1.20× of the first round (once 1.48×), at no measurable CPU cost per request — where
  * `--optimize-for-size`, which also held it, cost 10–28% CPU per submit and pushed a
  * 1M-run cold start past 15 s (docs/performance.md, "Memory under abuse").
  */

@@ -10,8 +10,8 @@
  *   first rounds although every round sends methods and paths never seen before (before the
  *   fix, each `FOO<n> /runs` added a series forever);
  * - resident memory after round 4 stays within 1.5× of after round 1 for the gateway started
- *   as it ships (`GATEWAY_V8_FLAGS`: `--max-semi-space-size=8`; 1.0–1.17 after 8 rounds × 10 in
- *   the bench). Without a V8 flag the ratio is 1.51–1.56 after 8 rounds: V8 lets garbage (1 MiB
+ *   as it ships (`GATEWAY_V8_FLAGS`: `--max-semi-space-size=8`; 1.0–1.2 after 8 rounds × 10 in
+ *   the bench, once 1.48). Without a V8 flag the ratio is 1.51–1.56 after 8 rounds: V8 lets garbage (1 MiB
  *   strings, body buffers) build up to a high-water that depends on its heuristics, not on
  *   anything kept (docs/performance.md, "Memory under abuse").
  */
