@@ -13,6 +13,7 @@ import { startNatsServer } from "../_helpers/nats_server.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startWorkerProcess } from "../_helpers/worker_process.ts";
 import { poll } from "../_helpers/poll.ts";
+import { orphanSnapshotJson } from "../_helpers/orphan.ts";
 
 Deno.test("an orphaned PENDING run is re-published by the sweeper and completes", async () => {
   await using nats = await startNatsServer();
@@ -21,23 +22,10 @@ Deno.test("an orphaned PENDING run is re-published by the sweeper and completes"
     const config = loadConfig({ env: { PYOCO_NATS_URL: nats.url }, envFile: false });
     await ensureResources(nc, config);
     const runs = await new Kvm(nc).open(config.runsKvBucket);
-    const now = Date.now() / 1000;
     // What a gateway SIGKILLed after its KV create leaves behind: a snapshot, no job.
     await runs.create(
       "orphan-1",
-      JSON.stringify({
-        run_id: "orphan-1",
-        flow_name: "hello",
-        status: "PENDING",
-        params: { x: 3 },
-        tasks: {},
-        heartbeat_at: now,
-        updated_at: now,
-        tag: "default",
-        tags: ["default"],
-        worker_id: null,
-        submitted_at: now,
-      }),
+      orphanSnapshotJson("orphan-1", { flow: "hello", params: { x: 3 } }),
     );
     const env = { PYOCO_ORPHAN_AFTER_SEC: "1", PYOCO_SWEEP_INTERVAL_SEC: "0.5" };
     await using gateway = await startGatewayProcess({ natsUrl: nats.url, env });

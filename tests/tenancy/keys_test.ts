@@ -15,6 +15,7 @@ import { runAdmin } from "../_helpers/cli_process.ts";
 import { startGatewayProcess } from "../_helpers/gateway_process.ts";
 import { startNatsServer } from "../_helpers/nats_server.ts";
 import { poll } from "../_helpers/poll.ts";
+import { orphanSnapshotJson } from "../_helpers/orphan.ts";
 import { startWorkerProcess } from "../_helpers/worker_process.ts";
 
 const PEPPER = "keys-test-pepper";
@@ -189,22 +190,13 @@ Deno.test("namespaced: snapshots live at <tenant>.<run_id> and every route finds
 
       // An orphan (a PENDING snapshot whose job never reached the stream) is re-published.
       const orphan = `orphan-${c.tenant === "_" ? "anon" : c.tenant}`;
-      const now = Date.now() / 1000 - 5;
       await runs.create(
         `${c.tenant}.${orphan}`,
-        JSON.stringify({
-          run_id: orphan,
-          flow_name: "quick",
-          status: "PENDING",
+        orphanSnapshotJson(orphan, {
+          flow: "quick",
           params: { x: 5 },
-          tasks: {},
-          heartbeat_at: now,
-          updated_at: now,
-          tag: "default",
-          tags: ["default"],
-          worker_id: null,
-          submitted_at: now,
-          tenant_id: c.key === null ? null : c.tenant,
+          tenant: c.key === null ? null : c.tenant,
+          ageSec: 5,
         }),
       );
       const repaired = await _until(c, orphan, ["COMPLETED"]);
