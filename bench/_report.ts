@@ -5,6 +5,7 @@
  */
 
 import type { AbuseOutcome } from "./abuse.ts";
+import { GATEWAY_V8_FLAGS } from "../src/host/permissions.ts";
 import type { AuthOutcome } from "./auth.ts";
 import type { E2eOutcome } from "./e2e.ts";
 import type { ReadsAtSize } from "./reads.ts";
@@ -302,7 +303,7 @@ export function renderMarkdown(r: BenchReport): string {
       "",
       "| gateway | RSS before MiB | RSS after rounds 1…8 MiB | round 8 / round 1 |",
       "|---|---:|---|---:|",
-      row("as shipped (`--v8-flags=--max-semi-space-size=8`)", r.abuse),
+      row(`as shipped (\`${GATEWAY_V8_FLAGS}\`)`, r.abuse),
       ...(r.abuse.optimize_for_size
         ? [row("as shipped + `DENO_V8_FLAGS=--optimize-for-size`", r.abuse.optimize_for_size)]
         : []),

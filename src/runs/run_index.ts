@@ -40,6 +40,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { Status } from "@nats-io/nats-core";
 import type { RunSnapshot, RunStatus } from "../contract/wire.ts";
 import { RUN_STATUSES } from "../contract/wire.ts";
+import { runMatchesKey } from "./run_keys.ts";
 import type { Logger } from "../log.ts";
 import { OrderedSlots } from "./ordered_slots.ts";
 import {
@@ -509,10 +510,8 @@ export class RunIndex {
       const slot = t.slotOf.get(runId);
       if (slot === undefined || t.rev[slot]! > entry.revision) return;
       // Namespaced: only the key's own tenant's row (another tenant may hold a run of that id).
-      if (at.tenant !== null && (t.strings.value(t.col(slot, C_TENANT)) ?? "_") !== at.tenant) {
-        return;
-      }
-      this.remove(runId);
+      const row = { run_id: runId, tenant_id: t.strings.value(t.col(slot, C_TENANT)) };
+      if (runMatchesKey(at, row)) this.remove(runId);
       return;
     }
     let snapshot: Partial<RunSnapshot> | null;
@@ -527,9 +526,7 @@ export class RunIndex {
       return;
     }
     snapshot.run_id ??= runId;
-    if (
-      snapshot.run_id !== runId || (at.tenant !== null && (snapshot.tenant_id ?? "_") !== at.tenant)
-    ) {
+    if (!runMatchesKey(at, snapshot)) {
       this.#logger?.warn("Skipping a run snapshot whose run or tenant is not its key's", {
         key: entry.key,
       });

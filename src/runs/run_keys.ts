@@ -13,7 +13,7 @@
  */
 
 import type { KV } from "@nats-io/kv";
-import { type Config, parseRunKey, runKey, runKeyFilter } from "../config.ts";
+import { type Config, type ParsedRunKey, parseRunKey, runKey, runKeyFilter } from "../config.ts";
 import { tenantOf } from "../contract/tenancy.ts";
 import type { RunSnapshot } from "../contract/wire.ts";
 
@@ -92,6 +92,20 @@ export function snapshotMatchesKey(
   snapshot: Partial<Pick<RunSnapshot, "run_id" | "tenant_id">>,
 ): boolean {
   const parsed = parseRunKey(config, key);
-  if (parsed === null || snapshot.run_id !== parsed.runId) return false;
-  return parsed.tenant === null || tenantOf(snapshot.tenant_id) === parsed.tenant;
+  return parsed !== null && runMatchesKey(parsed, snapshot);
+}
+
+/**
+ * {@linkcode snapshotMatchesKey} for a key already taken apart (the run index's watch).
+ *
+ * @param key The key's run id and tenant (`null` in shared mode: not checked).
+ * @param run The run's id and tenant as the snapshot (or an index row) names them.
+ * @returns `true` when they agree.
+ */
+export function runMatchesKey(
+  key: ParsedRunKey,
+  run: Partial<Pick<RunSnapshot, "run_id" | "tenant_id">>,
+): boolean {
+  return run.run_id === key.runId &&
+    (key.tenant === null || tenantOf(run.tenant_id) === key.tenant);
 }
