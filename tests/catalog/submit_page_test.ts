@@ -77,6 +77,18 @@ Deno.test({
       await page.locator('[data-catalog="unknown"]').waitFor(_WAIT);
       await page.click("text=Submit run");
       await page.getByText('did you mean "hello"?').first().waitFor(_WAIT);
+
+      // Params focused first count as the user's: defaults that arrive afterwards (a flow named
+      // later, a catalog loading late) never replace the text being typed (they once merged
+      // with it mid-typing: `{"x": 1}{"x": 2}`).
+      await page.goto(`${gw.url}/#/`);
+      await page.goto(`${gw.url}/#/submit`);
+      await page.focus("#s-params");
+      await page.fill("#s-flow", "hello");
+      await page.locator('[data-catalog="known"]').getByText(/Offered by 1 live worker/).waitFor(
+        _WAIT,
+      );
+      assert.deepEqual(JSON.parse(await page.inputValue("#s-params")), {});
     } finally {
       await browser?.close();
     }

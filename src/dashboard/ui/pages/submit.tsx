@@ -256,6 +256,9 @@ export function SubmitPage(props: { query: URLSearchParams }) {
               value={params}
               aria-invalid={problem ? true : undefined}
               aria-describedby="s-params-help"
+              // Focus counts as touching: the flow's defaults arriving while the user (or a test)
+              // is typing would replace the text under the caret and merge the two.
+              onFocus={() => setParamsTouched(true)}
               onInput={(e) => {
                 setParamsTouched(true);
                 setParams((e.target as HTMLTextAreaElement).value);
